@@ -1,0 +1,42 @@
+# c360 — every target sets up .venv itself (from requirements.lock) when it is missing or stale.
+# Parameters: `make run CONVERSION_WINDOW_DAYS=30` overrides any key of $(PARAMS) (case-insensitive).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PARAMS ?= params/default.yaml
+
+.PHONY: help venv run test test-fast golden lab clean
+
+help: ## Show the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create or refresh the virtualenv
+
+run: $(STAMP) ## Run the whole pipeline (PARAMS=file.yaml, KEY=value overrides) and render reports/
+	$(BIN)/python -m c360 run --params $(PARAMS) --make-vars "$(MAKEOVERRIDES)"
+
+test: $(STAMP) ## Run the unit tests and the notebook regression tests
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## Run the unit tests only (no notebooks)
+	$(BIN)/python -m pytest -m "not slow"
+
+golden: $(STAMP) ## Re-execute notebooks/ on fixtures and store their outputs (review the diff!)
+	$(BIN)/python -m c360 golden
+
+lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project's environment
+	$(BIN)/python -m jupyter lab --notebook-dir=notebooks
+
+clean: ## Remove build/ and reports/ (the venv stays)
+	rm -rf build reports

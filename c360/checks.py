@@ -1,0 +1,89 @@
+"""Data tests after each stage, in the style of dbt tests, declared in c360/sql/<layer>/_tests.yml.
+
+unique, not_null, accepted_values and relationships. An error-level failure stops the run with a
+message naming the table, the test and a few offending values (masked); warn-level ones are reported.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import yaml
+
+from c360.engine import check_identifier
+from c360.paths import SQL_DIR
+from c360.pii import mask_email
+
+
+class DataTestError(AssertionError):
+    """An error-level data test failed."""
+
+
+@dataclass(frozen=True)
+class DataTest:
+    model: str
+    kind: str
+    column: str
+    severity: str
+    sql: str  # returns one row per offending value: column `value`
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}({self.column})"
+
+
+def _tests_for(model: str, spec: dict) -> list[DataTest]:
+    t = check_identifier(model)
+    out = []
+    for col in spec.get("unique", []):
+        c = check_identifier(col)
+        out.append(DataTest(model, "unique", col, "error",
+                            f"SELECT CAST({c} AS STRING) AS value FROM {t} WHERE {c} IS NOT NULL "
+                            f"GROUP BY {c} HAVING COUNT(*) > 1"))
+    for col in spec.get("not_null", []):
+        c = check_identifier(col)
+        out.append(DataTest(model, "not_null", col, "error",
+                            f"SELECT 'NULL' AS value FROM {t} WHERE {c} IS NULL"))
+    for col, rule in spec.get("accepted_values", {}).items():
+        c = check_identifier(col)
+        values = ", ".join("'" + str(v).replace("'", "''") + "'" for v in rule["values"])
+        out.append(DataTest(model, "accepted_values", col, rule.get("severity", "error"),
+                            f"SELECT DISTINCT CAST({c} AS STRING) AS value FROM {t} "
+                            f"WHERE {c} IS NOT NULL AND CAST({c} AS STRING) NOT IN ({values})"))
+    for col, rule in spec.get("relationships", {}).items():
+        c, to, field = check_identifier(col), check_identifier(rule["to"]), check_identifier(rule["field"])
+        out.append(DataTest(model, "relationships", col, rule.get("severity", "error"),
+                            f"SELECT DISTINCT CAST(a.{c} AS STRING) AS value FROM {t} AS a "
+                            f"LEFT JOIN {to} AS b ON a.{c} = b.{field} WHERE a.{c} IS NOT NULL AND b.{field} IS NULL"))
+    return out
+
+
+def declared(layer: str) -> list[DataTest]:
+    """The data tests declared for a layer."""
+    path = SQL_DIR / layer / "_tests.yml"
+    spec = yaml.safe_load(path.read_text()) if path.exists() else {}
+    return [t for model, s in (spec or {}).items() for t in _tests_for(model, s)]
+
+
+def run(engine, layer: str, raise_on_error: bool = True) -> pd.DataFrame:
+    """Run a layer's data tests.
+
+    Returns:
+        One row per test: model, test, severity, failures, examples (masked), status (pass/warn/fail).
+    Raises:
+        DataTestError: when an error-level test fails and raise_on_error is set.
+    """
+    rows = []
+    for test in declared(layer):
+        n = int(engine.query(f"SELECT COUNT(*) AS n FROM ({test.sql})")["n"].iloc[0])
+        found = engine.query(f"SELECT DISTINCT value FROM ({test.sql}) ORDER BY value LIMIT 3") if n else None
+        examples = ", ".join(mask_email(str(v)) for v in found["value"]) if n else ""
+        status = "pass" if n == 0 else ("warn" if test.severity == "warn" else "fail")
+        rows.append({"model": test.model, "test": test.name, "severity": test.severity,
+                     "failures": n, "examples": examples, "status": status})
+    result = pd.DataFrame(rows, columns=["model", "test", "severity", "failures", "examples", "status"])
+    failed = result[result.status == "fail"]
+    if raise_on_error and len(failed):
+        lines = [f"{r.model}: {r.test} failed for {r.failures} value(s), e.g. {r.examples}" for r in failed.itertuples()]
+        raise DataTestError("data tests failed:\n" + "\n".join(lines))
+    return result

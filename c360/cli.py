@@ -1,0 +1,61 @@
+"""`python -m c360 ...`: run the pipeline, list parameters, refresh notebook outputs."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from c360 import params as P
+
+
+def _cmd_run(args) -> int:
+    from c360 import runner
+    from c360.sources import BadInputError
+
+    try:
+        overrides = [*P.split_make_vars(args.make_vars or ""), *args.p]
+        merged = P.load(args.params, overrides)
+    except P.ParamError as e:
+        print(f"c360: bad parameters: {e}", file=sys.stderr)
+        return 2
+    try:
+        out = runner.run(merged, Path(args.reports)) if args.reports else runner.run(merged)
+    except BadInputError as e:
+        print(f"c360: bad input: {e}", file=sys.stderr)
+        return 3
+    except runner.RunFailed as e:
+        print(f"c360: run failed: {e}", file=sys.stderr)
+        print("c360: the previous warehouse and reports are unchanged.", file=sys.stderr)
+        return 1
+    print(f"c360: reports in {out} (reports/latest)")
+    return 0
+
+
+def _cmd_params(args) -> int:
+    defaults = P.read_file(P.DEFAULT_PARAMS)
+    for name, p in P.SPEC.items():
+        extra = f" one of {list(p.choices)}" if p.choices else ""
+        print(f"{name:28} {p.kind:10} default {defaults.get(name)!r:24} {p.doc}{extra}")
+    return 0
+
+
+def _cmd_golden(args) -> int:
+    from c360 import golden
+
+    golden.refresh()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="c360", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="validate parameters, run every notebook, write reports/")
+    run.add_argument("--params", default=str(P.DEFAULT_PARAMS), help="YAML parameter file")
+    run.add_argument("-p", action="append", default=[], metavar="KEY=VALUE", help="override one parameter")
+    run.add_argument("--reports", default="", help="report folder (default reports/)")
+    run.add_argument("--make-vars", default="", help=argparse.SUPPRESS)
+    run.set_defaults(fn=_cmd_run)
+    sub.add_parser("params", help="list every parameter").set_defaults(fn=_cmd_params)
+    sub.add_parser("golden", help="re-execute notebooks/ on fixtures and store their outputs").set_defaults(fn=_cmd_golden)
+    args = parser.parse_args(argv)
+    return args.fn(args)

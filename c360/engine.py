@@ -1,0 +1,127 @@
+"""The engine layer: the only code that talks to the warehouse.
+
+`DuckDBEngine` is the embedded default: a single file, no server. Models are BigQuery SQL; the engine
+translates them (c360.dialect) and passes values as query parameters, never by string formatting.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from c360 import dialect
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_identifier(name: str) -> str:
+    """A table or column name we are about to put into SQL: letters, digits, underscores only."""
+    if not _IDENT.match(name or ""):
+        raise ValueError(f"not a valid identifier: {name!r}")
+    return name
+
+
+def _used_params(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    names = set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", sql))
+    params = params or {}
+    missing = names - params.keys()
+    if missing:
+        raise KeyError(f"query parameter(s) not supplied: {', '.join(sorted(missing))}")
+    return {k: params[k] for k in sorted(names)}
+
+
+class DuckDBEngine:
+    """A DuckDB warehouse file. Every statement runs in UTC."""
+
+    name = "duckdb"
+
+    def __init__(self, path: str | Path, read_only: bool = False):
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(self.path), read_only=read_only)
+        self.con.execute("SET TimeZone='UTC'")
+
+    # -- names
+    def relation(self, model: str) -> str:
+        """The SQL name of a model's table."""
+        return check_identifier(model)
+
+    def source(self, system: str, table: str) -> str:
+        """The SQL name of a loaded source table (see c360.sources)."""
+        return f"src__{check_identifier(system)}__{check_identifier(table)}"
+
+    # -- running BigQuery SQL
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        """Run BigQuery SQL (translated), with `@name` values bound as parameters."""
+        self.con.execute(dialect.to_duckdb(sql), _used_params(sql, params))
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a BigQuery SQL query and return its (small) result."""
+        return self.con.execute(dialect.to_duckdb(sql), _used_params(sql, params)).df()
+
+    def native(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
+        """Run engine-native SQL (loaders only)."""
+        return self.con.execute(sql, params or [])
+
+    # -- tables
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+
+    def has_table(self, name: str) -> bool:
+        return name in self.tables()
+
+    def row_count(self, name: str) -> int:
+        return self.con.execute(f"SELECT COUNT(*) FROM {check_identifier(name)}").fetchone()[0]
+
+    def columns(self, name: str) -> list[str]:
+        return [r[0] for r in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [name]).fetchall()]
+
+    def replace_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> int:
+        """(Re)build table `name` from a BigQuery SELECT, atomically: readers see the old or the new table."""
+        check_identifier(name)
+        sql = dialect.to_duckdb(select_sql)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", _used_params(select_sql, params))
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return self.row_count(name)
+
+    def transaction(self):
+        """A context manager: the statements inside commit together or not at all."""
+        return _Transaction(self.con)
+
+    def close(self) -> None:
+        self.con.execute("CHECKPOINT")
+        self.con.close()
+
+
+class _Transaction:
+    def __init__(self, con):
+        self.con = con
+
+    def __enter__(self):
+        self.con.execute("BEGIN TRANSACTION")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.con.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def connect(params: dict[str, Any], read_only: bool = False) -> DuckDBEngine:
+    """The engine a parameter set names."""
+    from c360.paths import resolve
+
+    if params.get("backend", "duckdb") != "duckdb":
+        raise ValueError(f"backend {params['backend']!r} is not available")
+    return DuckDBEngine(resolve(params["warehouse"]), read_only=read_only)

@@ -1,0 +1,59 @@
+"""Notebook copies with injected parameters, for regression tests and for refreshing stored outputs.
+
+The committed notebooks in notebooks/ carry outputs from a run on the fixtures; nbval re-executes them
+and compares. `refresh` re-executes them deliberately (`make golden`) in a scratch warehouse.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from c360.paths import PROJ_ROOT
+from c360.runner import KERNEL, notebooks
+
+INJECTED_TAG = "injected-parameters"
+
+
+def parameterized_copy(notebook: Path, dest: Path, values: dict[str, Any]) -> Path:
+    """Copy `notebook` to `dest` with a cell of `values` after its `parameters` cell (as papermill does)."""
+    nb = nbformat.read(notebook, as_version=4)
+    idx = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    source = "\n".join(f"{k} = {v!r}" for k, v in values.items())
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
+    nb.cells.insert(idx + 1, cell)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
+    return dest
+
+
+def _strip_volatile(nb) -> None:
+    nb.metadata.pop("papermill", None)
+    for i, cell in enumerate(nb.cells):
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+        cell["id"] = f"c{i:02d}"
+        if cell.cell_type == "code":
+            cell.execution_count = None
+            for out in cell.outputs:
+                if "execution_count" in out:
+                    out["execution_count"] = None
+
+
+def refresh(values: dict[str, Any] | None = None) -> None:
+    """Re-execute every pipeline notebook on the fixtures and store the outputs in notebooks/."""
+    from nbclient import NotebookClient
+
+    with tempfile.TemporaryDirectory() as tmp:
+        values = values or {"warehouse": str(Path(tmp) / "c360.duckdb")}
+        for nb_path in notebooks():
+            copy = parameterized_copy(nb_path, Path(tmp) / nb_path.name, values)
+            nb = nbformat.read(copy, as_version=4)
+            NotebookClient(nb, kernel_name=KERNEL, resources={"metadata": {"path": str(PROJ_ROOT)}},
+                           timeout=600).execute()
+            nb.cells = [c for c in nb.cells if INJECTED_TAG not in c.metadata.get("tags", [])]
+            _strip_volatile(nb)
+            nbformat.write(nb, nb_path)
+            print(f"[c360] stored outputs of {nb_path.name}")

@@ -1,0 +1,189 @@
+"""SQL models: one BigQuery SQL file per model under c360/sql/<layer>/, built in dependency order.
+
+A model refers to other models with `{{ ref('name') }}` and to loaded sources with
+`{{ source('system', 'table') }}`, as in dbt; values come in as `@name` query parameters. A model whose
+SELECT has a `_drop_reason` column keeps the rows where it is NULL and records the others, counted by
+reason, in `c360__row_audit`: nothing is dropped without a count.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from functools import cache
+from graphlib import TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from c360.paths import SQL_DIR
+
+LAYERS = ("base", "identity", "marts")
+AUDIT_TABLE = "c360__row_audit"
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL model file."""
+
+    name: str
+    layer: str
+    path: Path
+
+    @property
+    def template(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def header(self) -> str:
+        """The leading comment block: grain and keys, as the model states them."""
+        lines = []
+        for line in self.template.splitlines():
+            if not line.startswith("--"):
+                break
+            lines.append(line[2:].strip())
+        return "\n".join(lines)
+
+
+def ga4_param(key: str, kind: str = "string") -> str:
+    """SQL for one event_params value, read from whichever typed field holds it.
+
+    GA4 puts the same key in different fields on different events (ga_session_id as int or string,
+    session_engaged as '1' or 1), so each kind coalesces all of them.
+    """
+    if not re.match(r"^[a-z_]+$", key):
+        raise ValueError(f"not an event_params key: {key!r}")
+    value = {
+        "string": "COALESCE(p.value.string_value, CAST(p.value.int_value AS STRING), "
+                  "CAST(p.value.double_value AS STRING), CAST(p.value.float_value AS STRING))",
+        "int": "COALESCE(p.value.int_value, SAFE_CAST(p.value.string_value AS INT64), "
+               "CAST(p.value.double_value AS INT64), CAST(p.value.float_value AS INT64))",
+    }[kind]
+    return f"(SELECT {value} FROM UNNEST(event_params) AS p WHERE p.key = '{key}' LIMIT 1)"
+
+
+@cache
+def discover() -> dict[str, Model]:
+    """Every model file, by name."""
+    models = {}
+    for layer in LAYERS:
+        for path in sorted((SQL_DIR / layer).glob("*.sql")):
+            models[path.stem] = Model(path.stem, layer, path)
+    return models
+
+
+def _jinja(engine, recorder: set | None = None, sources: set | None = None) -> jinja2.Environment:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    known = discover()
+
+    def ref(name: str) -> str:
+        if name not in known:
+            raise KeyError(f"ref('{name}'): no such model")
+        if recorder is not None:
+            recorder.add(name)
+        return engine.relation(name) if engine is not None else name
+
+    def source(system: str, table: str) -> str:
+        if sources is not None:
+            sources.add(f"src__{system}__{table}")
+        return engine.source(system, table) if engine is not None else f"src__{system}__{table}"
+
+    env.globals.update(ref=ref, source=source, ga4_param=ga4_param)
+    return env
+
+
+def render(model: Model, engine) -> str:
+    """The model's SQL with ref() and source() resolved for `engine`."""
+    return _jinja(engine).from_string(model.template).render()
+
+
+def dependencies(model: Model) -> set[str]:
+    """The models `model` refers to."""
+    seen: set[str] = set()
+    _jinja(None, seen).from_string(model.template).render()
+    return seen
+
+
+def sources_of(model: Model) -> set[str]:
+    """The loaded source tables `model` reads."""
+    seen: set[str] = set()
+    _jinja(None, None, seen).from_string(model.template).render()
+    return seen
+
+
+def plan(layer: str) -> list[Model]:
+    """The models of one layer, in an order where each comes after the models it refers to."""
+    models = discover()
+    graph = {name: dependencies(m) for name, m in models.items() if m.layer == layer}
+    order = TopologicalSorter(graph).static_order()
+    return [models[n] for n in order if n in graph]
+
+
+def _ensure_audit_table(engine) -> None:
+    engine.execute(
+        f"CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (model STRING, outcome STRING, row_count INT64)")
+
+
+def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
+    """Build one model atomically; returns its name, kept rows, dropped rows and seconds."""
+    started = time.perf_counter()
+    sql = render(model, engine)
+    stage = f"_stage__{model.name}"
+    engine.replace_table(stage, sql, params)
+    dropped = 0
+    _ensure_audit_table(engine)
+    audited = "_drop_reason" in engine.columns(stage)
+    with engine.transaction():
+        keep = "WHERE _drop_reason IS NULL" if audited else ""
+        cols = "* EXCEPT (_drop_reason)" if audited else "*"
+        engine.execute(f"CREATE OR REPLACE TABLE {engine.relation(model.name)} AS SELECT {cols} FROM {stage} {keep}")
+        engine.execute(f"DELETE FROM {AUDIT_TABLE} WHERE model = @model", {"model": model.name})
+        outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
+        engine.execute(
+            f"INSERT INTO {AUDIT_TABLE} SELECT @model, {outcome}, COUNT(*) FROM {stage} GROUP BY 2",
+            {"model": model.name})
+        engine.execute(f"DROP TABLE {stage}")
+    rows = engine.row_count(model.name)
+    if audited:
+        dropped = int(engine.query(
+            f"SELECT COALESCE(SUM(row_count), 0) AS n FROM {AUDIT_TABLE} WHERE model = @model AND outcome != 'kept'",
+            {"model": model.name})["n"].iloc[0])
+    return {"model": model.name, "rows": rows, "dropped": dropped,
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
+    """Build every model of a layer in dependency order.
+
+    Args:
+        engine: the warehouse (c360.engine).
+        layer: one of LAYERS.
+        params: the run's parameters; models read the ones they name as `@name`.
+    Returns:
+        One row per model: model, rows, dropped, seconds.
+    """
+    return pd.DataFrame([build_model(engine, m, params) for m in plan(layer)])
+
+
+def row_accounting(engine, rows_read: dict[str, int] | None = None) -> pd.DataFrame:
+    """Per audited model: rows in, kept, dropped by reason, and (given rows read per source table) whether
+    input equals what was read. Rows set aside at load time (c360__quarantine) count as `malformed`."""
+    audit = engine.query(f"SELECT model, outcome, row_count FROM {AUDIT_TABLE}")
+    source_of = {m.name: s for m in discover().values() for s in sources_of(m)}
+    if engine.has_table("c360__quarantine"):
+        quarantined = engine.query("SELECT source_table, SUM(row_count) AS n FROM c360__quarantine GROUP BY 1")
+        model_of = {s: m for m, s in source_of.items()}
+        for r in quarantined.itertuples():
+            if r.source_table in model_of and model_of[r.source_table] in set(audit["model"]):
+                audit.loc[len(audit)] = [model_of[r.source_table], "malformed", r.n]
+    wide = audit.pivot_table(index="model", columns="outcome", values="row_count", aggfunc="sum", fill_value=0)
+    wide = wide[["kept", *sorted(c for c in wide.columns if c != "kept")]]
+    wide.insert(0, "input", wide.sum(axis=1))
+    wide.columns.name = None
+    wide = wide.reset_index()
+    if rows_read is not None:
+        wide["rows_read"] = [rows_read.get(source_of.get(m), 0) for m in wide["model"]]
+        wide["balanced"] = wide["input"] == wide["rows_read"]
+    return wide

@@ -1,0 +1,180 @@
+"""Run parameters: one typed spec, YAML defaults, overrides, and validation before any kernel starts.
+
+Papermill merges parameters shallowly and only warns on unknown names, so c360 checks the merged set
+itself: an unknown key, a wrong type or a value out of range is a `ParamError` naming the key.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from c360.paths import PARAMS_DIR
+
+DEFAULT_PARAMS = PARAMS_DIR / "default.yaml"
+
+
+class ParamError(ValueError):
+    """A parameter file or override is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """The contract of one parameter: its type, its allowed values, what it means."""
+
+    name: str
+    kind: str  # str | int | float | bool | list[str] | list[int]
+    doc: str
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    non_empty: bool = False
+
+
+SPEC: dict[str, Param] = {
+    p.name: p
+    for p in [
+        Param("source_root", "str", "folder of source files laid out as the data contract says", non_empty=True),
+        Param("warehouse", "str", "the DuckDB warehouse file", non_empty=True),
+        Param("backend", "str", "the engine the SQL models run on", choices=("duckdb",)),
+        Param(
+            "on_bad_rows",
+            "str",
+            "fail: a malformed input row stops the run; quarantine: it is set aside and counted",
+            choices=("fail", "quarantine"),
+        ),
+        Param("won_stages", "list[str]", "deal stages that count as won", non_empty=True),
+        Param("lost_stages", "list[str]", "deal stages that count as lost (the rest are open)"),
+    ]
+}
+
+
+def _type_ok(kind: str, value: Any) -> bool:
+    scalar = {
+        "str": lambda v: isinstance(v, str),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "bool": lambda v: isinstance(v, bool),
+    }
+    if kind.startswith("list["):
+        inner = kind[5:-1]
+        return isinstance(value, list) and all(scalar[inner](v) for v in value)
+    return scalar[kind](value)
+
+
+def _check_one(p: Param, value: Any) -> None:
+    if not _type_ok(p.kind, value):
+        raise ParamError(f"parameter '{p.name}' must be {p.kind}, got {value!r} ({type(value).__name__})")
+    items = value if isinstance(value, list) else [value]
+    if p.non_empty and (value == "" or value == []):
+        raise ParamError(f"parameter '{p.name}' must not be empty")
+    for v in items:
+        if p.choices is not None and v not in p.choices:
+            raise ParamError(f"parameter '{p.name}' must be one of {list(p.choices)}, got {v!r}")
+        if p.minimum is not None and v < p.minimum:
+            raise ParamError(f"parameter '{p.name}' must be >= {p.minimum}, got {v!r}")
+        if p.maximum is not None and v > p.maximum:
+            raise ParamError(f"parameter '{p.name}' must be <= {p.maximum}, got {v!r}")
+
+
+def _unknown(key: str) -> ParamError:
+    close = difflib.get_close_matches(key, SPEC, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ParamError(f"unknown parameter '{key}'{hint}; known: {', '.join(sorted(SPEC))}")
+
+
+def validate(params: dict[str, Any]) -> dict[str, Any]:
+    """Check a complete parameter set against SPEC.
+
+    Args:
+        params: every parameter, by name.
+    Returns:
+        The same parameters, in SPEC order.
+    Raises:
+        ParamError: an unknown or missing key, a wrong type, a value out of range.
+    """
+    for key in params:
+        if key not in SPEC:
+            raise _unknown(key)
+    missing = [k for k in SPEC if k not in params]
+    if missing:
+        raise ParamError(f"missing parameter(s): {', '.join(missing)}")
+    for key, p in SPEC.items():
+        _check_one(p, params[key])
+    return {k: params[k] for k in SPEC}
+
+
+def validate_partial(params: dict[str, Any]) -> dict[str, Any]:
+    """Check the parameters one notebook declares (types and ranges; no completeness)."""
+    for key, value in params.items():
+        if key not in SPEC:
+            raise _unknown(key)
+        _check_one(SPEC[key], value)
+    return dict(params)
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML parameter file (not yet validated)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamError(f"parameter file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ParamError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ParamError(f"{path}: must be a mapping of parameter: value")
+    return data
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`key=value` -> (key, value); the key is case-insensitive, the value is read as YAML.
+
+    Example:
+        >>> parse_override("CONVERSION_WINDOW_DAYS=30")
+        ('conversion_window_days', 30)
+    """
+    if "=" not in text:
+        raise ParamError(f"override {text!r} must look like key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip().lower()
+    if key not in SPEC:
+        raise _unknown(key)
+    if SPEC[key].kind == "str":
+        return key, raw
+    try:
+        return key, yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise ParamError(f"override for '{key}': cannot read {raw!r}") from None
+
+
+def split_make_vars(text: str) -> list[str]:
+    """Make's $(MAKEOVERRIDES) (`A=1 B=x\\ y`) -> ['A=1', 'B=x y'], without make's own PARAMS."""
+    words = [w.replace("\\ ", " ") for w in re.split(r"(?<!\\) ", text.strip()) if w]
+    return [w for w in words if not w.upper().startswith("PARAMS=")]
+
+
+def load(path: str | Path = DEFAULT_PARAMS, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Defaults, then the file at `path`, then `key=value` overrides; validated.
+
+    A file need not repeat every key: what it leaves out comes from params/default.yaml.
+    """
+    merged = read_file(DEFAULT_PARAMS)
+    if Path(path).resolve() != DEFAULT_PARAMS.resolve():
+        for key, value in read_file(path).items():
+            if key not in SPEC:
+                raise ParamError(f"{path}: {_unknown(key)}")
+            merged[key] = value
+    for text in overrides:
+        key, value = parse_override(text)
+        merged[key] = value
+    return validate(merged)
+
+
+def for_notebook(params: dict[str, Any], declared: list[str]) -> dict[str, Any]:
+    """The subset of `params` a notebook declares in its `parameters` cell."""
+    return {k: params[k] for k in declared if k in params}

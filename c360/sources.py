@@ -1,0 +1,328 @@
+"""Sources for the DuckDB engine: the files of the data contract, checked and loaded as typed tables.
+
+Each file becomes a `src__<system>__<table>` table shaped like its BigQuery counterpart (the GA4 export's
+nested rows with a `_TABLE_SUFFIX` column; Fivetran's typed CRM tables), so the base models are the same
+SQL on both engines. Everything here runs before any model: a bad file stops the run naming the file and
+line, or, with `on_bad_rows: quarantine`, its bad rows are set aside in `quarantine__*` and counted.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from c360.engine import DuckDBEngine
+from c360.paths import SEEDS_DIR, display
+
+SHARD = re.compile(r"^events_(?P<intraday>intraday_)?(?P<date>\d{8})\.(?P<ext>jsonl|jsonl\.gz|parquet)$")
+
+_PARAM_VALUE = "STRUCT(string_value VARCHAR, int_value BIGINT, float_value DOUBLE, double_value DOUBLE)"
+# The GA4 export columns the base model reads, typed as BigQuery types them. Unknown fields are ignored.
+GA4_COLUMNS: dict[str, str] = {
+    "event_date": "VARCHAR",
+    "event_timestamp": "BIGINT",
+    "event_name": "VARCHAR",
+    "event_params": f"STRUCT(key VARCHAR, value {_PARAM_VALUE})[]",
+    "user_id": "VARCHAR",
+    "user_pseudo_id": "VARCHAR",
+    "privacy_info": "STRUCT(analytics_storage VARCHAR, ads_storage VARCHAR, uses_transient_token VARCHAR)",
+    "device": "STRUCT(category VARCHAR)",
+    "geo": "STRUCT(country VARCHAR)",
+    "traffic_source": "STRUCT(name VARCHAR, medium VARCHAR, source VARCHAR)",
+    "collected_traffic_source": (
+        "STRUCT(manual_campaign_id VARCHAR, manual_campaign_name VARCHAR, manual_source VARCHAR, "
+        "manual_medium VARCHAR, manual_term VARCHAR, manual_content VARCHAR, gclid VARCHAR, dclid VARCHAR, "
+        "srsltid VARCHAR)"
+    ),
+    "stream_id": "VARCHAR",
+    "platform": "VARCHAR",
+}
+GA4_REQUIRED = ("event_date", "event_timestamp", "event_name")
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """One CSV of the data contract: where it lives, its typed columns, which must be present."""
+
+    path: str
+    table: str
+    columns: dict[str, str]
+    keys: tuple[str, ...]  # must be non-empty on every row
+    required_file: bool = True
+    optional_columns: tuple[str, ...] = ()
+
+
+CSV_TABLES: tuple[CsvTable, ...] = (
+    CsvTable(
+        "crm/contacts.csv", "src__crm__contacts",
+        {"contact_id": "VARCHAR", "email": "VARCHAR", "first_name": "VARCHAR", "last_name": "VARCHAR",
+         "company_name": "VARCHAR", "job_title": "VARCHAR", "lifecycle_stage": "VARCHAR",
+         "external_id": "VARCHAR", "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
+         "_fivetran_deleted": "BOOLEAN", "_fivetran_synced": "TIMESTAMPTZ"},
+        keys=("contact_id",), optional_columns=("_fivetran_synced",),
+    ),
+    CsvTable(
+        "crm/deals.csv", "src__crm__deals",
+        {"deal_id": "VARCHAR", "contact_id": "VARCHAR", "deal_name": "VARCHAR", "amount": "DOUBLE",
+         "currency": "VARCHAR", "stage": "VARCHAR", "created_at": "TIMESTAMPTZ", "closed_at": "TIMESTAMPTZ",
+         "_fivetran_deleted": "BOOLEAN"},
+        keys=("deal_id",),
+    ),
+    CsvTable(
+        "crm/form_submissions.csv", "src__crm__form_submissions",
+        {"submission_id": "VARCHAR", "form_name": "VARCHAR", "email": "VARCHAR", "ga_client_id": "VARCHAR",
+         "submitted_at": "TIMESTAMPTZ"},
+        keys=("submission_id",), required_file=False,
+    ),
+    CsvTable(
+        "product/users.csv", "src__product__users",
+        {"user_id": "VARCHAR", "email": "VARCHAR", "company_name": "VARCHAR", "plan": "VARCHAR",
+         "signed_up_at": "TIMESTAMPTZ", "last_login_at": "TIMESTAMPTZ"},
+        keys=("user_id",), required_file=False,
+    ),
+    CsvTable(
+        "marketing/ad_spend.csv", "src__marketing__ad_spend",
+        {"date": "DATE", "source": "VARCHAR", "medium": "VARCHAR", "campaign": "VARCHAR", "spend": "DOUBLE"},
+        keys=("date",), required_file=False,
+    ),
+    CsvTable(
+        "seeds/email_domains.csv", "src__seeds__email_domains",
+        {"domain": "VARCHAR", "classification": "VARCHAR"},
+        keys=("domain", "classification"), required_file=False,
+    ),
+)
+
+
+class BadInputError(ValueError):
+    """An input file breaks the data contract; the message names the file (and line where there is one)."""
+
+
+@dataclass
+class LoadReport:
+    """What was read: one row per source file, and the rows set aside."""
+
+    files: list[dict] = field(default_factory=list)
+    quarantined: list[dict] = field(default_factory=list)
+
+    def files_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.files, columns=["file", "table", "format", "rows"])
+
+    def rows_read(self) -> dict[str, int]:
+        """Rows read per source table, including the ones set aside."""
+        out: dict[str, int] = {}
+        for row in [*self.files, *self.quarantined]:
+            out[row["table"]] = out.get(row["table"], 0) + row["rows"]
+        return out
+
+    def quarantine_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.quarantined, columns=["file", "table", "reason", "rows"])
+
+
+def ga4_shards(source_root: Path) -> list[Path]:
+    """The GA4 shard files under source_root/ga4, sorted; a misnamed `events_*` file is an error."""
+    folder = source_root / "ga4"
+    if not folder.is_dir():
+        raise BadInputError(f"{display(folder)}: folder not found (expected GA4 shards events_YYYYMMDD.jsonl)")
+    shards = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("events_"):
+            if not SHARD.match(path.name):
+                raise BadInputError(
+                    f"{display(path)}: not a GA4 shard name (events_YYYYMMDD.jsonl[.gz]|.parquet, "
+                    "events_intraday_YYYYMMDD.jsonl[.gz])")
+            shards.append(path)
+    if not shards:
+        raise BadInputError(f"{display(folder)}: no GA4 shards (events_YYYYMMDD.jsonl[.gz]|.parquet)")
+    return shards
+
+
+def preflight(source_root: Path) -> list[Path]:
+    """Cheap checks before any heavy work: folders and required files exist. Returns every input file."""
+    if not source_root.is_dir():
+        raise BadInputError(f"source_root {display(source_root)}: folder not found")
+    files = ga4_shards(source_root)
+    for spec in CSV_TABLES:
+        path = source_root / spec.path
+        if path.is_file():
+            files.append(path)
+        elif spec.required_file:
+            raise BadInputError(f"{display(path)}: required file not found")
+    return files
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _json_columns_literal() -> str:
+    return "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in GA4_COLUMNS.items()) + "}"
+
+
+def _suffix_expr(col: str) -> str:
+    return f"regexp_extract({col}, 'events_((?:intraday_)?[0-9]{{8}})\\.', 1)"
+
+
+def _ga4_select(shards: list[Path], lenient: bool) -> str:
+    parts = []
+    json_files = [str(p) for p in shards if not p.name.endswith(".parquet")]
+    if json_files:
+        parts.append(
+            f"SELECT {', '.join(GA4_COLUMNS)}, filename AS _source_file FROM read_json("
+            f"[{', '.join(_sql_str(f) for f in json_files)}], format='newline_delimited', "
+            f"columns={_json_columns_literal()}, filename=true, ignore_errors={'true' if lenient else 'false'}, "
+            "maximum_object_size=16777216)")
+    for path in (p for p in shards if p.name.endswith(".parquet")):
+        parts.append(_parquet_select(path))
+    return " UNION ALL BY NAME ".join(parts)
+
+
+def _parquet_select(path: Path) -> str:
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(path).names)
+    cols = [f"CAST({c} AS {t}) AS {c}" if c in present else f"CAST(NULL AS {t}) AS {c}" for c, t in GA4_COLUMNS.items()]
+    return f"SELECT {', '.join(cols)}, {_sql_str(str(path))} AS _source_file FROM read_parquet({_sql_str(str(path))})"
+
+
+def _bad_json_line(path: Path, required: tuple[str, ...]) -> tuple[int, str] | None:
+    """The first line of a JSONL shard that is not an object with every required field (slow path)."""
+    import gzip
+
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="strict") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                return lineno, f"malformed JSON ({e.msg})"
+            if not isinstance(row, dict):
+                return lineno, "not a JSON object"
+            missing = [k for k in required if row.get(k) in (None, "")]
+            if missing:
+                return lineno, f"missing required field(s) {', '.join(missing)}"
+            if not re.fullmatch(r"-?[0-9]+", str(row["event_timestamp"])):
+                return lineno, f"event_timestamp is not an integer: {str(row['event_timestamp'])[:40]!r}"
+            if not re.fullmatch(r"[0-9]{8}", str(row["event_date"])):
+                return lineno, f"event_date is not YYYYMMDD: {str(row['event_date'])[:40]!r}"
+    return None
+
+
+def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport) -> None:
+    """Load every shard into src__ga4__events in one pass; set aside or reject rows missing required fields."""
+    shards = ga4_shards(source_root)
+    lenient = on_bad_rows == "quarantine"
+    try:
+        engine.native(f"CREATE OR REPLACE TEMP TABLE _ga4_raw AS {_ga4_select(shards, lenient)}")
+    except Exception as e:  # DuckDB names the file; its line number can be off, so find the line here
+        message = str(e).splitlines()[0]
+        named = re.search(r'in file "([^"]+)"', message)
+        where = _bad_json_line(Path(named[1]), GA4_REQUIRED) if named and named[1].endswith(("l", "gz")) else None
+        if where:
+            raise BadInputError(f"{display(named[1])}: line {where[0]}: {where[1]}") from None
+        raise BadInputError(f"GA4 export could not be read: {message}") from None
+    valid = (" AND ".join(f"{c} IS NOT NULL" for c in GA4_REQUIRED)
+             + " AND try_strptime(event_date, '%Y%m%d') IS NOT NULL")
+    bad = engine.native(
+        f"SELECT _source_file, COUNT(*) FROM _ga4_raw WHERE NOT ({valid}) GROUP BY 1 ORDER BY 1").fetchall()
+    if bad and not lenient:
+        path = Path(bad[0][0])
+        where = _bad_json_line(path, GA4_REQUIRED) if not path.name.endswith(".parquet") else None
+        loc = f"line {where[0]}: {where[1]}" if where else "a row lacks event_date, event_timestamp or event_name"
+        raise BadInputError(
+            f"{display(path)}: {loc} ({sum(n for _, n in bad)} bad row(s) in all; "
+            "on_bad_rows: quarantine sets them aside)")
+    for file, n in bad:
+        report.quarantined.append({"file": display(file), "table": "src__ga4__events",
+                                   "reason": "malformed or missing required field", "rows": n})
+    engine.native(
+        f"CREATE OR REPLACE TABLE src__ga4__events AS SELECT * EXCLUDE (_source_file), "
+        f"{_suffix_expr('_source_file')} AS _TABLE_SUFFIX, _source_file FROM _ga4_raw WHERE {valid}")
+    engine.native("DROP TABLE _ga4_raw")
+    counts = dict(engine.native(
+        "SELECT _source_file, COUNT(*) FROM src__ga4__events GROUP BY 1").fetchall())
+    for path in shards:
+        report.files.append({"file": display(path), "table": "src__ga4__events",
+                             "format": SHARD.match(path.name)["ext"],
+                             "rows": counts.get(str(path), 0)})
+
+
+def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str, report: LoadReport) -> None:
+    """Load one CSV as typed columns; a missing column, an empty key or an unparseable value is a bad row."""
+    try:
+        engine.native(
+            f"CREATE OR REPLACE TEMP TABLE _csv_raw AS SELECT *, (row_number() OVER ()) + 1 AS _line "
+            f"FROM read_csv({_sql_str(str(path))}, header=true, all_varchar=true)")
+    except Exception as e:
+        raise BadInputError(f"{display(path)}: cannot be read as CSV: {str(e).splitlines()[0]}") from None
+    present = [c.strip().lstrip("\ufeff") for c in engine.columns("_csv_raw")]
+    needed = [c for c in spec.columns if c not in spec.optional_columns]
+    missing = [c for c in needed if c not in present]
+    if missing:
+        raise BadInputError(f"{display(path)}: missing required column(s) {', '.join(missing)} "
+                            f"(has: {', '.join(c for c in present if c != '_line')})")
+    raw = {c.strip().lstrip("\ufeff"): c for c in engine.columns("_csv_raw")}
+
+    def col(c: str) -> str:
+        return '"' + raw[c].replace('"', '""') + '"' if c in raw else "NULL"
+
+    typed = [f"TRY_CAST(NULLIF(TRIM({col(c)}), '') AS {t}) AS {c}" if t != "VARCHAR"
+             else f"NULLIF({col(c)}, '') AS {c}" for c, t in spec.columns.items()]
+    problems = [f"WHEN NULLIF(TRIM({col(k)}), '') IS NULL THEN 'empty {k}'" for k in spec.keys]
+    problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND TRY_CAST(TRIM({col(c)}) AS {t}) IS NULL "
+                 f"THEN 'unparseable {c}: ' || {col(c)}" for c, t in spec.columns.items() if t != "VARCHAR" and c in raw]
+    engine.native(
+        f"CREATE OR REPLACE TEMP TABLE _csv_typed AS SELECT {', '.join(typed)}, _line, "
+        f"CASE {' '.join(problems)} ELSE NULL END AS _problem FROM _csv_raw")
+    bad = engine.native("SELECT _line, _problem FROM _csv_typed WHERE _problem IS NOT NULL ORDER BY _line").fetchall()
+    if bad and on_bad_rows != "quarantine":
+        line, problem = bad[0]
+        raise BadInputError(f"{display(path)}: line {line}: {problem[:200]} ({len(bad)} bad row(s) in all; "
+                            "on_bad_rows: quarantine sets them aside)")
+    if bad:
+        reasons = sorted({problem.split(":")[0] for _, problem in bad})
+        report.quarantined.append({"file": display(path), "table": spec.table,
+                                   "reason": "; ".join(reasons), "rows": len(bad)})
+    engine.native(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * EXCLUDE (_problem) FROM _csv_typed "
+                  "WHERE _problem IS NULL ORDER BY _line")
+    engine.native("DROP TABLE _csv_raw; DROP TABLE _csv_typed")
+    report.files.append({"file": display(path), "table": spec.table, "format": "csv",
+                         "rows": engine.row_count(spec.table)})
+
+
+def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fail") -> LoadReport:
+    """Load the whole source tree into src__* tables (and the project's email-domain seed when absent).
+
+    Args:
+        engine: the DuckDB warehouse.
+        source_root: the folder laid out as the data contract says.
+        on_bad_rows: 'fail' or 'quarantine'.
+    Returns:
+        A LoadReport: rows per file and rows set aside.
+    Raises:
+        BadInputError: naming the file (and line) that breaks the contract.
+    """
+    preflight(source_root)
+    report = LoadReport()
+    load_ga4(engine, source_root, on_bad_rows, report)
+    for spec in CSV_TABLES:
+        path = source_root / spec.path
+        if not path.is_file() and spec.table == "src__seeds__email_domains":
+            path = SEEDS_DIR / "email_domains.csv"
+        if path.is_file():
+            load_csv(engine, path, spec, on_bad_rows, report)
+        else:
+            cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in spec.columns.items())
+            engine.native(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT {cols}, 0 AS _line LIMIT 0")
+            report.files.append({"file": f"{spec.path} (absent)", "table": spec.table, "format": "-", "rows": 0})
+    engine.native(
+        "CREATE OR REPLACE TABLE c360__quarantine AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::VARCHAR, "
+        "NULL::VARCHAR, NULL::BIGINT)) t(file, source_table, reason, row_count) WHERE false")
+    for q in report.quarantined:
+        engine.native("INSERT INTO c360__quarantine VALUES (?, ?, ?, ?)",
+                      [q["file"], q["table"], q["reason"], q["rows"]])
+    return report

@@ -1,0 +1,66 @@
+-- base__ga4__events: the GA4 export flattened to the fields the pipeline needs.
+-- grain: one row per distinct event; (user_pseudo_id, ga_session_id) is the session key.
+-- dropped (_drop_reason): superseded_intraday (an intraday shard whose daily shard exists),
+--   duplicate (an exact copy of a kept event), missing_session_id (no ga_session_id: no session).
+-- event_date is the event's own date, not its shard's: a late event lands in its own date.
+WITH source AS (
+    SELECT
+        *,
+        STARTS_WITH(_TABLE_SUFFIX, 'intraday_') AS is_intraday,
+        RIGHT(_TABLE_SUFFIX, 8) AS shard_date
+    FROM {{ source('ga4', 'events') }}
+),
+
+daily_shards AS (
+    SELECT DISTINCT shard_date FROM source WHERE NOT is_intraday
+),
+
+flattened AS (
+    SELECT
+        PARSE_DATE('%Y%m%d', source.event_date) AS event_date,
+        TIMESTAMP_MICROS(source.event_timestamp) AS event_timestamp,
+        source.event_name,
+        source.user_pseudo_id,
+        source.user_id,
+        {{ ga4_param('ga_session_id', 'int') }} AS ga_session_id,
+        {{ ga4_param('ga_session_number', 'int') }} AS ga_session_number,
+        {{ ga4_param('page_location') }} AS page_location,
+        {{ ga4_param('page_referrer') }} AS page_referrer,
+        {{ ga4_param('engagement_time_msec', 'int') }} AS engagement_time_msec,
+        {{ ga4_param('session_engaged', 'int') }} = 1 AS session_engaged,
+        source.collected_traffic_source.manual_source AS manual_source,
+        source.collected_traffic_source.manual_medium AS manual_medium,
+        source.collected_traffic_source.manual_campaign_name AS manual_campaign,
+        COALESCE(source.collected_traffic_source.gclid, {{ ga4_param('gclid') }}) AS gclid,
+        {{ ga4_param('source') }} AS param_source,
+        {{ ga4_param('medium') }} AS param_medium,
+        {{ ga4_param('campaign') }} AS param_campaign,
+        source.traffic_source.source AS user_first_source,
+        source.traffic_source.medium AS user_first_medium,
+        source.traffic_source.name AS user_first_campaign,
+        source.privacy_info.analytics_storage AS consent__analytics_storage,
+        source.device.category AS device_category,
+        source.geo.country AS country,
+        source.stream_id,
+        source._TABLE_SUFFIX AS shard,
+        source.is_intraday AND source.shard_date IN (SELECT shard_date FROM daily_shards) AS is_superseded,
+        ROW_NUMBER() OVER (
+            PARTITION BY source.event_timestamp, source.event_name, source.user_pseudo_id, source.user_id,
+                source.stream_id, TO_JSON_STRING(source.event_params)
+            ORDER BY source.is_intraday, source._TABLE_SUFFIX
+        ) AS copy_number
+    FROM source
+),
+
+final AS (
+    SELECT
+        * EXCEPT (is_superseded, copy_number),
+        CASE
+            WHEN is_superseded THEN 'superseded_intraday'
+            WHEN copy_number > 1 THEN 'duplicate'
+            WHEN ga_session_id IS NULL THEN 'missing_session_id'
+        END AS _drop_reason
+    FROM flattened
+)
+
+SELECT * FROM final

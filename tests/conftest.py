@@ -1,0 +1,76 @@
+"""Shared helpers: tiny source trees written inline, loaded and built in a scratch warehouse."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from c360 import engine as engines
+from c360 import models, params as P, sources
+
+CONTACT_COLS = ["contact_id", "email", "first_name", "last_name", "company_name", "job_title", "lifecycle_stage",
+                "external_id", "created_at", "updated_at", "_fivetran_deleted", "_fivetran_synced"]
+DEAL_COLS = ["deal_id", "contact_id", "deal_name", "amount", "currency", "stage", "created_at", "closed_at",
+             "_fivetran_deleted"]
+FORM_COLS = ["submission_id", "form_name", "email", "ga_client_id", "submitted_at"]
+USER_COLS = ["user_id", "email", "company_name", "plan", "signed_up_at", "last_login_at"]
+SPEND_COLS = ["date", "source", "medium", "campaign", "spend"]
+
+
+def event(date: str, seconds: int, name: str = "page_view", pseudo: str | None = "1.1", session=1000,
+          **fields) -> dict:
+    """One GA4 export row as `bq extract` writes it (INT64 as a JSON string); `session=None` leaves it out."""
+    params = [] if session is None else [{"key": "ga_session_id", "value": {"int_value": str(session)}}]
+    params += fields.pop("params", [])
+    row = {"event_date": date, "event_timestamp": str(seconds * 1_000_000), "event_name": name,
+           "user_pseudo_id": pseudo, "event_params": params}
+    row.update(fields)
+    return row
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: r.get(c, "") for c in columns})
+
+
+def write_tree(root: Path, shards: dict[str, list], contacts=(), deals=(), forms=None, users=None,
+               spend=None) -> Path:
+    """A source tree: shards maps file name -> rows (dicts, or raw strings written as they are)."""
+    (root / "ga4").mkdir(parents=True, exist_ok=True)
+    for name, rows in shards.items():
+        lines = [r if isinstance(r, str) else json.dumps(r) for r in rows]
+        (root / "ga4" / name).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    write_csv(root / "crm/contacts.csv", CONTACT_COLS, list(contacts))
+    write_csv(root / "crm/deals.csv", DEAL_COLS, list(deals))
+    if forms is not None:
+        write_csv(root / "crm/form_submissions.csv", FORM_COLS, forms)
+    if users is not None:
+        write_csv(root / "product/users.csv", USER_COLS, users)
+    if spend is not None:
+        write_csv(root / "marketing/ad_spend.csv", SPEND_COLS, spend)
+    return root
+
+
+@pytest.fixture
+def build_base(tmp_path):
+    """build_base(root, **overrides) -> (engine, load report): sources loaded and base models built."""
+    opened = []
+
+    def _build(root: Path, **overrides):
+        params = P.load(overrides=[f"source_root={root}", f"warehouse={tmp_path / 'w.duckdb'}",
+                                   *(f"{k}={v}" for k, v in overrides.items())])
+        eng = engines.connect(params)
+        opened.append(eng)
+        loaded = sources.load_sources(eng, root, params["on_bad_rows"])
+        models.build(eng, "base", params)
+        return eng, loaded
+
+    yield _build
+    for eng in opened:
+        eng.con.close()

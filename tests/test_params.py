@@ -1,0 +1,59 @@
+"""Parameters: one typed spec, validated before any kernel starts, overridable from make."""
+from __future__ import annotations
+
+import pytest
+
+from c360 import params as P
+from c360.runner import declared_parameters, notebooks
+
+
+def test_defaults_validate():
+    assert P.load()["won_stages"] == ["closedwon"]
+
+
+def test_unknown_key_is_an_error_with_a_suggestion():
+    with pytest.raises(P.ParamError, match=r"unknown parameter 'on_bad_row' \(did you mean 'on_bad_rows'\?\)"):
+        P.load(overrides=["ON_BAD_ROW=fail"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("on_bad_rows=skip", r"'on_bad_rows' must be one of \['fail', 'quarantine'\]"),
+    ("won_stages=closedwon", r"'won_stages' must be list\[str\]"),
+    ("won_stages=[]", r"'won_stages' must not be empty"),
+    ("source_root=", r"'source_root' must not be empty"),
+])
+def test_bad_values_name_the_key(override, message):
+    with pytest.raises(P.ParamError, match=message):
+        P.load(overrides=[override])
+
+
+def test_overrides_are_case_insensitive_and_typed():
+    assert P.parse_override("WON_STAGES=[a, b]") == ("won_stages", ["a", "b"])
+    assert P.parse_override("source_root=2024-01-01") == ("source_root", "2024-01-01")  # str stays str
+
+
+def test_make_vars_are_split_on_unescaped_spaces_and_params_file_is_not_a_parameter():
+    assert P.split_make_vars(r"WON_STAGES=[a,\ b] PARAMS=x.yaml SOURCE_ROOT=/d") == ["WON_STAGES=[a, b]", "SOURCE_ROOT=/d"]
+
+
+def test_a_params_file_overrides_defaults_and_unknown_keys_fail(tmp_path):
+    f = tmp_path / "mine.yaml"
+    f.write_text("on_bad_rows: quarantine\n")
+    assert P.load(f)["on_bad_rows"] == "quarantine"
+    f.write_text("conversion_windw: 3\n")
+    with pytest.raises(P.ParamError, match="mine.yaml: unknown parameter 'conversion_windw'"):
+        P.load(f)
+
+
+def test_every_notebook_parameter_is_specified_with_the_default_of_default_yaml():
+    import papermill as pm
+
+    defaults = P.read_file(P.DEFAULT_PARAMS)
+    used = set()
+    for nb in notebooks():
+        for name, info in pm.inspect_notebook(str(nb)).items():
+            assert name in P.SPEC, f"{nb.name} declares '{name}', which params.SPEC does not know"
+            assert eval(info["default"]) == defaults[name], f"{nb.name}: default of '{name}' differs from default.yaml"
+            used.add(name)
+    assert used == set(P.SPEC), f"parameters no notebook uses: {set(P.SPEC) - used}"
+    assert declared_parameters(notebooks()[0])[:2] == ["source_root", "warehouse"]
