@@ -31,15 +31,17 @@ def parameterized_copy(notebook: Path, dest: Path, values: dict[str, Any]) -> Pa
 
 def _strip_volatile(nb) -> None:
     nb.metadata.pop("papermill", None)
+    count = 0
     for i, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
         cell["id"] = f"c{i:02d}"
-        if cell.cell_type == "code":
-            cell.execution_count = None
+        if cell.cell_type == "code":  # nbval needs a count on every cell with outputs: number them in order
+            count += 1
+            cell.execution_count = count
             for out in cell.outputs:
                 if "execution_count" in out:
-                    out["execution_count"] = None
+                    out["execution_count"] = count
 
 
 def refresh(values: dict[str, Any] | None = None) -> None:

@@ -13,38 +13,53 @@ from dataclasses import dataclass
 from functools import cache
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jinja2
 import pandas as pd
 
 from c360.paths import SQL_DIR
 
-LAYERS = ("base", "identity", "marts")
+LAYERS = ("base", "identity", "customer", "attribution")
 AUDIT_TABLE = "c360__row_audit"
 
 
 @dataclass(frozen=True)
 class Model:
-    """One SQL model file."""
+    """One model: a SQL file, or a Python step (for iterative work such as connected components)."""
 
     name: str
     layer: str
-    path: Path
+    path: Path | None = None
+    fn: Callable[[Any, dict[str, Any]], None] | None = None  # Python step: fn(engine, params) writes `name`
+    refs: tuple[str, ...] = ()  # a Python step's inputs
 
     @property
     def template(self) -> str:
-        return self.path.read_text(encoding="utf-8")
+        return self.path.read_text(encoding="utf-8") if self.path else ""
 
     @property
     def header(self) -> str:
-        """The leading comment block: grain and keys, as the model states them."""
+        """The leading comment block (SQL) or docstring (Python): grain and keys, as the model states them."""
+        if self.fn is not None:
+            return (self.fn.__doc__ or "").strip()
         lines = []
         for line in self.template.splitlines():
             if not line.startswith("--"):
                 break
             lines.append(line[2:].strip())
         return "\n".join(lines)
+
+
+_PY_STEPS: dict[str, Model] = {}
+
+
+def python_model(name: str, layer: str, refs: tuple[str, ...]):
+    """Register `fn(engine, params)` as the model `name`; it must write table `name` (atomically)."""
+    def register(fn):
+        _PY_STEPS[name] = Model(name, layer, fn=fn, refs=tuple(refs))
+        return fn
+    return register
 
 
 def ga4_param(key: str, kind: str = "string") -> str:
@@ -66,11 +81,14 @@ def ga4_param(key: str, kind: str = "string") -> str:
 
 @cache
 def discover() -> dict[str, Model]:
-    """Every model file, by name."""
+    """Every model, SQL files and registered Python steps, by name."""
+    import c360.identity  # noqa: F401  (registers its Python steps)
+
     models = {}
     for layer in LAYERS:
         for path in sorted((SQL_DIR / layer).glob("*.sql")):
             models[path.stem] = Model(path.stem, layer, path)
+    models.update(_PY_STEPS)
     return models
 
 
@@ -101,6 +119,8 @@ def render(model: Model, engine) -> str:
 
 def dependencies(model: Model) -> set[str]:
     """The models `model` refers to."""
+    if model.fn is not None:
+        return set(model.refs)
     seen: set[str] = set()
     _jinja(None, seen).from_string(model.template).render()
     return seen
@@ -129,6 +149,10 @@ def _ensure_audit_table(engine) -> None:
 def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     """Build one model atomically; returns its name, kept rows, dropped rows and seconds."""
     started = time.perf_counter()
+    if model.fn is not None:
+        model.fn(engine, params)
+        return {"model": model.name, "rows": engine.row_count(model.name), "dropped": 0,
+                "seconds": round(time.perf_counter() - started, 3)}
     sql = render(model, engine)
     stage = f"_stage__{model.name}"
     engine.replace_table(stage, sql, params)

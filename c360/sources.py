@@ -93,6 +93,11 @@ CSV_TABLES: tuple[CsvTable, ...] = (
         {"domain": "VARCHAR", "classification": "VARCHAR"},
         keys=("domain", "classification"), required_file=False,
     ),
+    CsvTable(
+        "seeds/ga4_source_categories.csv", "src__seeds__ga4_source_categories",
+        {"source": "VARCHAR", "source_category": "VARCHAR"},
+        keys=("source", "source_category"), required_file=False,
+    ),
 )
 
 
@@ -311,8 +316,8 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
     load_ga4(engine, source_root, on_bad_rows, report)
     for spec in CSV_TABLES:
         path = source_root / spec.path
-        if not path.is_file() and spec.table == "src__seeds__email_domains":
-            path = SEEDS_DIR / "email_domains.csv"
+        if not path.is_file() and spec.path.startswith("seeds/"):
+            path = SEEDS_DIR / Path(spec.path).name  # the project's own seed
         if path.is_file():
             load_csv(engine, path, spec, on_bad_rows, report)
         else:

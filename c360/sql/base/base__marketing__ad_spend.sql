@@ -1,5 +1,5 @@
 -- base__marketing__ad_spend: daily ad spend, with source and medium normalized as sessions are.
--- grain: one row per (spend_date, source, medium, campaign); repeated rows are summed, not dropped.
+-- grain: one row per source row (several rows for one date/source/medium/campaign are summed in marts).
 WITH source AS (
     SELECT * FROM {{ source('marketing', 'ad_spend') }}
 )
@@ -9,6 +9,5 @@ SELECT
     LOWER(TRIM(source)) AS source,
     LOWER(TRIM(medium)) AS medium,
     TRIM(campaign) AS campaign,
-    SUM(spend) AS spend
+    spend
 FROM source
-GROUP BY 1, 2, 3, 4

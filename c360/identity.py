@@ -1,0 +1,1 @@
+"""Identity resolution: connected components over the identifier graph, computed in the warehouse."""

@@ -1,0 +1,80 @@
+"""The runner end to end on the fixtures: reports, manifest, and a failed run that changes nothing."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from c360.paths import PROJ_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _run(tmp_path, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "c360", "run", "--reports", str(tmp_path / "reports"),
+         "-p", f"warehouse={tmp_path / 'c360.duckdb'}", *args],
+        cwd=PROJ_ROOT, capture_output=True, text=True, timeout=900)
+
+
+def test_run_on_fixtures_writes_reports_manifest_and_warehouse(tmp_path):
+    result = _run(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    latest = tmp_path / "reports" / "latest"
+    names = sorted(p.name for p in latest.iterdir())
+    for nb in (PROJ_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        assert nb.name in names and nb.with_suffix(".html").name in names
+    manifest = json.loads((latest / "manifest.json").read_text())
+    assert manifest["parameters"]["warehouse"] == str(tmp_path / "c360.duckdb")
+    assert manifest["code"]["git_sha"]
+    assert {f["file"] for f in manifest["inputs"]} >= {"data/fixtures/crm/contacts.csv"}
+    assert all(len(f["sha256"]) == 64 for f in manifest["inputs"])
+    assert manifest["row_counts"]["base__ga4__events"] > 0
+    assert [n["notebook"] for n in manifest["notebooks"]] == sorted(n["notebook"] for n in manifest["notebooks"])
+    con = duckdb.connect(str(tmp_path / "c360.duckdb"), read_only=True)
+    assert con.execute("SELECT COUNT(*) FROM base__ga4__events").fetchone()[0] == manifest["row_counts"]["base__ga4__events"]
+    con.close()
+
+
+def test_failed_run_names_the_notebook_and_keeps_the_previous_warehouse_and_reports(tmp_path):
+    assert _run(tmp_path).returncode == 0
+    before = (tmp_path / "c360.duckdb").read_bytes()
+    good = (tmp_path / "reports" / "latest").resolve()
+    bad_root = tmp_path / "bad"
+    subprocess.run(["cp", "-r", str(PROJ_ROOT / "data" / "fixtures"), str(bad_root)], check=True)
+    contacts = bad_root / "crm" / "contacts.csv"
+    lines = contacts.read_text().splitlines()
+    cols = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[cols.index("created_at")] = "not-a-date"
+    lines[1] = ",".join(cells)
+    contacts.write_text("\n".join(lines) + "\n")
+    result = _run(tmp_path, "-p", f"source_root={bad_root}")
+    assert result.returncode == 1
+    assert "01_base_extraction.ipynb failed in cell" in result.stderr
+    assert "contacts.csv: line 2: unparseable created_at: not-a-date" in result.stderr
+    assert (tmp_path / "c360.duckdb").read_bytes() == before
+    assert (tmp_path / "reports" / "latest").resolve() == good
+    assert not list(tmp_path.glob("c360.duckdb.run-*"))
+
+
+def test_bad_parameter_fails_before_any_kernel_starts(tmp_path):
+    result = _run(tmp_path, "-p", "on_bad_rows=sometimes")
+    assert result.returncode == 2
+    assert "'on_bad_rows' must be one of" in result.stderr
+    assert not (tmp_path / "reports").exists()
+
+
+def test_make_style_overrides_reach_the_notebooks(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "c360", "run", "--reports", str(tmp_path / "reports"),
+         "--make-vars", rf"WAREHOUSE={tmp_path / 'w.duckdb'} WON_STAGES=[closedwon,\ contractsigned]"],
+        cwd=PROJ_ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads((tmp_path / "reports" / "latest" / "manifest.json").read_text())
+    assert manifest["parameters"]["won_stages"] == ["closedwon", "contractsigned"]
+    executed = (tmp_path / "reports" / "latest" / "01_base_extraction.ipynb").read_text()
+    assert "contractsigned" in executed
