@@ -42,6 +42,18 @@ def _date_arithmetic_stays_date(tree: exp.Expression) -> exp.Expression:
     return tree.transform(fix)
 
 
+def _countif_counts_zero(tree: exp.Expression) -> exp.Expression:
+    # BigQuery COUNTIF counts rows where the condition is TRUE and is 0 when none is; DuckDB's COUNT_IF
+    # returns NULL when every condition is NULL. COUNT(CASE WHEN cond THEN 1 END) means the same on both.
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.CountIf):
+            cond = node.this.copy()
+            return exp.Count(this=exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))]))
+        return node
+
+    return tree.transform(fix)
+
+
 def parse(sql: str) -> list[exp.Expression]:
     """Parse BigQuery SQL (one or more statements), rejecting constructs that are not portable."""
     trees = [t for t in sqlglot.parse(sql, read="bigquery") if t is not None]
@@ -61,5 +73,6 @@ def to_duckdb(sql: str) -> str:
     for tree in parse(sql):
         tree = _timestamp_micros_keeps_utc(tree)
         tree = _date_arithmetic_stays_date(tree)
+        tree = _countif_counts_zero(tree)
         out.append(tree.sql(dialect="duckdb"))
     return ";\n".join(out)

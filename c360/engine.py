@@ -96,6 +96,17 @@ class DuckDBEngine:
             raise
         return self.row_count(name)
 
+    def write_frame(self, name: str, df: pd.DataFrame) -> int:
+        """(Re)build table `name` from a small DataFrame, atomically."""
+        check_identifier(name)
+        self.con.register("_c360_frame", df)
+        try:
+            with self.transaction():
+                self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _c360_frame")
+        finally:
+            self.con.unregister("_c360_frame")
+        return self.row_count(name)
+
     def transaction(self):
         """A context manager: the statements inside commit together or not at all."""
         return _Transaction(self.con)

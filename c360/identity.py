@@ -1,1 +1,204 @@
-"""Identity resolution: connected components over the identifier graph, computed in the warehouse."""
+"""Identity resolution: connected components over the identifier graph, computed in the warehouse.
+
+The graph's nodes are identifiers written `type:value` (user_pseudo_id, user_id, email, crm_contact_id); its
+edges are evidence (c360/sql/identity/int__identity_evidence.sql). Everything heavy is SQL that runs as it is
+on BigQuery; Python only drives the label-propagation loop and never reads the graph itself.
+
+The identity layer, in build order (`models.plan('identity')`):
+
+    int__identity_candidate_edges     SQL  every link a source asserts, with why it would be excluded
+    int__identity_evidence            SQL  the kept ones: the graph's edges (drops audited)
+    int__identity_anchor_components   py   components of the non-device edges (product + CRM)
+    int__identity_device_anchors      SQL  each device edge with the anchor it points to; shared devices
+    int__identity_device_links        SQL  device edges that survive the shared-device guard (drops audited)
+    int__identity_components_pass1    py   components of anchor edges + device links
+    int__identity_graph_edges         SQL  devices of over-cap components keep their best link (drops audited)
+    int__identity_components_pass2    py   components of the graph edges
+    int__identity_components          SQL  final node -> component; still over the cap: split per CRM contact
+    int__identity_customers           SQL  one row per customer, with its deterministic customer_id
+    int__identity_device_bridged      SQL  identifier -> customer, with the evidence that links it
+    int__identity_resolved            SQL  user_pseudo_id -> customer
+    int__identity_guard_hits          SQL  one row per guard hit
+
+Each Python step also records its iteration count in `int__identity_cc_iterations`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from c360.engine import check_identifier
+from c360.models import python_model
+
+ITERATIONS_TABLE = "int__identity_cc_iterations"
+
+
+class NotConvergedError(RuntimeError):
+    """Label propagation still changed labels after max_iterations rounds."""
+
+
+def _round_sql(edges: str, labels: str) -> str:
+    # One round: every node takes the smallest label around it (its own included: each node has a self
+    # edge); its old label ("parent") takes the smallest label its children found (hooking); then every
+    # node jumps to its new label's label (pointer jumping). Each step only takes minima over labels of
+    # nodes of the same component, so labels only decrease and never leave the component.
+    return f"""
+WITH neighbours AS (
+    SELECT e.src AS node, MIN(l.label) AS label
+    FROM {edges} AS e
+    JOIN {labels} AS l ON l.node = e.dst
+    GROUP BY e.src
+),
+
+hooks AS (
+    SELECT old.label AS node, MIN(n.label) AS label
+    FROM {labels} AS old
+    JOIN neighbours AS n ON n.node = old.node
+    GROUP BY old.label
+),
+
+hooked AS (
+    SELECT n.node, LEAST(n.label, COALESCE(h.label, n.label)) AS label
+    FROM neighbours AS n
+    LEFT JOIN hooks AS h ON h.node = n.node
+)
+
+SELECT a.node, LEAST(a.label, b.label) AS label
+FROM hooked AS a
+JOIN hooked AS b ON b.node = a.label
+"""
+
+
+def connected_components(engine, edges_sql: str, out_table: str, params: dict[str, Any] | None = None,
+                         max_iterations: int = 100) -> int:
+    """Connected components of an undirected graph, in the warehouse: min-label propagation with hooking
+    and pointer jumping, driven from Python until no label changes.
+
+    Convergence: a round only replaces labels by minima of same-component ids including the old label, so labels
+    never rise and must stop changing; then both ends of every edge agree, and the smallest node m keeps label m.
+
+    Args:
+        engine: the warehouse (c360.engine).
+        edges_sql: a BigQuery SELECT with columns node_a, node_b (STRING node ids, `type:value`). A row
+            with one NULL end still makes its other end a node; a self edge (a, a) makes an isolated node.
+        out_table: the table written (atomically, engine.replace_table): one row per node, columns
+            `node` and `component` (the smallest node id of its component).
+        params: values for the `@name` parameters edges_sql uses.
+        max_iterations: rounds allowed before NotConvergedError.
+    Returns:
+        The number of rounds run (the last one is the round that changed nothing).
+    """
+    out = check_identifier(out_table)
+    edges, labels, nxt = (check_identifier(f"_cc__{out}__{part}") for part in ("edges", "labels", "next"))
+    body = edges_sql.strip().rstrip(";")
+    try:
+        engine.replace_table(edges, f"""
+WITH input AS (
+    SELECT CAST(node_a AS STRING) AS node_a, CAST(node_b AS STRING) AS node_b
+    FROM (
+{body}
+    ) AS given
+)
+
+SELECT DISTINCT src, dst
+FROM (
+    SELECT node_a AS src, node_b AS dst FROM input WHERE node_a IS NOT NULL AND node_b IS NOT NULL
+    UNION ALL
+    SELECT node_b AS src, node_a AS dst FROM input WHERE node_a IS NOT NULL AND node_b IS NOT NULL
+    UNION ALL
+    SELECT node_a AS src, node_a AS dst FROM input WHERE node_a IS NOT NULL
+    UNION ALL
+    SELECT node_b AS src, node_b AS dst FROM input WHERE node_b IS NOT NULL
+) AS directed
+""", params)
+        engine.replace_table(labels, f"SELECT src AS node, MIN(dst) AS label FROM {edges} GROUP BY src")
+        iterations = 0
+        while True:
+            if iterations >= max_iterations:
+                raise NotConvergedError(f"{out}: labels still changing after {max_iterations} rounds")
+            iterations += 1
+            engine.replace_table(nxt, _round_sql(edges, labels))
+            changed = int(engine.query(
+                f"SELECT COUNT(*) AS n FROM {nxt} AS nx JOIN {labels} AS l ON l.node = nx.node "
+                "WHERE nx.label != l.label")["n"].iloc[0])
+            engine.replace_table(labels, f"SELECT node, label FROM {nxt}")
+            if changed == 0:
+                break
+        engine.replace_table(out, f"SELECT node, label AS component FROM {labels}")
+        return iterations
+    finally:
+        for table in (edges, labels, nxt):
+            engine.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _record_iterations(engine, table: str, iterations: int) -> None:
+    engine.execute(f"CREATE TABLE IF NOT EXISTS {ITERATIONS_TABLE} (table_name STRING, iterations INT64, "
+                   "nodes INT64, components INT64)")
+    with engine.transaction():
+        engine.execute(f"DELETE FROM {ITERATIONS_TABLE} WHERE table_name = @table_name", {"table_name": table})
+        engine.execute(
+            f"INSERT INTO {ITERATIONS_TABLE} SELECT @table_name, @iterations, COUNT(*), COUNT(DISTINCT component) "
+            f"FROM {check_identifier(table)}", {"table_name": table, "iterations": iterations})
+
+
+def _components_step(engine, table: str, edges_sql: str) -> int:
+    iterations = connected_components(engine, edges_sql, engine.relation(table))
+    _record_iterations(engine, table, iterations)
+    return iterations
+
+
+@python_model("int__identity_anchor_components", "identity", refs=("int__identity_evidence",))
+def build_anchor_components(engine, params: dict[str, Any]) -> None:
+    """int__identity_anchor_components: components of the non-device evidence (product users, CRM contacts:
+    user_id, email, crm_contact_id), computed before any device links them. A device pointing at two anchors
+    that hold CRM contacts is a shared device (int__identity_device_anchors).
+    grain: one row per node of a product or CRM edge; key node (unique); component = its smallest node id."""
+    evidence = engine.relation("int__identity_evidence")
+    _components_step(engine, "int__identity_anchor_components",
+                     f"SELECT node_a, node_b FROM {evidence} WHERE edge_source IN ('product_user', 'crm_contact')")
+
+
+@python_model("int__identity_components_pass1", "identity",
+              refs=("int__identity_evidence", "int__identity_device_links"))
+def build_components_pass1(engine, params: dict[str, Any]) -> None:
+    """int__identity_components_pass1: components of the anchor edges and the device links that survived
+    the shared-device guard, before the max_identifiers_per_customer guard.
+    grain: one row per node; key node (unique); component = its smallest node id."""
+    evidence = engine.relation("int__identity_evidence")
+    links = engine.relation("int__identity_device_links")
+    _components_step(engine, "int__identity_components_pass1",
+                     f"SELECT node_a, node_b FROM {evidence} WHERE edge_source IN ('product_user', 'crm_contact') "
+                     f"UNION ALL SELECT node_a, node_b FROM {links}")
+
+
+@python_model("int__identity_components_pass2", "identity", refs=("int__identity_graph_edges",))
+def build_components_pass2(engine, params: dict[str, Any]) -> None:
+    """int__identity_components_pass2: components of int__identity_graph_edges (devices of over-cap
+    components re-attached by their single best link).
+    grain: one row per node; key node (unique); component = its smallest node id."""
+    edges = engine.relation("int__identity_graph_edges")
+    _components_step(engine, "int__identity_components_pass2", f"SELECT node_a, node_b FROM {edges}")
+
+
+def iterations(engine) -> pd.DataFrame:
+    """Rounds each connected-components step took: table_name, iterations, nodes, components."""
+    if not engine.has_table(ITERATIONS_TABLE):
+        return pd.DataFrame(columns=["table_name", "iterations", "nodes", "components"])
+    return engine.query(f"SELECT * FROM {ITERATIONS_TABLE} ORDER BY table_name")
+
+
+def guard_summary(engine) -> pd.DataFrame:
+    """Per guard: identifiers hit and evidence edges dropped (from int__identity_guard_hits)."""
+    return engine.query(
+        "SELECT guard, COUNT(*) AS identifiers, SUM(edges_dropped) AS edges_dropped "
+        "FROM int__identity_guard_hits GROUP BY guard ORDER BY guard")
+
+
+def consent_excluded(engine) -> dict[str, int]:
+    """What consent excluded: candidate edges dropped as consent_denied, and the devices they came from."""
+    row = engine.query(  # not COUNTIF: on DuckDB, COUNTIF over only NULL conditions is NULL (BigQuery: 0)
+        "SELECT COALESCE(SUM(IF(exclusion_reason = 'consent_denied', 1, 0)), 0) AS edges, "
+        "COUNT(DISTINCT IF(exclusion_reason = 'consent_denied', node_a, NULL)) AS devices "
+        "FROM int__identity_candidate_edges").iloc[0]
+    return {"edges": int(row["edges"]), "devices": int(row["devices"])}

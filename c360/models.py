@@ -82,7 +82,8 @@ def ga4_param(key: str, kind: str = "string") -> str:
 @cache
 def discover() -> dict[str, Model]:
     """Every model, SQL files and registered Python steps, by name."""
-    import c360.identity  # noqa: F401  (registers its Python steps)
+    import c360.channel_models  # noqa: F401  (these modules register their Python steps)
+    import c360.identity  # noqa: F401
 
     models = {}
     for layer in LAYERS:
@@ -109,6 +110,8 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None) -> j
         return engine.source(system, table) if engine is not None else f"src__{system}__{table}"
 
     env.globals.update(ref=ref, source=source, ga4_param=ga4_param)
+    macros = env.from_string((SQL_DIR / "_macros.sql").read_text(encoding="utf-8")).module
+    env.globals.update({name: getattr(macros, name) for name in dir(macros) if not name.startswith("_")})
     return env
 
 

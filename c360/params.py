@@ -49,6 +49,28 @@ SPEC: dict[str, Param] = {
         ),
         Param("won_stages", "list[str]", "deal stages that count as won", non_empty=True),
         Param("lost_stages", "list[str]", "deal stages that count as lost (the rest are open)"),
+        Param("email_canonicalization", "bool",
+              "also canonicalize emails: gmail.com/googlemail.com drop dots and +tag (-> gmail.com); outlook.com, "
+              "hotmail.com, icloud.com, protonmail.com, proton.me, fastmail.com drop the +tag"),
+        Param("identity_blocklist", "list[str]",
+              "identifier values that never link records (exact, case-insensitive): junk such as 'undefined'"),
+        Param("identity_blocklist_patterns", "list[str]",
+              "regular expressions (RE2) on the normalized identifier; a match never links records"),
+        Param("max_identifiers_per_customer", "int",
+              "a customer with more identifiers is not merged blindly: devices re-attached by their best link, "
+              "then split so each CRM contact stands alone", minimum=2),
+        Param("conversion_window_days", "int",
+              "a won deal's touchpoints are the sessions from closed_date minus this many days to closed_date",
+              minimum=0, maximum=3650),
+        Param("half_life_days", "float", "time_decay: a touch this many days earlier gets half the weight",
+              minimum=0.01, maximum=3650),
+        Param("attribution_models", "list[str]", "the attribution models to produce", non_empty=True,
+              choices=("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")),
+        Param("attribution_channel", "str", "the channel dimension of attribution and ROI",
+              choices=("channel_group", "source_medium", "campaign")),
+        Param("sensitivity_windows_days", "list[int]",
+              "further conversion windows computed in the same run, to show how channel shares move",
+              minimum=0, maximum=3650),
     ]
 }
 

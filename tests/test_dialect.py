@@ -48,3 +48,10 @@ def test_aliased_unnest_reads_struct_fields(con):
 def test_in_unnest_of_a_parameter(con):
     sql = to_duckdb("SELECT 'closedwon' IN UNNEST(@won) AS a, 'open' IN UNNEST(@won) AS b")
     assert con.execute(sql, {"won": ["closedwon"]}).fetchone() == (True, False)
+
+
+def test_countif_is_zero_when_every_condition_is_null(con):
+    sql = to_duckdb("SELECT COUNTIF(x > 1) AS n FROM (SELECT CAST(NULL AS INT64) AS x UNION ALL SELECT NULL)")
+    assert con.execute(sql).fetchone()[0] == 0
+    sql = to_duckdb("SELECT COUNTIF(x > 1) AS n FROM (SELECT 2 AS x UNION ALL SELECT 1 UNION ALL SELECT NULL)")
+    assert con.execute(sql).fetchone()[0] == 1

@@ -1,7 +1,8 @@
 -- base__ga4__events: the GA4 export flattened to the fields the pipeline needs.
 -- grain: one row per distinct event; (user_pseudo_id, ga_session_id) is the session key.
 -- dropped (_drop_reason): superseded_intraday (an intraday shard whose daily shard exists),
---   duplicate (an exact copy of a kept event), missing_session_id (no ga_session_id: no session).
+--   duplicate (an exact copy of a kept event: same time, name, ids, params, consent, traffic, device,
+--   geo), missing_session_id (no ga_session_id: no session).
 -- event_date is the event's own date, not its shard's: a late event lands in its own date.
 WITH source AS (
     SELECT
@@ -46,7 +47,9 @@ flattened AS (
         source.is_intraday AND source.shard_date IN (SELECT shard_date FROM daily_shards) AS is_superseded,
         ROW_NUMBER() OVER (
             PARTITION BY source.event_timestamp, source.event_name, source.user_pseudo_id, source.user_id,
-                source.stream_id, TO_JSON_STRING(source.event_params)
+                source.stream_id, TO_JSON_STRING(source.event_params), TO_JSON_STRING(source.privacy_info),
+                TO_JSON_STRING(source.collected_traffic_source), TO_JSON_STRING(source.device),
+                TO_JSON_STRING(source.geo)
             ORDER BY source.is_intraday, source._TABLE_SUFFIX
         ) AS copy_number
     FROM source
