@@ -191,7 +191,7 @@ def iterations(engine) -> pd.DataFrame:
 def guard_summary(engine) -> pd.DataFrame:
     """Per guard: identifiers hit and evidence edges dropped (from int__identity_guard_hits)."""
     return engine.query(
-        "SELECT guard, COUNT(*) AS identifiers, SUM(edges_dropped) AS edges_dropped "
+        "SELECT guard, COUNT(*) AS identifiers, CAST(SUM(edges_dropped) AS INT64) AS edges_dropped "
         "FROM int__identity_guard_hits GROUP BY guard ORDER BY guard")
 
 
@@ -202,3 +202,26 @@ def consent_excluded(engine) -> dict[str, int]:
         "COUNT(DISTINCT IF(exclusion_reason = 'consent_denied', node_a, NULL)) AS devices "
         "FROM int__identity_candidate_edges").iloc[0]
     return {"edges": int(row["edges"]), "devices": int(row["devices"])}
+
+
+def match_rates(engine) -> pd.DataFrame:
+    """Share of devices and of sessions resolved to a customer, and of CRM customers seen on the web."""
+    return engine.query("""
+        WITH sessions AS (
+            SELECT DISTINCT user_pseudo_id, ga_session_id FROM base__ga4__events WHERE user_pseudo_id IS NOT NULL
+        ),
+        resolved AS (SELECT user_pseudo_id FROM int__identity_resolved),
+        crm_customers AS (SELECT customer_id FROM int__identity_customers WHERE crm_contact_id IS NOT NULL),
+        seen AS (SELECT DISTINCT customer_id FROM int__identity_resolved)
+        SELECT 'devices resolved to a customer' AS measure,
+               (SELECT COUNT(*) FROM resolved) AS matched,
+               (SELECT COUNT(DISTINCT user_pseudo_id) FROM sessions) AS total
+        UNION ALL
+        SELECT 'sessions resolved to a customer',
+               (SELECT COUNT(*) FROM sessions WHERE user_pseudo_id IN (SELECT user_pseudo_id FROM resolved)),
+               (SELECT COUNT(*) FROM sessions)
+        UNION ALL
+        SELECT 'CRM customers with web activity',
+               (SELECT COUNT(*) FROM crm_customers WHERE customer_id IN (SELECT customer_id FROM seen)),
+               (SELECT COUNT(*) FROM crm_customers)
+    """).assign(share=lambda d: (d["matched"] / d["total"].where(d["total"] > 0)).round(3))

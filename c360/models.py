@@ -194,10 +194,13 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame([build_model(engine, m, params) for m in plan(layer)])
 
 
-def row_accounting(engine, rows_read: dict[str, int] | None = None) -> pd.DataFrame:
-    """Per audited model: rows in, kept, dropped by reason, and (given rows read per source table) whether
-    input equals what was read. Rows set aside at load time (c360__quarantine) count as `malformed`."""
+def row_accounting(engine, rows_read: dict[str, int] | None = None, layer: str | None = None) -> pd.DataFrame:
+    """Per model (of `layer`, or all): rows in, kept, dropped by reason, and (given rows read per source table)
+    whether input equals what was read. Rows set aside at load time (c360__quarantine) count as `malformed`.
+    Reasons that dropped nothing in these models are left out."""
     audit = engine.query(f"SELECT model, outcome, row_count FROM {AUDIT_TABLE}")
+    if layer is not None:
+        audit = audit[audit["model"].isin([m.name for m in plan(layer)])].reset_index(drop=True)
     source_of = {m.name: s for m in discover().values() for s in sources_of(m)}
     if engine.has_table("c360__quarantine"):
         quarantined = engine.query("SELECT source_table, SUM(row_count) AS n FROM c360__quarantine GROUP BY 1")
@@ -206,7 +209,7 @@ def row_accounting(engine, rows_read: dict[str, int] | None = None) -> pd.DataFr
             if r.source_table in model_of and model_of[r.source_table] in set(audit["model"]):
                 audit.loc[len(audit)] = [model_of[r.source_table], "malformed", r.n]
     wide = audit.pivot_table(index="model", columns="outcome", values="row_count", aggfunc="sum", fill_value=0)
-    wide = wide[["kept", *sorted(c for c in wide.columns if c != "kept")]]
+    wide = wide[["kept", *sorted(c for c in wide.columns if c != "kept" and wide[c].sum() > 0)]]
     wide.insert(0, "input", wide.sum(axis=1))
     wide.columns.name = None
     wide = wide.reset_index()

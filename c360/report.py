@@ -11,6 +11,12 @@ from c360.params import validate_partial
 from c360.paths import resolve
 from c360.pii import mask_frame
 
+# Reports show whole tables: the text form (what nbval compares) must not elide rows or wrap columns.
+pd.set_option("display.max_rows", 500)
+pd.set_option("display.max_columns", 60)
+pd.set_option("display.width", 250)
+pd.set_option("display.max_colwidth", 80)
+
 
 def stage_params(**params: Any) -> dict[str, Any]:
     """The parameters a notebook was given, validated (a bad value fails here, before any work)."""
@@ -40,3 +46,12 @@ def show(df: pd.DataFrame, rows: int | None = None) -> None:
     """A table as a report shows it: PII masked, index dropped, at most `rows` rows."""
     out = mask_frame(df if rows is None else df.head(rows)).reset_index(drop=True)
     display(out)
+
+
+def show_checks(result: pd.DataFrame) -> None:
+    """A data-test run in brief: counts by status, then every test that did not pass."""
+    counts = result["status"].value_counts()
+    print(f"{len(result)} data tests: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("pass", "warn", "fail")))
+    failing = result[result["status"] != "pass"]
+    if len(failing):
+        show(failing)
