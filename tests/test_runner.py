@@ -1,7 +1,9 @@
 """The runner end to end on the fixtures: reports, manifest, and a failed run that changes nothing."""
 from __future__ import annotations
 
+import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -18,6 +20,19 @@ def _run(tmp_path, *args):
         [sys.executable, "-m", "c360", "run", "--reports", str(tmp_path / "reports"),
          "-p", f"warehouse={tmp_path / 'c360.duckdb'}", *args],
         cwd=PROJ_ROOT, capture_output=True, text=True, timeout=900)
+
+
+def _fixture_people() -> tuple[set[str], set[str]]:
+    """Raw emails and full names of the fixture people (CRM contacts, product users, forms)."""
+    emails, names = set(), set()
+    for rel in ("crm/contacts.csv", "product/users.csv", "crm/form_submissions.csv"):
+        with (PROJ_ROOT / "data" / "fixtures" / rel).open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("email", "").strip():
+                    emails.add(row["email"].strip().lower())
+                if row.get("first_name") and row.get("last_name"):
+                    names.add(f"{row['first_name']} {row['last_name']}")
+    return emails, names
 
 
 def test_run_on_fixtures_writes_reports_manifest_and_warehouse(tmp_path):
@@ -37,6 +52,13 @@ def test_run_on_fixtures_writes_reports_manifest_and_warehouse(tmp_path):
     con = duckdb.connect(str(tmp_path / "c360.duckdb"), read_only=True)
     assert con.execute("SELECT COUNT(*) FROM base__ga4__events").fetchone()[0] == manifest["row_counts"]["base__ga4__events"]
     con.close()
+    # no report shows a raw email or a full name of a fixture person
+    emails, names = _fixture_people()
+    assert len(emails) > 10 and len(names) > 10
+    for report in [*latest.glob("*.html"), *latest.glob("*.ipynb")]:
+        text = report.read_text(encoding="utf-8").lower()
+        leaked = sorted(e for e in emails if e in text) + sorted(n for n in names if n.lower() in text)
+        assert not leaked, f"{report.name} shows {leaked[:5]}"
 
 
 def test_failed_run_names_the_notebook_and_keeps_the_previous_warehouse_and_reports(tmp_path):
@@ -68,13 +90,24 @@ def test_bad_parameter_fails_before_any_kernel_starts(tmp_path):
     assert not (tmp_path / "reports").exists()
 
 
-def test_make_style_overrides_reach_the_notebooks(tmp_path):
+def test_make_passes_command_line_variables_as_overrides():
+    dry = subprocess.run(["make", "-n", "run", "CONVERSION_WINDOW_DAYS=30", "PARAMS=params/default.yaml"],
+                         cwd=PROJ_ROOT, capture_output=True, text=True, timeout=60)
+    command = dry.stdout.strip().splitlines()[-1]
+    assert "-m c360 run --params params/default.yaml" in command and "CONVERSION_WINDOW_DAYS=30" in command
+
+
+def test_changing_the_conversion_window_from_make_changes_the_report(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "c360", "run", "--reports", str(tmp_path / "reports"),
-         "--make-vars", rf"WAREHOUSE={tmp_path / 'w.duckdb'} WON_STAGES=[closedwon,\ contractsigned]"],
+         "--make-vars", rf"WAREHOUSE={tmp_path / 'w.duckdb'} CONVERSION_WINDOW_DAYS=30 WON_STAGES=[closedwon,\ x]"],
         cwd=PROJ_ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((tmp_path / "reports" / "latest" / "manifest.json").read_text())
-    assert manifest["parameters"]["won_stages"] == ["closedwon", "contractsigned"]
-    executed = (tmp_path / "reports" / "latest" / "01_base_extraction.ipynb").read_text()
-    assert "contractsigned" in executed
+    assert manifest["parameters"]["conversion_window_days"] == 30
+    assert manifest["parameters"]["won_stages"] == ["closedwon", "x"]
+    report = (tmp_path / "reports" / "latest" / "04_attribution.ipynb").read_text()
+    assert "| `conversion_window_days` | `30` |" in report
+    # data/fixtures/README.md, 30-day window: first touch credits Referral with 14,000 (90 days: 2,000)
+    assert re.search(r"Referral\s+2000\.0\s", report) is None
+    assert re.search(r"Referral\s+14000\.0\s", report)
