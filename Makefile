@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 
-.PHONY: help venv run test test-fast golden lab clean
+.PHONY: help venv run test test-fast golden lab bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ golden: $(STAMP) ## Re-execute notebooks/ on fixtures and store their outputs (r
 
 lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project's environment
 	$(BIN)/python -m jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP) ## Benchmark the pipeline on generated data at three sizes (BENCH_SIZES=10000x30,...)
+	$(BIN)/python bench/run.py
 
 clean: ## Remove build/ and reports/ (the venv stays)
 	rm -rf build reports

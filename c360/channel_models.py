@@ -44,7 +44,11 @@ def channel_table(per_touch: pd.DataFrame, paths: pd.DataFrame, unattributed: pd
             frames.append(pd.DataFrame({"window_days": window, "model": wanted, "channel": "(unattributed)",
                                         "conversions": float(lost["conversions"].sum()),
                                         "conversion_value": float(lost["conversion_value"].sum())}))
-    out = pd.concat([f for f in frames if len(f)], ignore_index=True)[COLUMNS]
+    frames = [f for f in frames if len(f)]
+    if not frames:  # no deal closed in any window
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "window_days" else "float64" if c.startswith("conv")
+                                          else "object") for c in COLUMNS})
+    out = pd.concat(frames, ignore_index=True)[COLUMNS]
     out = out.groupby(["window_days", "model", "channel"], as_index=False)[["conversions", "conversion_value"]].sum()
     out["window_days"] = out["window_days"].astype("int64")
     return out.sort_values(["window_days", "model", "channel"], ignore_index=True)

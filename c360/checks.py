@@ -1,6 +1,7 @@
 """Data tests after each stage, in the style of dbt tests, declared in c360/sql/<layer>/_tests.yml.
 
-unique, not_null, accepted_values and relationships. An error-level failure stops the run with a
+unique, not_null, accepted_values, relationships, and expressions (a named SQL condition every row must meet,
+with the column shown for offending rows). An error-level failure stops the run with a
 message naming the table, the test and a few offending values (masked); warn-level ones are reported.
 """
 from __future__ import annotations
@@ -55,6 +56,10 @@ def _tests_for(model: str, spec: dict) -> list[DataTest]:
         out.append(DataTest(model, "relationships", col, rule.get("severity", "error"),
                             f"SELECT DISTINCT CAST(a.{c} AS STRING) AS value FROM {t} AS a "
                             f"LEFT JOIN {to} AS b ON a.{c} = b.{field} WHERE a.{c} IS NOT NULL AND b.{field} IS NULL"))
+    for rule in spec.get("expressions", []):
+        out.append(DataTest(model, "expression", rule["name"], rule.get("severity", "error"),
+                            f"SELECT CAST({rule.get('show', 'NULL')} AS STRING) AS value FROM {t} "
+                            f"WHERE NOT ({rule['sql']})"))
     return out
 
 

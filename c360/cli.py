@@ -23,6 +23,9 @@ def _cmd_run(args) -> int:
     except BadInputError as e:
         print(f"c360: bad input: {e}", file=sys.stderr)
         return 3
+    except runner.RunInProgress as e:
+        print(f"c360: {e}", file=sys.stderr)
+        return 4
     except runner.RunFailed as e:
         print(f"c360: run failed: {e}", file=sys.stderr)
         print("c360: the previous warehouse and reports are unchanged.", file=sys.stderr)
@@ -46,6 +49,25 @@ def _cmd_golden(args) -> int:
     return 0
 
 
+def _cmd_synth(args) -> int:
+    from datetime import date
+
+    from c360 import synth
+
+    try:
+        start = date.fromisoformat(args.start)
+    except ValueError:
+        print(f"c360: --start must be YYYY-MM-DD, got {args.start!r}", file=sys.stderr)
+        return 2
+    if args.persons < 1 or args.days < 1:
+        print("c360: --persons and --days must be at least 1", file=sys.stderr)
+        return 2
+    counts = synth.generate(Path(args.out), args.persons, args.days, args.seed, args.format, start)
+    print(f"c360: wrote {args.out}: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                                                  for k, v in counts.items()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="c360", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -57,5 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(fn=_cmd_run)
     sub.add_parser("params", help="list every parameter").set_defaults(fn=_cmd_params)
     sub.add_parser("golden", help="re-execute notebooks/ on fixtures and store their outputs").set_defaults(fn=_cmd_golden)
+    syn = sub.add_parser("synth", help="write a synthetic source root (GA4 export + CRM) following the data contract")
+    syn.add_argument("out", help="folder to write (its GA4 shards and CSVs are replaced)")
+    syn.add_argument("--persons", type=int, required=True, help="people in the population")
+    syn.add_argument("--days", type=int, required=True, help="days of GA4 export (the last one is intraday)")
+    syn.add_argument("--seed", type=int, required=True, help="the same seed writes byte-identical files")
+    syn.add_argument("--format", default="jsonl.gz", choices=["jsonl.gz", "jsonl", "parquet"],
+                     help="daily GA4 shard format (default jsonl.gz)")
+    syn.add_argument("--start", default="2024-03-01", help="first day, YYYY-MM-DD (default 2024-03-01)")
+    syn.set_defaults(fn=_cmd_synth)
     args = parser.parse_args(argv)
     return args.fn(args)

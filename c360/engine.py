@@ -83,6 +83,17 @@ class DuckDBEngine:
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
             [name]).fetchall()]
 
+    def checksum(self, name: str) -> str:
+        """A content checksum of a table, independent of row order: `rows:hash`. Doubles are rounded to 9
+        significant decimals first, so parallel float summation order cannot change it."""
+        cols = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position", [check_identifier(name)]).fetchall()
+        exprs = [f'ROUND("{c}", 9)' if t in ("DOUBLE", "FLOAT") else f'"{c}"' for c, t in cols]
+        rows, total = self.con.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(hash({', '.join(exprs)})), 0) FROM {name}").fetchone()
+        return f"{rows}:{int(total) % (1 << 64):016x}"
+
     def replace_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> int:
         """(Re)build table `name` from a BigQuery SELECT, atomically: readers see the old or the new table."""
         check_identifier(name)
@@ -133,6 +144,10 @@ def connect(params: dict[str, Any], read_only: bool = False) -> DuckDBEngine:
     """The engine a parameter set names."""
     from c360.paths import resolve
 
+    if params.get("backend") == "bigquery":  # reads the export in place; see c360/bigquery.py
+        from c360.bigquery import BigQueryEngine
+
+        return BigQueryEngine.from_params(params)
     if params.get("backend", "duckdb") != "duckdb":
         raise ValueError(f"backend {params['backend']!r} is not available")
     return DuckDBEngine(resolve(params["warehouse"]), read_only=read_only)

@@ -143,7 +143,7 @@ def _record_iterations(engine, table: str, iterations: int) -> None:
 
 
 def _components_step(engine, table: str, edges_sql: str) -> int:
-    iterations = connected_components(engine, edges_sql, engine.relation(table))
+    iterations = connected_components(engine, edges_sql, table)  # a table name, as replace_table takes
     _record_iterations(engine, table, iterations)
     return iterations
 

@@ -7,6 +7,7 @@ reason, in `c360__row_audit`: nothing is dropped without a count.
 """
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from c360.paths import SQL_DIR
 
 LAYERS = ("base", "identity", "customer", "attribution")
 AUDIT_TABLE = "c360__row_audit"
+TIMINGS_TABLE = "c360__model_runs"
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,11 @@ def discover() -> dict[str, Model]:
     return models
 
 
-def _jinja(engine, recorder: set | None = None, sources: set | None = None) -> jinja2.Environment:
+TOUCHED_DATES = "c360__touched_dates"  # event dates whose GA4 rows changed in this run (see c360.sources)
+
+
+def _jinja(engine, recorder: set | None = None, sources: set | None = None, config: dict | None = None,
+           incremental: bool = False, this: str = "") -> jinja2.Environment:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     known = discover()
 
@@ -109,15 +115,34 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None) -> j
             sources.add(f"src__{system}__{table}")
         return engine.source(system, table) if engine is not None else f"src__{system}__{table}"
 
-    env.globals.update(ref=ref, source=source, ga4_param=ga4_param)
+    def set_config(**kwargs) -> str:
+        if config is not None:
+            config.update(kwargs)
+        return ""
+
+    def touched_dates() -> str:
+        return engine.relation(TOUCHED_DATES) if engine is not None else TOUCHED_DATES
+
+    env.globals.update(ref=ref, source=source, ga4_param=ga4_param, config=set_config,
+                       is_incremental=lambda: incremental, touched_dates=touched_dates,
+                       this=engine.relation(this) if engine is not None and this else this)
     macros = env.from_string((SQL_DIR / "_macros.sql").read_text(encoding="utf-8")).module
     env.globals.update({name: getattr(macros, name) for name in dir(macros) if not name.startswith("_")})
     return env
 
 
-def render(model: Model, engine) -> str:
-    """The model's SQL with ref() and source() resolved for `engine`."""
-    return _jinja(engine).from_string(model.template).render()
+def config_of(model: Model) -> dict:
+    """The model's `{{ config(...) }}`: materialized (table | incremental), strategy (insert_overwrite with
+    partition_by; merge with unique_key and an optional delete_where for target rows to drop as well)."""
+    found: dict = {}
+    if model.fn is None:
+        _jinja(None, config=found).from_string(model.template).render()
+    return {"materialized": "table", **found}
+
+
+def render(model: Model, engine, incremental: bool = False) -> str:
+    """The model's SQL with ref() and source() resolved for `engine` (its incremental form when asked)."""
+    return _jinja(engine, incremental=incremental, this=model.name).from_string(model.template).render()
 
 
 def dependencies(model: Model) -> set[str]:
@@ -145,39 +170,89 @@ def plan(layer: str) -> list[Model]:
 
 
 def _ensure_audit_table(engine) -> None:
-    engine.execute(
-        f"CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (model STRING, outcome STRING, row_count INT64)")
+    engine.execute(f"CREATE TABLE IF NOT EXISTS {engine.relation(AUDIT_TABLE)} "
+                   "(model STRING, outcome STRING, row_count INT64, partition_key STRING)")
+    if "partition_key" not in engine.columns(AUDIT_TABLE):  # a warehouse written by c360 before 0.1.0's increments
+        engine.execute(f"ALTER TABLE {engine.relation(AUDIT_TABLE)} ADD COLUMN partition_key STRING")
+
+
+def _fault_point(model: Model) -> None:
+    """Test-only fault injection: C360_FAULT=pause:<model> stops here, mid-model, with the staging table
+    written and nothing swapped, after writing its process id to the file named by C360_FAULT_MARKER."""
+    fault = os.environ.get("C360_FAULT", "")
+    if fault == f"pause:{model.name}":
+        marker = os.environ.get("C360_FAULT_MARKER")
+        if marker:
+            Path(marker).write_text(str(os.getpid()))
+        time.sleep(3600)
+
+
+def is_incremental(engine, model: Model, params: dict[str, Any]) -> bool:
+    """An incremental model is built incrementally when its table exists, the run is not a full refresh,
+    and the loader recorded which event dates changed."""
+    return (config_of(model)["materialized"] == "incremental" and not params.get("full_refresh", False)
+            and engine.has_table(model.name) and engine.has_table(TOUCHED_DATES))
 
 
 def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
-    """Build one model atomically; returns its name, kept rows, dropped rows and seconds."""
+    """Build one model atomically; returns its name, kept rows, dropped rows and seconds.
+
+    The model's rows go to a staging table first; swapping them in (and updating the row audit) is one
+    transaction, so a failure leaves the previous table. Incremental models (`{{ config(materialized=
+    'incremental', ...) }}`) replace only the partitions (insert_overwrite, partition_by) or keys (merge,
+    unique_key) the run touched.
+    """
     started = time.perf_counter()
     if model.fn is not None:
         model.fn(engine, params)
         return {"model": model.name, "rows": engine.row_count(model.name), "dropped": 0,
                 "seconds": round(time.perf_counter() - started, 3)}
-    sql = render(model, engine)
-    stage = f"_stage__{model.name}"
-    engine.replace_table(stage, sql, params)
-    dropped = 0
+    cfg = config_of(model)
+    incremental = is_incremental(engine, model, params)
+    target, stage, audit = engine.relation(model.name), engine.relation(f"_stage__{model.name}"), \
+        engine.relation(AUDIT_TABLE)
+    engine.replace_table(f"_stage__{model.name}", render(model, engine, incremental), params)
+    _fault_point(model)
     _ensure_audit_table(engine)
-    audited = "_drop_reason" in engine.columns(stage)
+    audited = "_drop_reason" in engine.columns(f"_stage__{model.name}")
+    keep = "WHERE _drop_reason IS NULL" if audited else ""
+    cols = "* EXCEPT (_drop_reason)" if audited else "*"
+    outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
+    part = cfg.get("partition_by")
+    part_key = f"CAST({part} AS STRING)" if part else "CAST(NULL AS STRING)"
+    name = {"model": model.name}
     with engine.transaction():
-        keep = "WHERE _drop_reason IS NULL" if audited else ""
-        cols = "* EXCEPT (_drop_reason)" if audited else "*"
-        engine.execute(f"CREATE OR REPLACE TABLE {engine.relation(model.name)} AS SELECT {cols} FROM {stage} {keep}")
-        engine.execute(f"DELETE FROM {AUDIT_TABLE} WHERE model = @model", {"model": model.name})
-        outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
-        engine.execute(
-            f"INSERT INTO {AUDIT_TABLE} SELECT @model, {outcome}, COUNT(*) FROM {stage} GROUP BY 2",
-            {"model": model.name})
+        if not incremental:
+            engine.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {cols} FROM {stage} {keep}")
+            engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
+        elif cfg.get("strategy") == "insert_overwrite":
+            touched = engine.relation(TOUCHED_DATES)
+            engine.execute(f"DELETE FROM {target} WHERE {part} IN (SELECT event_date FROM {touched})")
+            engine.execute(f"INSERT INTO {target} SELECT {cols} FROM {stage} {keep}")
+            engine.execute(f"DELETE FROM {audit} WHERE model = @model AND (partition_key IS NULL OR "
+                           f"partition_key IN (SELECT CAST(event_date AS STRING) FROM {touched}))", name)
+        elif cfg.get("strategy") == "merge":
+            if audited:  # a merge rebuilds only some keys: its drop counts could not stay whole
+                raise ValueError(f"{model.name}: a merge model cannot drop rows (_drop_reason)")
+            key = cfg["unique_key"]
+            also = f" OR ({cfg['delete_where']})" if cfg.get("delete_where") else ""
+            engine.execute(f"DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM {stage}){also}")
+            engine.execute(f"INSERT INTO {target} SELECT {cols} FROM {stage} {keep}")
+            engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
+            stage = target  # the audit counts the merged table, not the keys this run rebuilt
+        else:
+            raise ValueError(f"{model.name}: unknown incremental strategy {cfg.get('strategy')!r}")
+        engine.execute(f"INSERT INTO {audit} SELECT @model, {outcome}, COUNT(*), {part_key} FROM {stage} "
+                       "GROUP BY 2, 4", name)
+        stage = engine.relation(f"_stage__{model.name}")
         engine.execute(f"DROP TABLE {stage}")
     rows = engine.row_count(model.name)
+    dropped = 0
     if audited:
         dropped = int(engine.query(
-            f"SELECT COALESCE(SUM(row_count), 0) AS n FROM {AUDIT_TABLE} WHERE model = @model AND outcome != 'kept'",
-            {"model": model.name})["n"].iloc[0])
-    return {"model": model.name, "rows": rows, "dropped": dropped,
+            f"SELECT COALESCE(SUM(row_count), 0) AS n FROM {audit} WHERE model = @model AND outcome != 'kept'",
+            name)["n"].iloc[0])
+    return {"model": model.name, "rows": rows, "dropped": dropped, "incremental": incremental,
             "seconds": round(time.perf_counter() - started, 3)}
 
 
@@ -191,14 +266,25 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     Returns:
         One row per model: model, rows, dropped, seconds.
     """
-    return pd.DataFrame([build_model(engine, m, params) for m in plan(layer)])
+    built = pd.DataFrame([build_model(engine, m, params) for m in plan(layer)])
+    _record_timings(engine, layer, built)
+    return built
+
+
+def _record_timings(engine, layer: str, built: pd.DataFrame) -> None:
+    """Keep the last build of each layer in c360__model_runs (what `make bench` reports per model)."""
+    runs = built.assign(layer=layer)[["layer", "model", "rows", "seconds"]]
+    if engine.has_table(TIMINGS_TABLE):
+        previous = engine.query(f"SELECT layer, model, `rows`, seconds FROM {engine.relation(TIMINGS_TABLE)}")
+        runs = pd.concat([previous[previous["layer"] != layer], runs], ignore_index=True)
+    engine.write_frame(TIMINGS_TABLE, runs)
 
 
 def row_accounting(engine, rows_read: dict[str, int] | None = None, layer: str | None = None) -> pd.DataFrame:
     """Per model (of `layer`, or all): rows in, kept, dropped by reason, and (given rows read per source table)
     whether input equals what was read. Rows set aside at load time (c360__quarantine) count as `malformed`.
     Reasons that dropped nothing in these models are left out."""
-    audit = engine.query(f"SELECT model, outcome, row_count FROM {AUDIT_TABLE}")
+    audit = engine.query(f"SELECT model, outcome, row_count FROM {engine.relation(AUDIT_TABLE)}")
     if layer is not None:
         audit = audit[audit["model"].isin([m.name for m in plan(layer)])].reset_index(drop=True)
     source_of = {m.name: s for m in discover().values() for s in sources_of(m)}

@@ -33,6 +33,44 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     non_empty: bool = False
+    pattern: str | None = None  # a str value must match it in full (or be '' unless non_empty)
+
+
+# The BigQuery backend's settings (backend: bigquery; the duckdb backend ignores them). Names are checked
+# strictly, since they become SQL identifiers: letters, digits and underscores (projects: lower case and dashes).
+BQ_PROJECT = r"[a-z][a-z0-9-]{4,28}[a-z0-9]"
+BQ_DATASET = r"[A-Za-z0-9_]{1,1024}"
+BQ_TABLE = r"[A-Za-z0-9_]{1,1024}"
+BQ_DATASET_REF = rf"(?:{BQ_PROJECT}\.)?{BQ_DATASET}"
+BQ_TABLE_REF = rf"(?:{BQ_PROJECT}\.)?{BQ_DATASET}\.{BQ_TABLE}"
+BQ_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+BIGQUERY_PARAMS = (
+    Param("bigquery_project", "str", "BigQuery: the project that runs (and is billed for) the jobs and holds "
+          "bigquery_dataset", pattern=BQ_PROJECT),
+    Param("bigquery_location", "str", "BigQuery: location of the datasets and jobs (US, EU, europe-west1, ...)",
+          non_empty=True, pattern=r"[A-Za-z0-9-]{1,64}"),
+    Param("bigquery_dataset", "str", "BigQuery: the dataset the models are written to (what warehouse is for duckdb)",
+          non_empty=True, pattern=BQ_DATASET),
+    Param("ga4_dataset", "str", "BigQuery: the GA4 export dataset, analytics_<property_id> (or "
+          "project.analytics_<property_id>); its events_* / events_intraday_* shards are read in place",
+          pattern=BQ_DATASET_REF),
+    Param("ga4_start_date", "str", "BigQuery: first shard date read (YYYY-MM-DD; '' = no lower bound)",
+          pattern=BQ_DATE),
+    Param("ga4_end_date", "str", "BigQuery: last shard date read (YYYY-MM-DD; '' = no upper bound)",
+          pattern=BQ_DATE),
+    Param("crm_contacts_table", "str", "BigQuery: the CRM contacts table, dataset.table or project.dataset.table",
+          pattern=BQ_TABLE_REF),
+    Param("crm_deals_table", "str", "BigQuery: the CRM deals table", pattern=BQ_TABLE_REF),
+    Param("crm_form_submissions_table", "str", "BigQuery: the form submissions table ('' = none)",
+          pattern=BQ_TABLE_REF),
+    Param("product_users_table", "str", "BigQuery: the product users table ('' = none)", pattern=BQ_TABLE_REF),
+    Param("ad_spend_table", "str", "BigQuery: the ad spend table ('' = none)", pattern=BQ_TABLE_REF),
+    Param("email_domains_table", "str", "BigQuery: an email-domain classification table (domain, classification); "
+          "'' = the seed CSV (source_root/seeds or c360/seeds), uploaded to bigquery_dataset", pattern=BQ_TABLE_REF),
+    Param("maximum_bytes_billed", "int", "BigQuery: every job fails past this many billed bytes, and a model whose "
+          "dry-run estimate exceeds it is refused before it runs", minimum=10 * 1024 * 1024),
+)
+BIGQUERY_KEYS = tuple(p.name for p in BIGQUERY_PARAMS)  # read by engine.connect, not by a notebook cell
 
 
 SPEC: dict[str, Param] = {
@@ -40,13 +78,16 @@ SPEC: dict[str, Param] = {
     for p in [
         Param("source_root", "str", "folder of source files laid out as the data contract says", non_empty=True),
         Param("warehouse", "str", "the DuckDB warehouse file", non_empty=True),
-        Param("backend", "str", "the engine the SQL models run on", choices=("duckdb",)),
+        Param("backend", "str", "the engine the SQL models run on", choices=("duckdb", "bigquery")),
         Param(
             "on_bad_rows",
             "str",
             "fail: a malformed input row stops the run; quarantine: it is set aside and counted",
             choices=("fail", "quarantine"),
         ),
+        Param("full_refresh", "bool", "rebuild everything from the sources instead of the changed partitions"),
+        Param("lookback_days", "int", "re-read GA4 shards dated within this many days of the newest one loaded "
+              "(GA4 updates a daily table for about 72 hours)", minimum=0, maximum=365),
         Param("won_stages", "list[str]", "deal stages that count as won", non_empty=True),
         Param("lost_stages", "list[str]", "deal stages that count as lost (the rest are open)"),
         Param("email_canonicalization", "bool",
@@ -71,6 +112,7 @@ SPEC: dict[str, Param] = {
         Param("sensitivity_windows_days", "list[int]",
               "further conversion windows computed in the same run, to show how channel shares move",
               minimum=0, maximum=3650),
+        *BIGQUERY_PARAMS,
     ]
 }
 
@@ -101,6 +143,8 @@ def _check_one(p: Param, value: Any) -> None:
             raise ParamError(f"parameter '{p.name}' must be >= {p.minimum}, got {v!r}")
         if p.maximum is not None and v > p.maximum:
             raise ParamError(f"parameter '{p.name}' must be <= {p.maximum}, got {v!r}")
+        if p.pattern is not None and (v != "" or p.non_empty) and not re.fullmatch(p.pattern, v):
+            raise ParamError(f"parameter '{p.name}' must match {p.pattern}, got {v!r}")
 
 
 def _unknown(key: str) -> ParamError:
@@ -168,6 +212,8 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise _unknown(key)
     if SPEC[key].kind == "str":
         return key, raw
+    if SPEC[key].kind == "bool" and raw.strip() in ("0", "1"):  # make FULL_REFRESH=1
+        return key, raw.strip() == "1"
     try:
         return key, yaml.safe_load(raw)
     except yaml.YAMLError:

@@ -62,16 +62,37 @@ def _failed_cell(nb_path: Path) -> str:
     return "an unknown cell"
 
 
-def _row_counts(warehouse: Path) -> dict[str, int]:
-    import duckdb
+def _table_stats(warehouse: Path) -> tuple[dict[str, int], dict[str, str]]:
+    """Row counts and content checksums of every table (see DuckDBEngine.checksum)."""
+    from c360.engine import DuckDBEngine
 
-    con = duckdb.connect(str(warehouse), read_only=True)
+    engine = DuckDBEngine(warehouse, read_only=True)
     try:
-        names = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema='main' ORDER BY 1").fetchall()]
-        return {n: con.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
+        names = [n for n in engine.tables() if not n.startswith("_stage__")]
+        return {n: engine.row_count(n) for n in names}, {n: engine.checksum(n) for n in names}
     finally:
-        con.close()
+        engine.con.close()
+
+
+class RunInProgress(RuntimeError):
+    """Another run holds the warehouse."""
+
+
+def _lock(warehouse: Path) -> Path:
+    """Take the warehouse for this run; clear what a killed run left behind (its copy of the warehouse)."""
+    lock = warehouse.with_name(warehouse.name + ".lock")
+    if lock.exists():
+        try:
+            pid = int(lock.read_text().strip())
+            os.kill(pid, 0)
+            raise RunInProgress(f"another run (pid {pid}) is using {warehouse}; remove {lock} if it is not")
+        except (ValueError, ProcessLookupError):
+            pass
+    for stale in warehouse.parent.glob(warehouse.name + ".run-*"):
+        stale.unlink()
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(str(os.getpid()))
+    return lock
 
 
 def _checkpoint(warehouse: Path) -> None:
@@ -101,6 +122,7 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
     manifest["inputs_fingerprint"] = provenance.combined(manifest["inputs"])
 
     warehouse = resolve(params["warehouse"])
+    lock = _lock(warehouse)
     work = warehouse.with_name(f"{warehouse.name}.run-{run_id}")
     if warehouse.exists():
         shutil.copy2(warehouse, work)
@@ -125,15 +147,16 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
             manifest["notebooks"].append({"notebook": nb.name, "seconds": seconds})
             print(f" ok ({seconds:.1f} s)", flush=True)
         _checkpoint(work)
-        manifest["row_counts"] = _row_counts(work)
+        manifest["row_counts"], manifest["checksums"] = _table_stats(work)
         os.replace(work, warehouse)
     except BaseException:
         work.unlink(missing_ok=True)
         Path(str(work) + ".wal").unlink(missing_ok=True)
-        failed = reports_root / f"{run_id}.failed"
-        out_dir.rename(failed)
+        out_dir.rename(reports_root / f"{run_id}.failed")
         print(" FAILED", flush=True)
         raise
+    finally:
+        lock.unlink(missing_ok=True)
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest["seconds"] = round(time.time() - started, 2)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -101,6 +102,10 @@ CSV_TABLES: tuple[CsvTable, ...] = (
 )
 
 
+LOADED_SHARDS = "c360__loaded_shards"  # the shards in src__ga4__events: file, size, mtime, date
+TOUCHED_DATES = "c360__touched_dates"  # event dates whose rows this run loaded or removed
+
+
 class BadInputError(ValueError):
     """An input file breaks the data contract; the message names the file (and line where there is one)."""
 
@@ -113,7 +118,7 @@ class LoadReport:
     quarantined: list[dict] = field(default_factory=list)
 
     def files_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.files, columns=["file", "table", "format", "rows"])
+        return pd.DataFrame(self.files, columns=["file", "table", "format", "rows", "read"])
 
     def rows_read(self) -> dict[str, int]:
         """Rows read per source table, including the ones set aside."""
@@ -193,12 +198,17 @@ def _parquet_select(path: Path) -> str:
 
 
 def _bad_json_line(path: Path, required: tuple[str, ...]) -> tuple[int, str] | None:
-    """The first line of a JSONL shard that is not an object with every required field (slow path)."""
+    """The first line of a JSONL shard that is not a UTF-8 JSON object with every required field (slow path:
+    only run on a shard that failed to load, to name the line)."""
     import gzip
 
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="strict") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with opener(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return lineno, f"not UTF-8 (byte {e.start + 1} of the line)"
             if not line.strip():
                 continue
             try:
@@ -217,9 +227,13 @@ def _bad_json_line(path: Path, required: tuple[str, ...]) -> tuple[int, str] | N
     return None
 
 
-def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport) -> None:
-    """Load every shard into src__ga4__events in one pass; set aside or reject rows missing required fields."""
-    shards = ga4_shards(source_root)
+def _shard_date(path: Path) -> date:
+    return datetime.strptime(SHARD.match(path.name)["date"], "%Y%m%d").date()
+
+
+def _read_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, report: LoadReport) -> str:
+    """Parse `shards` into the temp table _ga4_raw; reject or set aside rows without the required fields.
+    Returns the SQL condition that keeps the valid rows."""
     lenient = on_bad_rows == "quarantine"
     try:
         engine.native(f"CREATE OR REPLACE TEMP TABLE _ga4_raw AS {_ga4_select(shards, lenient)}")
@@ -244,16 +258,63 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
     for file, n in bad:
         report.quarantined.append({"file": display(file), "table": "src__ga4__events",
                                    "reason": "malformed or missing required field", "rows": n})
-    engine.native(
-        f"CREATE OR REPLACE TABLE src__ga4__events AS SELECT * EXCLUDE (_source_file), "
-        f"{_suffix_expr('_source_file')} AS _TABLE_SUFFIX, _source_file FROM _ga4_raw WHERE {valid}")
-    engine.native("DROP TABLE _ga4_raw")
-    counts = dict(engine.native(
-        "SELECT _source_file, COUNT(*) FROM src__ga4__events GROUP BY 1").fetchall())
+    return valid
+
+
+def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport,
+             full_refresh: bool = False, lookback_days: int = 3) -> None:
+    """Load the GA4 shards into src__ga4__events, each raw shard parsed once.
+
+    The first run (or a full refresh) reads every shard. Later runs re-read only the shards that are new,
+    changed (size or modification time) or dated within `lookback_days` of the newest shard already loaded
+    (GA4 keeps updating a daily table for about 72 hours), and drop the rows of shards that disappeared.
+    The event dates whose rows changed are written to c360__touched_dates, the partitions incremental
+    models rebuild.
+    """
+    shards = ga4_shards(source_root)
+    stats = {str(p): p.stat() for p in shards}
+    first = full_refresh or not (engine.has_table("src__ga4__events") and engine.has_table(LOADED_SHARDS))
+    if first:
+        reload, removed = shards, []
+    else:
+        loaded = {f: (size, mtime, d) for f, size, mtime, d in engine.native(
+            f"SELECT file, size, mtime_ns, shard_date FROM {LOADED_SHARDS}").fetchall()}
+        cutoff = max(d for *_, d in loaded.values()) - timedelta(days=lookback_days) if loaded else date.min
+        reload = [p for p in shards if str(p) not in loaded or _shard_date(p) >= cutoff
+                  or loaded[str(p)][:2] != (stats[str(p)].st_size, stats[str(p)].st_mtime_ns)]
+        removed = [f for f in loaded if f not in stats]
+    as_date = "CAST(strptime(event_date, '%Y%m%d') AS DATE)"
+    engine.native("CREATE OR REPLACE TEMP TABLE _touched (event_date DATE)")
+    if reload:
+        valid = _read_shards(engine, reload, on_bad_rows, report)
+        engine.native(f"INSERT INTO _touched SELECT DISTINCT {as_date} FROM _ga4_raw WHERE {valid}")
+        rows = (f"SELECT * EXCLUDE (_source_file), {_suffix_expr('_source_file')} AS _TABLE_SUFFIX, _source_file "
+                f"FROM _ga4_raw WHERE {valid}")
+    if first:
+        engine.native(f"CREATE OR REPLACE TABLE src__ga4__events AS {rows}")
+    else:
+        gone = [str(p) for p in reload] + removed
+        if gone:
+            engine.native(f"INSERT INTO _touched SELECT DISTINCT {as_date} FROM src__ga4__events "
+                          f"WHERE _source_file IN (SELECT UNNEST(?))", [gone])
+        with engine.transaction():
+            engine.native("DELETE FROM src__ga4__events WHERE _source_file IN (SELECT UNNEST(?))", [gone])
+            if reload:
+                engine.native(f"INSERT INTO src__ga4__events {rows}")
+    if reload:
+        engine.native("DROP TABLE _ga4_raw")
+    engine.native(f"CREATE OR REPLACE TABLE {TOUCHED_DATES} AS SELECT DISTINCT event_date FROM _touched ORDER BY 1")
+    engine.native(f"CREATE OR REPLACE TABLE {LOADED_SHARDS} (file VARCHAR, size BIGINT, mtime_ns BIGINT, "
+                  "shard_date DATE)")
+    engine.native(f"INSERT INTO {LOADED_SHARDS} SELECT * FROM (SELECT UNNEST(?), UNNEST(?), UNNEST(?), UNNEST(?))",
+                  [list(stats), [st.st_size for st in stats.values()], [st.st_mtime_ns for st in stats.values()],
+                   [_shard_date(Path(f)) for f in stats]])
+    counts = dict(engine.native("SELECT _source_file, COUNT(*) FROM src__ga4__events GROUP BY 1").fetchall())
+    reloaded = {str(p) for p in reload}
     for path in shards:
         report.files.append({"file": display(path), "table": "src__ga4__events",
-                             "format": SHARD.match(path.name)["ext"],
-                             "rows": counts.get(str(path), 0)})
+                             "format": SHARD.match(path.name)["ext"], "rows": counts.get(str(path), 0),
+                             "read": "read" if str(path) in reloaded else "unchanged"})
 
 
 def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str, report: LoadReport) -> None:
@@ -296,16 +357,18 @@ def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str,
                   "WHERE _problem IS NULL ORDER BY _line")
     engine.native("DROP TABLE _csv_raw; DROP TABLE _csv_typed")
     report.files.append({"file": display(path), "table": spec.table, "format": "csv",
-                         "rows": engine.row_count(spec.table)})
+                         "rows": engine.row_count(spec.table), "read": "read"})
 
 
-def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fail") -> LoadReport:
+def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fail", full_refresh: bool = False,
+                 lookback_days: int = 3) -> LoadReport:
     """Load the whole source tree into src__* tables (and the project's email-domain seed when absent).
 
     Args:
         engine: the DuckDB warehouse.
         source_root: the folder laid out as the data contract says.
         on_bad_rows: 'fail' or 'quarantine'.
+        full_refresh, lookback_days: which GA4 shards to re-read (see load_ga4); CSV files are always read.
     Returns:
         A LoadReport: rows per file and rows set aside.
     Raises:
@@ -313,7 +376,7 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
     """
     preflight(source_root)
     report = LoadReport()
-    load_ga4(engine, source_root, on_bad_rows, report)
+    load_ga4(engine, source_root, on_bad_rows, report, full_refresh, lookback_days)
     for spec in CSV_TABLES:
         path = source_root / spec.path
         if not path.is_file() and spec.path.startswith("seeds/"):
@@ -323,7 +386,8 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
         else:
             cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in spec.columns.items())
             engine.native(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT {cols}, 0 AS _line LIMIT 0")
-            report.files.append({"file": f"{spec.path} (absent)", "table": spec.table, "format": "-", "rows": 0})
+            report.files.append({"file": f"{spec.path} (absent)", "table": spec.table, "format": "-", "rows": 0,
+                                 "read": "absent"})
     engine.native(
         "CREATE OR REPLACE TABLE c360__quarantine AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::VARCHAR, "
         "NULL::VARCHAR, NULL::BIGINT)) t(file, source_table, reason, row_count) WHERE false")

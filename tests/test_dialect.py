@@ -55,3 +55,42 @@ def test_countif_is_zero_when_every_condition_is_null(con):
     assert con.execute(sql).fetchone()[0] == 0
     sql = to_duckdb("SELECT COUNTIF(x > 1) AS n FROM (SELECT 2 AS x UNION ALL SELECT 1 UNION ALL SELECT NULL)")
     assert con.execute(sql).fetchone()[0] == 1
+
+
+def test_param_lookup_as_a_list_expression_matches_the_correlated_subquery(con):
+    # The fix-up turns (SELECT f(p) FROM UNNEST(arr) AS p WHERE cond LIMIT 1) into list functions for speed;
+    # on random GA4-like params (missing keys, values in either typed field, null values) both must agree.
+    # (GA4 never repeats a key within one event; with a repeated key, LIMIT 1 without ORDER BY may pick
+    # either, while the list form always takes the first in array order: see the next test.)
+    import random
+
+    import sqlglot
+
+    from c360.models import ga4_param
+
+    rng = random.Random(11)
+    rows = []
+    for i in range(400):
+        params = []
+        for key in rng.sample(["ga_session_id", "page_location", "session_engaged", "other"], rng.randint(0, 4)):
+            value = rng.choice([f"{{'string_value': '{rng.randint(0, 9)}', 'int_value': NULL}}",
+                                f"{{'string_value': NULL, 'int_value': {rng.randint(0, 9)}}}",
+                                "{'string_value': 'x', 'int_value': NULL}",
+                                "{'string_value': NULL, 'int_value': NULL}"])
+            params.append(f"{{'key': '{key}', 'value': {value}}}")
+        rows.append(f"({i}, [{', '.join(params)}]::STRUCT(key VARCHAR, value STRUCT(string_value VARCHAR, "
+                    "int_value BIGINT, float_value DOUBLE, double_value DOUBLE))[])")
+    con.execute(f"CREATE TABLE ev AS SELECT * FROM (VALUES {', '.join(rows)}) v(id, event_params)")
+    query = (f"SELECT id, {ga4_param('ga_session_id', 'int')} AS sid, {ga4_param('page_location')} AS page, "
+             f"{ga4_param('session_engaged', 'int')} = 1 AS engaged FROM ev ORDER BY id")
+    fast = to_duckdb(query)
+    assert "list_filter" in fast
+    plain = sqlglot.transpile(query, read="bigquery", write="duckdb")[0]
+    assert con.execute(fast).fetchall() == con.execute(plain).fetchall()
+
+
+def test_param_lookup_with_a_repeated_key_takes_the_first_in_array_order(con):
+    con.execute("CREATE TABLE ev AS SELECT [{'key': 'k', 'v': NULL}, {'key': 'k', 'v': 'second'}, "
+                "{'key': 'k', 'v': 'third'}] AS params")
+    sql = to_duckdb("SELECT (SELECT p.v FROM UNNEST(params) AS p WHERE p.key = 'k' LIMIT 1) AS v FROM ev")
+    assert con.execute(sql).fetchone()[0] is None

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import signal
+import time
 import subprocess
 import sys
 
@@ -111,3 +114,37 @@ def test_changing_the_conversion_window_from_make_changes_the_report(tmp_path):
     # data/fixtures/README.md, 30-day window: first touch credits Referral with 14,000 (90 days: 2,000)
     assert re.search(r"Referral\s+2000\.0\s", report) is None
     assert re.search(r"Referral\s+14000\.0\s", report)
+
+
+def test_a_run_killed_mid_model_loses_nothing_and_the_next_run_completes(tmp_path):
+    assert _run(tmp_path).returncode == 0
+    warehouse, latest = tmp_path / "c360.duckdb", tmp_path / "reports" / "latest"
+    before, good = warehouse.read_bytes(), latest.resolve()
+    first = json.loads((latest / "manifest.json").read_text())
+    marker = tmp_path / "paused.pid"
+    env = {**os.environ, "C360_FAULT": "pause:base__ga4__events", "C360_FAULT_MARKER": str(marker)}
+    proc = subprocess.Popen([sys.executable, "-m", "c360", "run", "--reports", str(tmp_path / "reports"),
+                             "-p", f"warehouse={warehouse}"], cwd=PROJ_ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not marker.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert marker.exists(), "the run never reached the fault point"
+    time.sleep(0.5)  # the kernel has written its staging table and sleeps before the swap
+    for kill in (lambda: os.killpg(proc.pid, signal.SIGKILL), lambda: os.kill(int(marker.read_text()), signal.SIGKILL)):
+        try:
+            kill()
+        except ProcessLookupError:
+            pass
+    proc.wait(timeout=60)
+    assert warehouse.read_bytes() == before
+    assert latest.resolve() == good
+    assert list(tmp_path.glob("c360.duckdb.run-*")), "the killed run's working copy should be what it left"
+    result = _run(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not list(tmp_path.glob("c360.duckdb.run-*")) and not (tmp_path / "c360.duckdb.lock").exists()
+    again = json.loads((latest / "manifest.json").read_text())
+    assert latest.resolve() != good
+    # the same inputs and parameters give the same tables (bookkeeping of what the run re-read aside)
+    models_only = lambda m: {k: v for k, v in m["checksums"].items() if not k.startswith("c360__")}  # noqa: E731
+    assert models_only(again) == models_only(first) and len(models_only(first)) > 20

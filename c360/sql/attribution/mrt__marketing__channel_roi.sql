@@ -39,7 +39,8 @@ spend AS (
 
 grid AS (
     SELECT models.model, channels.channel
-    FROM (SELECT DISTINCT model FROM attributed) AS models
+    -- every requested model, even one with no conversion (a period without won deals still shows its spend)
+    FROM (SELECT DISTINCT model FROM UNNEST(@attribution_models) AS model) AS models
     CROSS JOIN (SELECT channel FROM attributed UNION DISTINCT SELECT channel FROM spend) AS channels
 )
 

@@ -4,16 +4,26 @@
 --   duplicate (an exact copy of a kept event: same time, name, ids, params, consent, traffic, device,
 --   geo), missing_session_id (no ga_session_id: no session).
 -- event_date is the event's own date, not its shard's: a late event lands in its own date.
-WITH source AS (
+-- incremental: insert_overwrite of the event_date partitions whose rows the loader changed this run
+--   (c360__touched_dates); a full refresh rebuilds every partition.
+{{ config(materialized='incremental', strategy='insert_overwrite', partition_by='event_date') }}
+WITH all_shards AS (
+    SELECT _TABLE_SUFFIX FROM {{ source('ga4', 'events') }}
+),
+
+daily_shards AS (
+    SELECT DISTINCT RIGHT(_TABLE_SUFFIX, 8) AS shard_date FROM all_shards WHERE NOT STARTS_WITH(_TABLE_SUFFIX, 'intraday_')
+),
+
+source AS (
     SELECT
         *,
         STARTS_WITH(_TABLE_SUFFIX, 'intraday_') AS is_intraday,
         RIGHT(_TABLE_SUFFIX, 8) AS shard_date
     FROM {{ source('ga4', 'events') }}
-),
-
-daily_shards AS (
-    SELECT DISTINCT shard_date FROM source WHERE NOT is_intraday
+    {% if is_incremental() %}
+    WHERE PARSE_DATE('%Y%m%d', event_date) IN (SELECT event_date FROM {{ touched_dates() }})
+    {% endif %}
 ),
 
 flattened AS (

@@ -24,11 +24,11 @@ crm AS (
         contacts.*,
         ROW_NUMBER() OVER (
             PARTITION BY bridged.customer_id
-            ORDER BY contacts.contact_id = bridged.customer_id DESC, contacts.created_at, contacts.contact_id
+            ORDER BY contacts.contact_id = bridged.customer_id DESC, contacts.created_at ASC NULLS LAST, contacts.contact_id
         ) AS priority,
         ROW_NUMBER() OVER (
             PARTITION BY bridged.customer_id
-            ORDER BY contacts.updated_at DESC, contacts.contact_id
+            ORDER BY contacts.updated_at DESC NULLS LAST, contacts.contact_id
         ) AS recency
     FROM bridged
     INNER JOIN {{ ref('base__crm__contacts') }} AS contacts
@@ -56,7 +56,7 @@ product AS (
         bridged.customer_id,
         users.*,
         ROW_NUMBER() OVER (
-            PARTITION BY bridged.customer_id ORDER BY users.last_login_at DESC, users.user_id
+            PARTITION BY bridged.customer_id ORDER BY users.last_login_at DESC NULLS LAST, users.user_id
         ) AS recency
     FROM bridged
     INNER JOIN {{ ref('base__product__users') }} AS users

@@ -1,127 +1,23 @@
 -- mrt__marketing__web_sessions: one row per web session, with its traffic source and its customer.
--- grain: session_key = user_pseudo_id || ':' || ga_session_id (unique, not null): ga_session_id is unique
---   only within a device.
--- session_date / session_start_at: the earliest event_date / event_timestamp of the session.
--- source / medium / campaign: from the earliest event of the session that carries traffic info:
---   collected_traffic_source.manual_* first; else a gclid means google / cpc; else the event_params
---   source/medium/campaign; no traffic info at all means (direct) / (none). The user-scoped
---   traffic_source (the user's first acquisition) is not the session's source and is not used.
--- channel_group: Google's GA4 default channel group rules, with the source-category seed.
--- customer_id: through int__identity_resolved; NULL for an anonymous device.
+-- grain: session_key = user_pseudo_id || ':' || ga_session_id (unique, not null).
+-- Sessions and their sources come from int__web_sessions (see its header for the source rules);
+-- customer_id: through int__identity_resolved, NULL for an anonymous device.
 -- dropped (_drop_reason): missing_user_pseudo_id (events of a device without an id form no session).
-WITH events AS (
-    SELECT * FROM {{ ref('base__ga4__events') }}
-),
-
-traffic_events AS (
-    SELECT
-        user_pseudo_id,
-        ga_session_id,
-        CASE
-            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(manual_source)
-            WHEN gclid IS NOT NULL THEN 'google'
-            ELSE LOWER(param_source)
-        END AS source,
-        CASE
-            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(manual_medium)
-            WHEN gclid IS NOT NULL THEN 'cpc'
-            ELSE LOWER(param_medium)
-        END AS medium,
-        CASE
-            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN manual_campaign
-            ELSE param_campaign
-        END AS campaign
-    FROM events
-    WHERE manual_source IS NOT NULL OR manual_medium IS NOT NULL OR gclid IS NOT NULL
-        OR param_source IS NOT NULL OR param_medium IS NOT NULL
-    QUALIFY ROW_NUMBER() OVER (
-        PARTITION BY user_pseudo_id, ga_session_id
-        ORDER BY event_timestamp, source, medium, campaign
-    ) = 1
-),
-
-landing AS (
-    SELECT user_pseudo_id, ga_session_id, page_location AS landing_page
-    FROM events
-    WHERE event_name = 'page_view' AND page_location IS NOT NULL
-    QUALIFY ROW_NUMBER() OVER (PARTITION BY user_pseudo_id, ga_session_id ORDER BY event_timestamp, page_location) = 1
-),
-
-sessions AS (
-    SELECT
-        user_pseudo_id,
-        ga_session_id,
-        MIN(event_date) AS session_date,
-        MIN(event_timestamp) AS session_start_at,
-        MAX(event_timestamp) AS session_end_at,
-        COUNT(*) AS events,
-        COUNTIF(event_name = 'page_view') AS page_views,
-        COALESCE(LOGICAL_OR(session_engaged), FALSE) AS is_engaged,
-        COALESCE(SUM(engagement_time_msec), 0) AS engagement_time_msec,
-        MAX(device_category) AS device_category,
-        MAX(country) AS country
-    FROM events
-    GROUP BY user_pseudo_id, ga_session_id
-),
-
-categories AS (
-    SELECT * FROM {{ ref('base__seeds__ga4_source_categories') }}
-),
-
-sourced AS (
-    SELECT
-        sessions.*,
-        landing.landing_page,
-        COALESCE(traffic_events.source, '(direct)') AS source,
-        COALESCE(traffic_events.medium, '(none)') AS medium,
-        traffic_events.campaign,
-        categories.source_category
-    FROM sessions
-    LEFT JOIN traffic_events
-        ON sessions.user_pseudo_id = traffic_events.user_pseudo_id
-        AND sessions.ga_session_id = traffic_events.ga_session_id
-    LEFT JOIN landing
-        ON sessions.user_pseudo_id = landing.user_pseudo_id
-        AND sessions.ga_session_id = landing.ga_session_id
-    LEFT JOIN categories
-        ON COALESCE(traffic_events.source, '(direct)') = categories.source
-),
-
-grouped AS (
-    SELECT
-        *,
-        {{ channel_group('source', 'medium', 'campaign', 'source_category') }} AS channel_group
-    FROM sourced
+WITH sessions AS (
+    SELECT * FROM {{ ref('int__web_sessions') }}
 ),
 
 identity AS (
     SELECT user_pseudo_id, customer_id FROM {{ ref('int__identity_resolved') }}
-),
-
-final AS (
-    SELECT
-        CONCAT(grouped.user_pseudo_id, ':', CAST(grouped.ga_session_id AS STRING)) AS session_key,
-        grouped.user_pseudo_id,
-        grouped.ga_session_id,
-        identity.customer_id,
-        grouped.session_date,
-        grouped.session_start_at,
-        grouped.session_end_at,
-        grouped.source,
-        grouped.medium,
-        grouped.campaign,
-        grouped.channel_group,
-        grouped.landing_page,
-        grouped.events,
-        grouped.page_views,
-        grouped.is_engaged,
-        grouped.engagement_time_msec,
-        grouped.device_category,
-        grouped.country,
-        CASE WHEN grouped.user_pseudo_id IS NULL THEN 'missing_user_pseudo_id' END AS _drop_reason
-    FROM grouped
-    LEFT JOIN identity
-        ON grouped.user_pseudo_id = identity.user_pseudo_id
 )
 
-SELECT * FROM final
+SELECT
+    sessions.session_key,
+    sessions.user_pseudo_id,
+    sessions.ga_session_id,
+    identity.customer_id,
+    sessions.* EXCEPT (session_key, user_pseudo_id, ga_session_id),
+    CASE WHEN sessions.user_pseudo_id IS NULL THEN 'missing_user_pseudo_id' END AS _drop_reason
+FROM sessions
+LEFT JOIN identity
+    ON sessions.user_pseudo_id = identity.user_pseudo_id

@@ -1,0 +1,137 @@
+-- int__web_sessions: one row per web session with its traffic source (no customer: that joins in the mart,
+--   so a later identity change never leaves a stale customer on an old session).
+-- grain: session_key = user_pseudo_id || ':' || ga_session_id (unique, not null): ga_session_id is unique
+--   only within a device. Events without a user_pseudo_id form sessions keyed '(no device):<id>', which
+--   mrt__marketing__web_sessions drops and counts.
+-- session_date / session_start_at: the earliest event_date / event_timestamp of the session.
+-- source / medium / campaign: from the earliest event of the session that carries traffic info:
+--   collected_traffic_source.manual_* first; else a gclid means google / cpc; else the event_params
+--   source/medium/campaign; no traffic info at all means (direct) / (none). The user-scoped
+--   traffic_source (the user's first acquisition) is not the session's source and is not used.
+-- channel_group: Google's GA4 default channel group rules, with the source-category seed.
+-- incremental: merge on session_key of the sessions with an event on a date the loader touched this run,
+--   or spanning such a date (rebuilt from all their events, so a late event updates its session wherever it
+--   lands, and a session whose events are gone is removed).
+{{ config(materialized='incremental', strategy='merge', unique_key='session_key',
+          delete_where='EXISTS (SELECT 1 FROM ' ~ touched_dates() ~ ' AS t WHERE t.event_date BETWEEN '
+                       ~ 'session_date AND DATE(session_end_at))') }}
+WITH events AS (
+    SELECT events.* FROM {{ ref('base__ga4__events') }} AS events
+    {% if is_incremental() %}
+    INNER JOIN (
+        SELECT DISTINCT user_pseudo_id, ga_session_id FROM {{ ref('base__ga4__events') }}
+        WHERE event_date IN (SELECT event_date FROM {{ touched_dates() }})
+        UNION DISTINCT
+        SELECT user_pseudo_id, ga_session_id FROM {{ this }} AS previous
+        WHERE EXISTS (SELECT 1 FROM {{ touched_dates() }} AS t
+                      WHERE t.event_date BETWEEN previous.session_date AND DATE(previous.session_end_at))
+    ) AS touched
+        ON events.ga_session_id = touched.ga_session_id
+        AND COALESCE(events.user_pseudo_id, '') = COALESCE(touched.user_pseudo_id, '')
+    {% endif %}
+),
+
+traffic_events AS (
+    SELECT
+        user_pseudo_id,
+        ga_session_id,
+        CASE
+            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(manual_source)
+            WHEN gclid IS NOT NULL THEN 'google'
+            ELSE LOWER(param_source)
+        END AS source,
+        CASE
+            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(manual_medium)
+            WHEN gclid IS NOT NULL THEN 'cpc'
+            ELSE LOWER(param_medium)
+        END AS medium,
+        CASE
+            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN manual_campaign
+            ELSE param_campaign
+        END AS campaign
+    FROM events
+    WHERE manual_source IS NOT NULL OR manual_medium IS NOT NULL OR gclid IS NOT NULL
+        OR param_source IS NOT NULL OR param_medium IS NOT NULL
+    QUALIFY ROW_NUMBER() OVER (
+        PARTITION BY user_pseudo_id, ga_session_id
+        ORDER BY event_timestamp, source, medium, campaign
+    ) = 1
+),
+
+landing AS (
+    SELECT user_pseudo_id, ga_session_id, page_location AS landing_page
+    FROM events
+    WHERE event_name = 'page_view' AND page_location IS NOT NULL
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY user_pseudo_id, ga_session_id ORDER BY event_timestamp, page_location) = 1
+),
+
+sessions AS (
+    SELECT
+        user_pseudo_id,
+        ga_session_id,
+        MIN(event_date) AS session_date,
+        MIN(event_timestamp) AS session_start_at,
+        MAX(event_timestamp) AS session_end_at,
+        COUNT(*) AS events,
+        COUNTIF(event_name = 'page_view') AS page_views,
+        COALESCE(LOGICAL_OR(session_engaged), FALSE) AS is_engaged,
+        COALESCE(SUM(engagement_time_msec), 0) AS engagement_time_msec,
+        MAX(device_category) AS device_category,
+        MAX(country) AS country
+    FROM events
+    GROUP BY user_pseudo_id, ga_session_id
+),
+
+categories AS (
+    SELECT * FROM {{ ref('base__seeds__ga4_source_categories') }}
+),
+
+sourced AS (
+    SELECT
+        sessions.*,
+        landing.landing_page,
+        COALESCE(traffic_events.source, '(direct)') AS source,
+        COALESCE(traffic_events.medium, '(none)') AS medium,
+        traffic_events.campaign,
+        categories.source_category
+    FROM sessions
+    LEFT JOIN traffic_events
+        ON sessions.user_pseudo_id = traffic_events.user_pseudo_id
+        AND sessions.ga_session_id = traffic_events.ga_session_id
+    LEFT JOIN landing
+        ON sessions.user_pseudo_id = landing.user_pseudo_id
+        AND sessions.ga_session_id = landing.ga_session_id
+    LEFT JOIN categories
+        ON COALESCE(traffic_events.source, '(direct)') = categories.source
+),
+
+grouped AS (
+    SELECT
+        *,
+        {{ channel_group('source', 'medium', 'campaign', 'source_category') }} AS channel_group
+    FROM sourced
+),
+
+final AS (
+    SELECT
+        CONCAT(COALESCE(user_pseudo_id, '(no device)'), ':', CAST(ga_session_id AS STRING)) AS session_key,
+        user_pseudo_id,
+        ga_session_id,
+        session_date,
+        session_start_at,
+        session_end_at,
+        source,
+        medium,
+        campaign,
+        channel_group,
+        landing_page,
+        events,
+        page_views,
+        is_engaged,
+        engagement_time_msec,
+        device_category,
+        country
+    FROM grouped
+)
+
+SELECT * FROM final

@@ -1,0 +1,1326 @@
+"""Synthetic source roots: a seeded, realistic, scalable stand-in for a GA4 export plus a CRM.
+
+    python -m c360 synth OUT --persons N --days D --seed S [--format jsonl.gz|jsonl|parquet] [--start YYYY-MM-DD]
+
+Writes OUT laid out as the data contract (README.md) says, with every quirk the hand-made fixtures show, in
+realistic proportions (see DISTRIBUTIONS below). Everything is decided by one numpy Generator(PCG64(seed)), so
+the same arguments give byte-identical files (gzip mtime 0, fixed row order).
+
+How it scales: people, devices and sessions are numpy arrays decided up front (a few per person); events are
+never all in memory. Each day, the sessions starting that day are expanded into events column-wise (numpy),
+events whose shard is a later day (late arrivals, sessions across midnight) are carried to that day, and the
+day's shard is formatted (JSON lines from pre-built string pieces; Parquet as arrow arrays with the export's
+types) and handed to a writer thread that compresses and writes it while the next day is generated.
+"""
+from __future__ import annotations
+
+import gzip
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+from numpy.random import PCG64, Generator
+
+FORMATS = ("jsonl.gz", "jsonl", "parquet")
+SITE = "https://www.c360demo.com"
+STREAM_ID = "4178902345"
+GZIP_LEVEL = 6
+CHUNK_ROWS = 50_000  # rows formatted and handed to the writer thread at a time
+DAY = 86_400
+
+# ---------------------------------------------------------------------------------------------------------
+# Distributions. Each line is one knob; DISTRIBUTIONS (below) is the table the CLI prints and the docs show.
+# ---------------------------------------------------------------------------------------------------------
+P_KIND = (0.33, 0.37, 0.30)  # person: anonymous (never identifies), lead (identifies by forms), product user (logs in)
+P_DEVICES = (0.55, 0.33, 0.12)  # 1, 2, 3 devices per person
+RATE_MEDIAN, RATE_SIGMA = 0.1, 1.0  # sessions per person per day ~ LogNormal; sessions = 1 + Poisson(days * rate)
+WEEKEND_WEIGHT = 0.45  # a Saturday/Sunday gets this share of a weekday's sessions
+LOCAL_HOUR_MEAN, LOCAL_HOUR_SD = 13.5, 3.5  # session start, local time of the person's country
+P_NEW_DEVICE = 0.45  # first seen inside the window (first_visit, session number 1); else first seen 1-540 days ago
+P_SHARED_DEVICE = 0.015  # a device also used by a coworker, who has 35 % of its sessions
+P_SHARED_SESSION = 0.35
+P_CONSENT = (0.78, 0.07, 0.15)  # device privacy_info.analytics_storage: Yes, No, null (no consent mode)
+P_CONSENT_FLIP = 0.02  # the device changes its consent state from its 2nd-4th session on
+P_PAGES = 0.45  # page views per session ~ Geometric(0.45), at most 15 (45 % single-page sessions)
+DWELL_MEAN_MS = 45_000  # time on a page ~ 3 s + Exponential(45 s)
+BOUNCE_DWELL_MEAN_MS = 8_000  # time on the only page of a single-page session ~ 1 s + Exponential(8 s)
+P_LOGIN = (0.35, 0.35)  # a product user's session: login event (user_id from the login on), already logged in
+P_JUNK_LOGIN = 0.01  # an anonymous session sends user_id 'undefined' from a login event
+P_FORM = (0.004, 0.16, 0.03)  # a session has a form submission, by person kind (anonymous ones type junk emails)
+P_SERVER_LEAD = 0.5  # a form also sends a server-side generate_lead event without ga_session_id
+P_CLIENT_ID = (0.60, 0.37, 0.03)  # form ga_client_id: bare, GA1.1.<id> cookie, GA1.2.<id> cookie
+P_PLUS_TAG = 0.1  # a gmail address typed with a +tag in a form
+P_OFFLINE_FORM = 0.06  # a contact also has a form with no client id (imported, events, sales)
+P_TYPED = (0.84, 0.08, 0.03, 0.02, 0.02, 0.01)  # email as typed: as is, Capitalized, UPPER, ' lead', 'trail ', both
+P_CONTACT = (0.04, 1.0, 0.80)  # person has a CRM contact, by kind (anonymous: offline-only contacts)
+P_EXTERNAL_ID = 0.85  # a product user's contact carries external_id = user_id
+P_DUP_CONTACT = 0.03  # a second contact row for the same person, email differs in case/padding
+P_DELETED_CONTACT, P_DELETED_DEAL = 0.02, 0.02  # _fivetran_deleted rows
+P_DEAL = (0.5, 0.22, 0.35)  # a contact has deals, by kind; 15 % of those have two
+P_STAGE = (0.30, 0.22, 0.48)  # closedwon, closedlost, open (if the close would fall after the export, it is open)
+DEAL_AMOUNT_MEDIAN, DEAL_AMOUNT_SIGMA = 6000.0, 0.9  # USD ~ LogNormal, rounded to 50, at least 500
+DEAL_CYCLE_SHAPE, DEAL_CYCLE_DAYS = 2.0, 8.0  # created -> closed ~ Gamma(2, 8 d) + 1 h
+DEAL_LOOKBACK_DAYS = 30  # deals are created from this many days before the window (or the contact) on
+P_LATE_EVENT = (0.004, 0.001)  # an event lands in the shard of event_date + 1 / + 2 days
+P_LATE_SESSION = 0.003  # a whole session (an offline phone) lands in the next day's shard
+P_DUP_LINE = 0.003  # an exact duplicate JSON line, written back to back
+P_COOKIELESS = 0.03  # cookieless pings (no user_pseudo_id, no ga_session_id) per session of the day
+P_NOT_IN_INTRADAY = 0.03  # events of the superseded intraday day that only the daily shard has
+P_TS_STRING = 1 / 3  # INT64 event_timestamp as a JSON string
+P_SID_REPR = (0.6, 0.2, 0.2)  # ga_session_id as int_value number, int_value string, string_value
+P_ENGAGED_STRING = 0.5  # session_engaged as string_value '1' (else int_value 1)
+P_TAG_STYLE = (0.55, 0.30, 0.15)  # UTM tags in collected_traffic_source only, in both places, in event_params only
+P_TAG_ON_PAGE_VIEW_ONLY = 0.08  # the tag is on the landing page_view, not on session_start
+P_LATER_TAG = 0.02  # a different tag is collected mid-session (the session keeps its first source)
+P_CSV_OFFSET = 0.02  # a CSV timestamp written with a +01:00 / -05:00 offset instead of Z
+
+COUNTRIES = (  # name, UTC offset (h), share of companies
+    ("United States", -5, 0.42), ("United Kingdom", 0, 0.10), ("Germany", 1, 0.09), ("Canada", -5, 0.05),
+    ("France", 1, 0.05), ("India", 5, 0.06), ("Australia", 10, 0.04), ("Netherlands", 1, 0.03),
+    ("Spain", 1, 0.03), ("Brazil", -3, 0.04), ("Japan", 9, 0.03), ("Sweden", 1, 0.02),
+    ("Singapore", 8, 0.02), ("Mexico", -6, 0.02),
+)
+CATEGORIES = ("desktop", "mobile", "tablet")
+P_CATEGORY_FIRST, P_CATEGORY_OTHER = (0.70, 0.27, 0.03), (0.25, 0.65, 0.10)
+OS = {0: (("Windows", 0.55), ("Macintosh", 0.35), ("Linux", 0.06), ("Chrome OS", 0.04)),
+      1: (("iOS", 0.5), ("Android", 0.5)), 2: (("iOS", 0.7), ("Android", 0.3))}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A session's traffic: UTM/auto-tagging (collected_traffic_source.manual_*, gclid) or older event_params
+    tagging (source/medium/campaign), its referrer and landing pages, and how often it acquires / brings back."""
+
+    name: str
+    utm: tuple | None  # (source, medium, campaign): UTM tagged; '{month}' is the session's month
+    params: tuple | None  # (source, medium, campaign) in event_params only (organic, referral)
+    gclid: bool
+    referrer: str | None
+    landings: tuple
+    acquire: float  # share of a new device's first session
+    revisit: float  # share of later sessions
+
+    @property
+    def user(self) -> tuple:  # traffic_source (name, medium, source) when this is the device's first session
+        if self.utm and self.utm[0]:
+            return (self.utm[2], self.utm[1], self.utm[0])
+        if self.gclid:
+            return ("(not set)", "cpc", "google")
+        if self.params:
+            return (self.params[2], self.params[1], self.params[0])
+        return ("(direct)", "(none)", "(direct)")
+
+
+BLOG = ("/blog/customer-360-guide", "/blog/ga4-bigquery-export", "/blog/multi-touch-attribution")
+KINDS = (
+    Kind("direct", None, None, False, None, ("/", "/pricing", "/login"), 0.20, 0.35),
+    Kind("google_organic", None, ("google", "organic", "(organic)"), False, "https://www.google.com/",
+         BLOG + ("/", "/pricing", "/features/identity-resolution"), 0.24, 0.15),
+    Kind("bing_organic", None, ("bing", "organic", "(organic)"), False, "https://www.bing.com/", BLOG + ("/",),
+         0.03, 0.02),
+    Kind("duckduckgo_organic", None, ("duckduckgo", "organic", "(organic)"), False, "https://duckduckgo.com/",
+         BLOG, 0.01, 0.01),
+    Kind("g2_referral", None, ("g2.com", "referral", "(referral)"), False,
+         "https://www.g2.com/products/c360demo/reviews", ("/", "/pricing"), 0.04, 0.02),
+    Kind("capterra_referral", None, ("capterra.com", "referral", "(referral)"), False,
+         "https://www.capterra.com/p/c360demo/", ("/",), 0.02, 0.01),
+    Kind("hn_referral", None, ("news.ycombinator.com", "referral", "(referral)"), False,
+         "https://news.ycombinator.com/", BLOG, 0.02, 0.01),
+    Kind("linkedin_organic", None, ("linkedin.com", "referral", "(referral)"), False, "https://www.linkedin.com/",
+         BLOG, 0.03, 0.02),
+    Kind("twitter_organic", None, ("t.co", "referral", "(referral)"), False, "https://t.co/", BLOG, 0.01, 0.01),
+    Kind("newsletter", ("newsletter", "email", "{month}_newsletter"), None, False, None, ("/webinar",) + BLOG,
+         0.05, 0.10),
+    Kind("product_email", ("hubspot", "email", "product_update"), None, False, None, ("/changelog", "/app"),
+         0.01, 0.04),
+    Kind("google_cpc_brand", ("google", "cpc", "brand_search"), None, True, None, ("/", "/pricing"), 0.05, 0.04),
+    Kind("google_cpc_generic", ("google", "cpc", "generic_search"), None, True, None, ("/lp/customer-360",),
+         0.05, 0.02),
+    Kind("google_gclid_only", (None, None, None), None, True, None, ("/pricing", "/lp/customer-360"), 0.04, 0.02),
+    Kind("bing_cpc", ("bing", "cpc", "brand_search_bing"), None, False, None, ("/", "/pricing"), 0.01, 0.01),
+    Kind("facebook_paid", ("facebook", "paid_social", "spring_sale"), None, False, None, ("/lp/spring-sale",),
+         0.06, 0.04),
+    Kind("facebook_retargeting", ("facebook", "paid_social", "retargeting"), None, False, None, ("/pricing",),
+         0.01, 0.03),
+    Kind("linkedin_paid", ("linkedin", "paid_social", "abm_q1"), None, False, None, ("/lp/abm", "/demo"),
+         0.06, 0.03),
+)
+KIND_INDEX = {k.name: i for i, k in enumerate(KINDS)}
+EMAIL_KINDS = np.array([k.utm is not None and k.utm[1] == "email" for k in KINDS])
+# ad spend per paid campaign: (kind, cost per click USD)
+PAID = (("google_cpc_brand", 2.1), ("google_cpc_generic", 5.4), ("bing_cpc", 1.6), ("facebook_paid", 1.3),
+        ("facebook_retargeting", 0.9), ("linkedin_paid", 7.5))
+
+PAGES = (  # later pages of a session: path, weight
+    ("/pricing", 14), ("/features", 8), ("/features/identity-resolution", 5), ("/features/attribution", 5),
+    ("/customers", 6), ("/docs", 10), ("/docs/getting-started", 6), ("/blog", 6), (BLOG[0], 5), (BLOG[1], 5),
+    (BLOG[2], 3), ("/about", 3), ("/careers", 2), ("/demo", 6), ("/integrations", 5), ("/security", 3),
+    ("/contact", 3), ("/webinar", 2), ("/changelog", 3),
+)
+APP_PAGES = ("/app", "/app/reports", "/app/identity", "/app/settings", "/app/attribution")
+FORMS = (("demo_request", 0.35), ("contact_us", 0.20), ("newsletter_signup", 0.25), ("webinar_registration", 0.12),
+         ("ebook_download", 0.08))
+JUNK_EMAILS = ("test@example.com", "test@test.com", "asdf@asdf.com", "noreply@{domain}", "a@b.c")
+PERSONAL_DOMAINS = (("gmail.com", 0.55), ("yahoo.com", 0.1), ("outlook.com", 0.12), ("hotmail.com", 0.08),
+                    ("icloud.com", 0.08), ("gmx.de", 0.04), ("proton.me", 0.03))
+AMBIGUOUS_DOMAINS = ("freelancer.com",)
+FIRST = ("alice bob carol dave erin frank grace heidi ivan judy ken leo mallory niaj olivia peggy quinn rita sam "
+         "tara uma victor wendy xavier yara zoe aaron bianca carlos diana elena felix gina hugo ines jonas karin "
+         "lars maria nils oscar paula rafael sofia tomas ursula valentin wei yuki zara amir chen priya raj fatima "
+         "noah liam emma ava mia lucas").split()
+LAST = ("anders brown chen diaz evans fischer green hall ito jones kim lopez moore nguyen ortiz patel quinn reyes "
+        "smith taylor ueda vogel walker xu young zimmer adams baker clark davis edwards fox garcia harris ibrahim "
+        "johnson klein lee martin novak olsen park rossi schmidt tanaka varga weber yilmaz zhang mueller dubois "
+        "silva kowalski jansen".split())
+COMPANY_A = ("acme globex initech hooli umbrella stark wayne soylent tyrell cyber wonka vandelay dunder pied "
+             "aperture mesa oscorp nakatomi gringotts monarch sterling prestige vortex zenith nimbus quanta "
+             "helix orbit lumen pixel vector cobalt ember aurora atlas beacon summit harbor cascade").split()
+SYLLABLES = tuple(c + v for c in "bdfgklmnprstvz" for v in "aeiou")
+COMPANY_B = ("", "soft", "ly", "ify", "hub", "base", "works", "forge", "stack", "wave", "loop", "grid", "scale",
+             "mind", "path", "cloud")
+COMPANY_SUFFIX = (("", ".com", 0.4), ("Labs", ".io", 0.15), ("Systems", ".com", 0.1), ("Group", ".co.uk", 0.08),
+                  ("Analytics", ".com", 0.1), ("GmbH", ".de", 0.07), ("Software", ".io", 0.1))
+TITLES = ("VP Marketing", "Head of Growth", "Marketing Manager", "Data Analyst", "Analytics Engineer", "CTO",
+          "CFO", "Engineering Lead", "Product Manager", "Head of Operations", "IT Manager", "Founder",
+          "Procurement Lead", "Demand Gen Manager", "Consultant")
+NON_CUSTOMER_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead")
+OPEN_STAGES = ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
+               "contractsent")
+DEAL_PRODUCTS = ("platform", "annual", "pilot", "expansion", "renewal", "seats", "starter", "enterprise")
+PLANS = (("free", 0.45), ("team", 0.30), ("pro", 0.18), ("enterprise", 0.07))
+
+KIND_GROUP = {"direct": "direct", "newsletter": "email", "product_email": "email", "bing_cpc": "paid search",
+              "facebook_paid": "paid social", "facebook_retargeting": "paid social", "linkedin_paid": "paid social"}
+
+
+def _mix(attr: str) -> str:
+    """Channel shares of KINDS for one of 'acquire' / 'revisit', as text."""
+    groups: dict[str, float] = {}
+    for k in KINDS:
+        g = KIND_GROUP.get(k.name) or ("organic" if k.name.endswith("_organic") and k.params[1] == "organic"
+                                      else "paid search" if k.gclid else "referral/social")
+        groups[g] = groups.get(g, 0.0) + getattr(k, attr)
+    total = sum(groups.values())
+    return ", ".join(f"{g} {100 * v / total:.0f}" for g, v in groups.items()) + " (%)"
+
+
+DISTRIBUTIONS = (  # (what, distribution): the table `python -m c360 synth --help` and the docs show
+    ("person kind", "33 % anonymous (never identify), 37 % leads (forms), 30 % product users (log in)"),
+    ("devices per person", "1: 55 %, 2: 33 %, 3: 12 %; first desktop 70 %, others mobile 65 %"),
+    ("sessions per person", "1 + Poisson(days x rate), rate ~ LogNormal(median 0.1/day, sigma 1); "
+                            "weekends 0.45x; start ~ N(13:30, 3.5 h) local"),
+    ("pages per session", "Geometric(0.45) capped at 15; dwell 3 s + Exp(45 s), single page 1 s + Exp(8 s); "
+                          "engaged if >= 2 pages, >= 10 s or a form"),
+    ("first-session channel", _mix("acquire")),
+    ("return-session channel", _mix("revisit") + "; email only for CRM contacts"),
+    ("UTM placement", "collected_traffic_source only 55 %, both 30 %, event_params only 15 %; gclid-only 4 % of new"),
+    ("consent", "device Yes 78 %, No 7 %, null 15 %; 2 % flip mid-window"),
+    ("shared devices", "1.5 % of devices, a coworker has 35 % of their sessions"),
+    ("logins", "product users: login event 35 %, already logged in 35 % of sessions; 1 % junk 'undefined'"),
+    ("forms", "leads 16 % of sessions (each lead >= 1), users 3 %, anonymous 0.4 % (junk emails); "
+              "client id bare 60 %, GA1.1. 37 %, GA1.2. 3 %; 6 % offline; typed with case/padding 16 %, "
+              "gmail +tag 10 %"),
+    ("CRM contacts", "leads 100 %, users 80 % (85 % with external_id), anonymous 4 %; 3 % duplicates, 2 % deleted"),
+    ("deals", "22-50 % of contacts, 15 % two; drawn won 30 %, lost 22 %, open 48 %, but a close after the export "
+              "stays open (as written ~14/11/75 %); amount LogNormal(6000, 0.9) rounded to 50; created from 30 d "
+              "before the window or the contact on; cycle 1 h + Gamma(2, 8 d)"),
+    ("export quirks", "late events 0.5 % (+0.3 % sessions), duplicate lines 0.3 %, cookieless pings 3 %/session, "
+                      "INT64 as string 1/3, ga_session_id int/str/string_value 60/20/20"),
+    ("intraday", "last day intraday only; the day before has both (its intraday lacks 3 % of events)"),
+)
+
+# ---------------------------------------------------------------------------------------------------------
+# GA4 event_params: keys in the order written, and which are integers.
+# ---------------------------------------------------------------------------------------------------------
+PARAM_KEYS = ("ga_session_id", "ga_session_number", "page_location", "page_referrer", "source", "medium",
+              "campaign", "gclid", "engagement_time_msec", "percent_scrolled", "session_engaged")
+P_SID, P_SNUM, P_LOC, P_REF, P_SRC, P_MED, P_CAMP, P_GCLID, P_ENG, P_SCROLL, P_ENGAGED = range(len(PARAM_KEYS))
+INT, INT_STR, STR = 0, 1, 2  # how a value is written: int_value number, int_value JSON string, string_value
+EVENT_NAMES = ("first_visit", "session_start", "page_view", "scroll", "login", "form_submit", "generate_lead",
+               "user_engagement")
+E_FIRST, E_START, E_PV, E_SCROLL, E_LOGIN, E_FORM, E_LEAD, E_ENGAGE = range(len(EVENT_NAMES))
+
+
+def _param_pieces(intraday: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per key: (prefix, suffix) object arrays indexed by INT/INT_STR/STR, around the value's text.
+
+    Daily shards write only the typed field that holds the value; intraday rows write all four, the others null.
+    """
+    fields = ("string_value", "int_value", "float_value", "double_value")
+    out = []
+    for key in PARAM_KEYS:
+        pre, post = [], []
+        for kind in (INT, INT_STR, STR):
+            q = "" if kind == INT else '"'
+            field = "string_value" if kind == STR else "int_value"
+            at = fields.index(field)
+            before = "".join(f'"{f}":null,' for f in fields[:at]) if intraday else ""
+            after = "".join(f',"{f}":null' for f in fields[at + 1:]) if intraday else ""
+            pre.append(f',{{"key":"{key}","value":{{{before}"{field}":{q}')
+            post.append(f"{q}{after}}}}}")
+        out.append((np.array(pre, dtype=object), np.array(post, dtype=object)))
+    return out
+
+
+PIECES = {False: _param_pieces(False), True: _param_pieces(True)}
+PRIVACY_JSON = np.array(["null", '{"analytics_storage":"Yes","ads_storage":"Yes","uses_transient_token":"No"}',
+                         '{"analytics_storage":"No","ads_storage":"No","uses_transient_token":"No"}'], dtype=object)
+CONSENT_VALUE = np.array([None, "Yes", "No"], dtype=object)
+HEAD = '{"event_date":"%s","event_timestamp":%d,"event_name":"%s","event_params":['
+HEAD_QUOTED = '{"event_date":"%s","event_timestamp":"%d","event_name":"%s","event_params":['
+TAIL = ('],"user_id":%s,"user_pseudo_id":%s,"privacy_info":%s,%s,"stream_id":"' + STREAM_ID + '","platform":"WEB"%s,'
+        '"collected_traffic_source":%s%s}\n')
+EVENT_NAME_ARRAY = np.array(EVENT_NAMES, dtype=object)
+
+
+def _probs(weights) -> np.ndarray:
+    w = np.asarray(weights, dtype=float)
+    return w / w.sum()
+
+
+def _bern(rng: Generator, n: int, p: float, at_least: int = 0) -> np.ndarray:
+    """n Bernoulli(p) draws; when fewer than `at_least` came up, that many (chosen at random) are set."""
+    m = rng.random(n) < p
+    if n and m.sum() < at_least:
+        m[rng.choice(n, min(at_least, n), replace=False)] = True
+    return m
+
+
+def _iso(secs, rng: Generator | None = None, offset_share: float = 0.0) -> np.ndarray:
+    """Unix seconds -> ISO-8601 strings, 'Z'; with rng, a share written as the same instant in +01:00/-05:00."""
+    secs = np.asarray(secs, dtype=np.int64)
+    out = (np.datetime_as_string(secs.astype("datetime64[s]"), unit="s").astype(object) + "Z")
+    if rng is not None and len(secs):
+        which = rng.random(len(secs)) < offset_share
+        plus = rng.random(len(secs)) < 0.5
+        for m, shift, suffix in ((which & plus, 3600, "+01:00"), (which & ~plus, -5 * 3600, "-05:00")):
+            if m.any():
+                local = np.datetime_as_string((secs[m] + shift).astype("datetime64[s]"), unit="s").astype(object)
+                out[m] = local + suffix
+    return out
+
+
+def _typed(emails: list[str], codes: np.ndarray) -> list[str]:
+    """Emails as a person types them: 0 as is, 1 Capitalized, 2 UPPER, 3 leading space, 4 trailing, 5 both."""
+    out = []
+    for e, c in zip(emails, codes.tolist()):
+        if c == 1 or c == 5:
+            local, _, domain = e.partition("@")
+            e = local.capitalize() + "@" + domain.capitalize()
+        elif c == 2:
+            e = e.upper()
+        if c == 3 or c == 5:
+            e = " " + e
+        if c == 4:
+            e = e + " "
+        out.append(e)
+    return out
+
+
+def _csv_field(v) -> str:
+    if v is None:
+        return ""
+    s = str(v)
+    if any(c in s for c in ',"\n\r') or s != s.strip():
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def _write_csv(path: Path, header: tuple, columns: list) -> int:
+    """Columns (equal-length sequences) -> CSV, header first, fields quoted only when needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = [list(c) for c in columns]
+    lines = [",".join(header)]
+    lines += [",".join(_csv_field(v) for v in row) for row in zip(*cols)]
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    path.write_bytes(data)
+    return len(data)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The world: people, companies, devices, sessions, forms, CRM, product users, deals, ad spend.
+# ---------------------------------------------------------------------------------------------------------
+
+class World:
+    """Everything decided up front (arrays of people, devices, sessions); events are derived day by day."""
+
+    def __init__(self, rng: Generator, persons: int, days: int, start: date):
+        self.rng, self.N, self.days, self.start = rng, persons, days, start
+        self.t0 = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp())
+        self.t_end = self.t0 + days * DAY  # the export's end: nothing happens after it
+        self._people()
+        self._devices()
+        self._sessions()
+        self._forms()
+        self._contacts()
+        self._product_users()
+        self._deals()
+
+    # -- people and companies
+    def _people(self) -> None:
+        rng, N = self.rng, self.N
+        self.p_kind = rng.choice(3, N, p=P_KIND).astype(np.int8)
+        n_comp = max(1, N // 4)
+        # company stems: a known root or two/three made-up syllables, plus an ending, a legal word and a TLD
+        root = rng.integers(0, len(COMPANY_A), n_comp)
+        made_up = rng.random(n_comp) < 0.8
+        syl = rng.integers(0, len(SYLLABLES), (n_comp, 3))
+        three = rng.random(n_comp) < 0.4
+        ending = rng.integers(0, len(COMPANY_B), n_comp)
+        suffix = rng.choice(len(COMPANY_SUFFIX), n_comp, p=_probs([s[2] for s in COMPANY_SUFFIX]))
+        self.comp_country = rng.choice(len(COUNTRIES), n_comp, p=_probs([c[2] for c in COUNTRIES]))
+        names, domains, seen = [], [], {}
+        for i in range(n_comp):
+            if made_up[i]:
+                a = "".join(SYLLABLES[x] for x in syl[i, : 3 if three[i] else 2])
+            else:
+                a = COMPANY_A[root[i]]
+            b = COMPANY_B[ending[i]]
+            word, tld = COMPANY_SUFFIX[suffix[i]][0], COMPANY_SUFFIX[suffix[i]][1]
+            stem = a + b + word.lower()
+            n = seen.get(stem + tld, 0)
+            seen[stem + tld] = n + 1
+            domains.append(f"{stem}{n if n else ''}{tld}")
+            names.append(f"{(a + b).capitalize()}{' ' + str(n + 1) if n else ''}{' ' + word if word else ''}")
+        self.comp_name, self.comp_domain = names, domains
+        weights = _probs(1.0 / np.arange(1, n_comp + 1) ** 0.9)  # a few big accounts, a long tail
+        self.p_comp = rng.choice(n_comp, N, p=weights)
+        own_country = rng.choice(len(COUNTRIES), N, p=_probs([c[2] for c in COUNTRIES]))
+        self.p_country = np.where(rng.random(N) < 0.85, self.comp_country[self.p_comp], own_country)
+        first = rng.integers(0, len(FIRST), N)
+        last = rng.integers(0, len(LAST), N)
+        mail_kind = rng.choice(3, N, p=(0.72, 0.24, 0.04))  # corporate, personal, ambiguous domain
+        pattern = rng.choice(3, N, p=(0.6, 0.25, 0.15))
+        pdomain = rng.choice(len(PERSONAL_DOMAINS), N, p=_probs([d[1] for d in PERSONAL_DOMAINS]))
+        nn = rng.integers(1, 100, N)
+        emails, taken = [], set()
+        for i in range(N):
+            f, l_ = FIRST[first[i]], LAST[last[i]]
+            if mail_kind[i] == 0:
+                local = (f"{f}.{l_}", f"{f[0]}{l_}", f)[pattern[i]]
+                domain = self.comp_domain[self.p_comp[i]]
+            else:
+                local = (f"{f}.{l_}{nn[i]}", f"{f}{l_}", f"{f[0]}{l_}{nn[i]}")[pattern[i]]
+                domain = PERSONAL_DOMAINS[pdomain[i]][0] if mail_kind[i] == 1 else AMBIGUOUS_DOMAINS[0]
+            email, k = f"{local}@{domain}", 1
+            while email in taken:
+                k += 1
+                email = f"{local}{k}@{domain}"
+            taken.add(email)
+            emails.append(email)
+        self.p_email = emails
+        self.p_first = [FIRST[i].capitalize() for i in first]
+        self.p_last = [LAST[i].capitalize() for i in last]
+        self.p_title = rng.integers(0, len(TITLES), N)
+        self.p_rate = rng.lognormal(np.log(RATE_MEDIAN), RATE_SIGMA, N)
+        self.p_ndev = rng.choice(3, N, p=P_DEVICES) + 1
+        self.p_contact = rng.random(N) < np.array(P_CONTACT)[self.p_kind]
+        self.p_uid = np.array([None] * N, dtype=object)
+        users = np.flatnonzero(self.p_kind == 2)
+        self.p_uid[users] = [f"U{v:07d}" for v in (rng.permutation(max(N, 1)) + 1)[: len(users)].tolist()]
+
+    # -- devices (= user_pseudo_id)
+    def _devices(self) -> None:
+        rng, N = self.rng, self.N
+        nd = int(self.p_ndev.sum())
+        self.d_owner = np.repeat(np.arange(N), self.p_ndev)
+        self.p_dev0 = np.cumsum(self.p_ndev) - self.p_ndev
+        ordinal = np.arange(nd) - self.p_dev0[self.d_owner]
+        u = rng.random(nd)
+        self.d_cat = np.where(ordinal == 0, np.searchsorted(np.cumsum(P_CATEGORY_FIRST)[:-1], u, side="right"),
+                              np.searchsorted(np.cumsum(P_CATEGORY_OTHER)[:-1], u, side="right"))
+        self.d_os = np.empty(nd, dtype=object)
+        for cat, choices in OS.items():
+            m = self.d_cat == cat
+            pick = rng.choice(len(choices), int(m.sum()), p=_probs([c[1] for c in choices]))
+            self.d_os[m] = np.array([c[0] for c in choices], dtype=object)[pick]
+        self.d_country = self.p_country[self.d_owner]
+        self.d_new = rng.random(nd) < P_NEW_DEVICE
+        self.d_prior = np.where(self.d_new, 0, rng.geometric(0.3, nd))
+        self.d_seen = self.t0 - rng.integers(DAY, 540 * DAY, nd)
+        self.d_consent = rng.choice(np.array([1, 2, 0], dtype=np.int8), nd, p=P_CONSENT)
+        if nd and not (self.d_consent == 2).any():
+            self.d_consent[rng.integers(0, nd)] = 2
+        self.d_flip = _bern(rng, nd, P_CONSENT_FLIP)
+        self.d_flip_rank = rng.integers(1, 4, nd)
+        self.d_acq = rng.choice(len(KINDS), nd, p=_probs([k.acquire for k in KINDS]))
+        client = rng.integers(100_000_000, 2**31 - 1, nd)
+        while len(np.unique(client)) < nd:  # a client number names one browser
+            _, first_index = np.unique(client, return_index=True)
+            again = np.setdiff1d(np.arange(nd), first_index)
+            client[again] = rng.integers(100_000_000, 2**31 - 1, len(again))
+        self.d_client = client
+        # shared devices: a coworker (same company when there is one) also uses it
+        self.d_second = np.full(nd, -1)
+        if N >= 2:
+            shared = np.flatnonzero(_bern(rng, nd, P_SHARED_DEVICE, at_least=1) & (self.d_cat == 0))
+            if not len(shared):
+                shared = np.array([int(np.argmin(self.d_cat))])
+            by_comp = np.argsort(self.p_comp, kind="stable")
+            comp_sorted = self.p_comp[by_comp]
+            owner = self.d_owner[shared]
+            c = self.p_comp[owner]
+            lo = np.searchsorted(comp_sorted, c, side="left")
+            size = np.searchsorted(comp_sorted, c, side="right") - lo
+            mate = by_comp[lo + (rng.random(len(shared)) * size).astype(np.int64)]
+            other = (owner + 1 + rng.integers(0, N - 1, len(shared))) % N
+            mate = np.where((size > 1) & (mate != owner), mate, other)
+            self.d_second[shared] = mate
+
+    # -- sessions
+    def _sessions(self) -> None:
+        rng, N, days = self.rng, self.N, self.days
+        n_s = 1 + rng.poisson(days * self.p_rate)
+        S = int(n_s.sum())
+        owner = np.repeat(np.arange(N), n_s)
+        u = rng.random(S)
+        k = self.p_ndev[owner]
+        ordinal = np.where(k == 1, 0, np.where(k == 2, (u > 0.65).astype(int), (u > 0.55).astype(int) + (u > 0.85)))
+        dev = self.p_dev0[owner] + ordinal
+        second = self.d_second[dev]
+        person = np.where((second >= 0) & (rng.random(S) < P_SHARED_SESSION), second, owner)
+        weekday = np.array([(self.start + timedelta(days=d)).weekday() for d in range(days)])
+        day = rng.choice(days, S, p=_probs(np.where(weekday >= 5, WEEKEND_WEIGHT, 1.0)))
+        tz = np.array([c[1] for c in COUNTRIES])[self.d_country[dev]]
+        local = rng.normal(LOCAL_HOUR_MEAN, LOCAL_HOUR_SD, S) * 3600 + rng.integers(0, 60, S)
+        sec = np.mod(local.astype(np.int64) - tz * 3600, DAY)
+        start = self.t0 + day.astype(np.int64) * DAY + sec
+        # per device in time order; a device's sessions start at least 30 minutes apart
+        order = np.lexsort((start, dev))
+        dev, person, start = dev[order], person[order], start[order]
+        group_start = np.r_[0, np.flatnonzero(np.diff(dev)) + 1]
+        group_len = np.diff(np.r_[group_start, S])
+        rank = np.arange(S) - np.repeat(group_start, group_len)
+        gid = np.repeat(np.arange(len(group_start)), group_len)
+        gap = 1800
+        big = np.int64(10) ** 12
+        y = np.maximum.accumulate(start - gap * rank + gid * big) - gid * big
+        start = y + gap * rank
+        keep = start < self.t_end
+        dev, person, start, rank = dev[keep], person[keep], start[keep], rank[keep]
+        S = len(dev)
+        first = self.d_new[dev] & (rank == 0)
+        self.d_seen[dev[first]] = start[first]
+        kind = np.where(first, rng.choice(len(KINDS), S, p=_probs([k.acquire for k in KINDS])),
+                        rng.choice(len(KINDS), S, p=_probs([k.revisit for k in KINDS])))
+        kind = np.where(EMAIL_KINDS[kind] & ~self.p_contact[person], KIND_INDEX["direct"], kind)
+        self.d_kind = self.d_acq.copy()
+        self.d_kind[dev[first]] = kind[first]
+        consent = self.d_consent[dev].copy()
+        flip = self.d_flip[dev] & (rank >= self.d_flip_rank[dev])
+        consent[flip] = np.array([2, 2, 1], dtype=np.int8)[consent[flip]]
+        style = rng.choice(3, S, p=P_TAG_STYLE)
+        gclid_only = kind == KIND_INDEX["google_gclid_only"]
+        style[gclid_only] = np.where(rng.random(int(gclid_only.sum())) < 0.8, 0, 2)
+        tagged = kind != KIND_INDEX["direct"]
+        pv_only = tagged & (rng.random(S) < P_TAG_ON_PAGE_VIEW_ONLY)
+        later = np.where(rng.random(S) < P_LATER_TAG, rng.integers(1, len(KINDS), S), -1)
+        later[later == kind] = -1
+        pages = np.minimum(rng.geometric(P_PAGES, S), 15)
+        pkind = self.p_kind[person]
+        u = rng.random(S)
+        login = np.zeros(S, dtype=np.int8)  # 0 none, 1 login event, 2 already logged in, 3 junk 'undefined'
+        login[(pkind == 2) & (u < P_LOGIN[0])] = 1
+        login[(pkind == 2) & (u >= P_LOGIN[0]) & (u < P_LOGIN[0] + P_LOGIN[1])] = 2
+        login[(pkind == 0) & (u < P_JUNK_LOGIN)] = 3
+        form = rng.random(S) < np.array(P_FORM)[pkind]
+        # every lead submits at least one form and every product user logs in at least once
+        key = rng.random(S)
+        for kind_code, mask_fn in ((1, lambda: form), (2, lambda: login == 1)):
+            cand = np.flatnonzero(pkind == kind_code)
+            if not len(cand):
+                continue
+            pick = cand[np.lexsort((key[cand], person[cand]))]
+            firsts = pick[np.r_[True, person[pick][1:] != person[pick][:-1]]]
+            done = np.zeros(N, dtype=bool)
+            done[person[mask_fn()]] = True
+            need = firsts[~done[person[firsts]]]
+            if kind_code == 1:
+                form[need] = True
+            else:
+                login[need] = 1
+        self.s = dict(
+            dev=dev, person=person, start=start, rank=rank, num=self.d_prior[dev] + rank + 1, first=first,
+            kind=kind, style=style, pv_only=pv_only, later=later, pages=pages, login=login,
+            login_off=rng.integers(5, 60, S), form=form, form_off=rng.integers(40, 400, S),
+            lead=form & (rng.random(S) < P_SERVER_LEAD), consent=consent,
+            late=_bern(rng, S, P_LATE_SESSION), landing=rng.integers(0, 1 << 30, S),
+            jitter=rng.integers(0, 1_000_000, S),
+        )
+        by_time = np.lexsort((self.s["dev"], self.s["start"]))
+        self.s = {k: v[by_time] for k, v in self.s.items()}
+        self.day_lo = np.searchsorted(self.s["start"], self.t0 + np.arange(days + 1) * DAY)
+        self.S = S
+
+    # -- form submissions
+    def _forms(self) -> None:
+        rng, s = self.rng, self.s
+        idx = np.flatnonzero(s["form"])
+        person = s["person"][idx]
+        at = s["start"][idx] + s["form_off"][idx]
+        n = len(idx)
+        style = rng.choice(3, n, p=P_CLIENT_ID)
+        typed = _typed([self.p_email[p] for p in person.tolist()], rng.choice(len(P_TYPED), n, p=P_TYPED))
+        junk = rng.integers(0, len(JUNK_EMAILS), n)
+        emails = [JUNK_EMAILS[j].format(domain=self.comp_domain[self.p_comp[p]]) if self.p_kind[p] == 0 else e
+                  for e, p, j in zip(typed, person.tolist(), junk.tolist())]
+        plus = rng.random(n) < P_PLUS_TAG  # gmail users sometimes type a +tag (canonicalization links them)
+        emails = [e.replace("@gmail.com", "+news@gmail.com") if t else e for e, t in zip(emails, plus.tolist())]
+        dev = s["dev"][idx]
+        upid = [f"{c}.{t}" for c, t in zip(self.d_client[dev].tolist(), self.d_seen[dev].tolist())]
+        client = [("", "GA1.1.", "GA1.2.")[st] + u for st, u in zip(style.tolist(), upid)]
+        names = rng.choice(len(FORMS), n, p=_probs([f[1] for f in FORMS]))
+        # offline forms: no client id at all
+        who = np.flatnonzero(self.p_contact & (self.p_kind > 0) & (rng.random(self.N) < P_OFFLINE_FORM))
+        off_at = self.t0 + rng.integers(0, self.days * DAY - 60, len(who))
+        off_email = _typed([self.p_email[p] for p in who.tolist()], rng.choice(len(P_TYPED), len(who), p=P_TYPED))
+        off_names = rng.choice(len(FORMS), len(who), p=_probs([f[1] for f in FORMS]))
+        all_at = np.r_[at, off_at].astype(np.int64)
+        self.f_person = np.r_[person, who]
+        self.f_at = all_at
+        self.f_email = emails + off_email
+        self.f_client = client + [""] * len(who)
+        self.f_name = [FORMS[i][0] for i in np.r_[names, off_names].tolist()]
+        self.f_order = np.lexsort((np.arange(len(all_at)), all_at))
+        self.f_when = _iso(all_at, rng, P_CSV_OFFSET)
+        # first real form per person: a lead's contact is created by it
+        real = np.flatnonzero(self.p_kind[self.f_person] > 0)
+        self.p_first_form = np.full(self.N, np.iinfo(np.int64).max)
+        np.minimum.at(self.p_first_form, self.f_person[real], all_at[real])
+
+    # -- CRM contacts
+    def _contacts(self) -> None:
+        rng, N = self.rng, self.N
+        who = np.flatnonzero(self.p_contact)
+        n = len(who)
+        before = self.t0 - rng.integers(DAY, 700 * DAY, n)
+        ff = self.p_first_form[who]
+        created = np.where(ff < self.t_end, ff + rng.integers(5, 300, n), before)
+        created = np.minimum(created, self.t_end - 60)
+        dup = _bern(rng, n, P_DUP_CONTACT, at_least=1 if n >= 5 else 0)
+        dup_created = np.clip(created + rng.integers(-60 * DAY, 60 * DAY, n), self.t0 - 800 * DAY, self.t_end - 60)
+        ext = (self.p_kind[who] == 2) & (rng.random(n) < P_EXTERNAL_ID)
+        email_codes = np.where(rng.random(n) < 0.05, rng.integers(1, 3, n), 0)
+        dup_codes = rng.integers(1, len(P_TYPED), n)
+        rows_person = np.r_[who, who[dup]]
+        rows_created = np.r_[created, dup_created[dup]].astype(np.int64)
+        emails = _typed([self.p_email[p] for p in who.tolist()], email_codes)
+        dup_emails = _typed([self.p_email[p] for p in who[dup].tolist()], dup_codes[dup])
+        rows_ext = np.r_[ext, ext[dup] & (rng.random(int(dup.sum())) < 0.5)]
+        rows_email = emails + dup_emails
+        m = len(rows_person)
+        order = np.lexsort((np.arange(m), rows_created))  # ids grow with creation time
+        self.c_person = rows_person[order]
+        self.c_created = rows_created[order]
+        self.c_email = [rows_email[i] for i in order.tolist()]
+        self.c_ext = rows_ext[order]
+        self.c_id = np.arange(100001, 100001 + m)
+        self.c_deleted = _bern(rng, m, P_DELETED_CONTACT, at_least=1 if m >= 5 else 0)
+        self.c_updated = self.c_created + (rng.random(m) * (self.t_end - 60 - self.c_created)).astype(np.int64)
+        # the person's primary contact row: the first created
+        self.p_contact_row = np.full(N, -1)
+        people, first_row = np.unique(self.c_person, return_index=True)
+        self.p_contact_row[people] = first_row
+
+    # -- product users
+    def _product_users(self) -> None:
+        rng, s = self.rng, self.s
+        users = np.flatnonzero(self.p_kind == 2)
+        n = len(users)
+        logged = s["login"] > 0
+        logged &= self.p_kind[s["person"]] == 2
+        at = (s["start"] + s["login_off"])[logged]
+        who = s["person"][logged]
+        first = np.full(self.N, np.iinfo(np.int64).max)
+        last = np.full(self.N, -1)
+        np.minimum.at(first, who, s["start"][logged])
+        np.maximum.at(last, who, at)
+        f = first[users]
+        in_window = (f < self.t_end) & (rng.random(n) < 0.3)
+        signed = np.where(in_window, f - rng.integers(3600, 10 * DAY, n), self.t0 - rng.integers(DAY, 600 * DAY, n))
+        signed = np.minimum(signed, np.where(f < self.t_end, f - 60, signed))
+        ll = last[users]
+        self.u_person = users
+        self.u_signed = signed
+        self.u_last = np.where(ll > 0, ll, signed + rng.integers(60, 30 * DAY, n))
+        self.u_last = np.minimum(self.u_last, self.t_end - 60)
+        self.u_email = _typed([self.p_email[p] for p in users.tolist()],
+                              np.where(rng.random(n) < 0.1, 1, 0))
+        inc = rng.random(n) < 0.3
+        self.u_company = [self.comp_name[self.p_comp[p]] + (" Inc." if i else "")
+                          for p, i in zip(users.tolist(), inc.tolist())]
+        self.u_plan = [PLANS[i][0] for i in rng.choice(len(PLANS), n, p=_probs([p[1] for p in PLANS])).tolist()]
+
+    # -- deals
+    def _deals(self) -> None:
+        rng = self.rng
+        who = np.flatnonzero(self.p_contact)
+        has = rng.random(len(who)) < np.array(P_DEAL)[self.p_kind[who]]
+        two = rng.random(len(who)) < 0.15
+        person = np.r_[who[has], who[has & two]]
+        n = len(person)
+        # the deal sits on one of the person's contact rows (a duplicate's, now and then)
+        rows = self.p_contact_row[person]
+        dup_rows = {}
+        for r, p in enumerate(self.c_person.tolist()):
+            dup_rows.setdefault(p, []).append(r)
+        alt = rng.random(n) < 0.3
+        rows = np.array([dup_rows[p][-1] if a else r for p, r, a in zip(person.tolist(), rows.tolist(), alt.tolist())],
+                        dtype=np.int64)
+        contact_created = self.c_created[rows]
+        lo = np.maximum(contact_created, self.t0 - DEAL_LOOKBACK_DAYS * DAY)
+        hi = self.t_end - 3600
+        created = lo + (rng.random(n) * np.maximum(hi - lo, 60)).astype(np.int64)
+        created = np.maximum(np.minimum(created, hi), contact_created)  # a deal never predates its contact
+        stage = rng.choice(3, n, p=P_STAGE)
+        closed = created + (rng.gamma(DEAL_CYCLE_SHAPE, DEAL_CYCLE_DAYS * DAY, n)).astype(np.int64) + 3600
+        stage = np.where((stage < 2) & (closed >= self.t_end - 3600), 2, stage)
+        open_stage = rng.integers(0, len(OPEN_STAGES), n)
+        amount = np.maximum(np.round(rng.lognormal(np.log(DEAL_AMOUNT_MEDIAN), DEAL_AMOUNT_SIGMA, n) / 50) * 50, 500)
+        product = rng.integers(0, len(DEAL_PRODUCTS), n)
+        order = np.lexsort((np.arange(n), created))
+        self.k_contact_row = rows[order]
+        self.k_person = person[order]
+        self.k_created = created[order]
+        self.k_closed = closed[order]
+        self.k_stage = [("closedwon", "closedlost")[s] if s < 2 else OPEN_STAGES[o]
+                        for s, o in zip(stage[order].tolist(), open_stage[order].tolist())]
+        self.k_status = stage[order]
+        self.k_amount = amount[order]
+        self.k_product = product[order]
+        self.k_id = np.arange(500001, 500001 + n)
+        self.k_deleted = _bern(rng, n, P_DELETED_DEAL, at_least=1 if n >= 5 else 0)
+
+    # -- files other than GA4
+    def write_tables(self, out: Path) -> int:
+        rng = self.rng
+        size = 0
+        synced = _iso([self.t_end - 3600])[0]
+        # lifecycle stage from the contact's live deals
+        best = np.full(len(self.c_id), 3)  # 0 won, 1 open, 2 lost, 3 none
+        live = ~self.k_deleted
+        rank = np.array([0, 2, 1])[self.k_status]
+        np.minimum.at(best, self.k_contact_row[live], rank[live])
+        pre = rng.integers(0, len(NON_CUSTOMER_STAGES), len(self.c_id))
+        stage = [("customer", "opportunity")[b] if b < 2 else NON_CUSTOMER_STAGES[p]
+                 for b, p in zip(best.tolist(), pre.tolist())]
+        cp = self.c_person
+        size += _write_csv(
+            out / "crm/contacts.csv",
+            ("contact_id", "email", "first_name", "last_name", "company_name", "job_title", "lifecycle_stage",
+             "external_id", "created_at", "updated_at", "_fivetran_deleted", "_fivetran_synced"),
+            [self.c_id.tolist(), self.c_email, [self.p_first[p] for p in cp.tolist()],
+             [self.p_last[p] for p in cp.tolist()], [self.comp_name[self.p_comp[p]] for p in cp.tolist()],
+             [TITLES[self.p_title[p]] for p in cp.tolist()], stage,
+             [self.p_uid[p] if e else "" for p, e in zip(cp.tolist(), self.c_ext.tolist())],
+             _iso(self.c_created, rng, P_CSV_OFFSET), _iso(self.c_updated),
+             np.where(self.c_deleted, "true", "false").tolist(), [synced] * len(self.c_id)])
+        closed = [c if s < 2 else "" for c, s in zip(_iso(self.k_closed, rng, P_CSV_OFFSET).tolist(),
+                                                     self.k_status.tolist())]
+        size += _write_csv(
+            out / "crm/deals.csv",
+            ("deal_id", "contact_id", "deal_name", "amount", "currency", "stage", "created_at", "closed_at",
+             "_fivetran_deleted"),
+            [self.k_id.tolist(), self.c_id[self.k_contact_row].tolist(),
+             [f"{self.comp_name[self.p_comp[p]]} {DEAL_PRODUCTS[k]}" for p, k in
+              zip(self.k_person.tolist(), self.k_product.tolist())],
+             [f"{a:.2f}" for a in self.k_amount.tolist()], ["USD"] * len(self.k_id), self.k_stage,
+             _iso(self.k_created), closed, np.where(self.k_deleted, "true", "false").tolist()])
+        o = self.f_order.tolist()
+        size += _write_csv(
+            out / "crm/form_submissions.csv", ("submission_id", "form_name", "email", "ga_client_id", "submitted_at"),
+            [[f"FS-{i:07d}" for i in range(1, len(o) + 1)], [self.f_name[i] for i in o], [self.f_email[i] for i in o],
+             [self.f_client[i] for i in o], self.f_when[self.f_order].tolist()])
+        order = np.argsort(self.p_uid[self.u_person].astype(str), kind="stable")
+        size += _write_csv(
+            out / "product/users.csv", ("user_id", "email", "company_name", "plan", "signed_up_at", "last_login_at"),
+            [self.p_uid[self.u_person][order].tolist(), [self.u_email[i] for i in order.tolist()],
+             [self.u_company[i] for i in order.tolist()], [self.u_plan[i] for i in order.tolist()],
+             _iso(self.u_signed[order]), _iso(self.u_last[order])])
+        size += self._write_ad_spend(out)
+        domains = ([(d, "personal") for d, _ in PERSONAL_DOMAINS] + [(d, "ambiguous") for d in AMBIGUOUS_DOMAINS]
+                   + [(d, "corporate") for d in sorted(set(self.comp_domain))])
+        domains.sort()
+        size += _write_csv(out / "seeds/email_domains.csv", ("domain", "classification"),
+                           [[d for d, _ in domains], [c for _, c in domains]])
+        return size
+
+    def _write_ad_spend(self, out: Path) -> int:
+        rng, s, days = self.rng, self.s, self.days
+        day = (s["start"] - self.t0) // DAY
+        counts = np.bincount(day * len(KINDS) + s["kind"], minlength=days * len(KINDS)).reshape(days, len(KINDS))
+        gclid = counts[:, KIND_INDEX["google_gclid_only"]]
+        rows = []
+        for d in range(days):
+            for name, cpc in PAID:
+                k = KINDS[KIND_INDEX[name]]
+                clicks = counts[d, KIND_INDEX[name]] / 0.75 + rng.poisson(2)
+                if name.startswith("google_cpc"):
+                    clicks += gclid[d] / 2 / 0.75
+                spend = clicks * cpc * rng.lognormal(0, 0.15)
+                source = k.utm[0].capitalize() if rng.random() < 0.05 else k.utm[0]
+                rows.append(((self.start + timedelta(days=d)).isoformat(), source, k.utm[1], k.utm[2],
+                             f"{spend:.2f}"))
+        return _write_csv(out / "marketing/ad_spend.csv", ("date", "source", "medium", "campaign", "spend"),
+                          list(zip(*rows)) if rows else [[], [], [], [], []])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# GA4 events, one day at a time.
+# ---------------------------------------------------------------------------------------------------------
+
+COOKIELESS_PROFILES = 8  # pseudo-devices for cookieless pings: no user_pseudo_id
+
+
+class Lookups:
+    """Per device (plus the cookieless profiles): the JSON pieces and Parquet values of device-scoped fields."""
+
+    def __init__(self, w: World, rng: Generator):
+        nd = len(w.d_owner)
+        cat = np.r_[w.d_cat, rng.choice(3, COOKIELESS_PROFILES, p=(0.3, 0.65, 0.05))]
+        self.cat = np.array(CATEGORIES, dtype=object)[cat]
+        self.os = np.r_[w.d_os, np.where(cat[nd:] == 0, "Windows", "Android").astype(object)]
+        country = np.r_[w.d_country, rng.choice(len(COUNTRIES), COOKIELESS_PROFILES,
+                                                p=_probs([c[2] for c in COUNTRIES]))]
+        self.country = np.array([c[0] for c in COUNTRIES], dtype=object)[country]
+        users = [KINDS[k].user for k in w.d_kind.tolist()] + [KINDS[0].user] * COOKIELESS_PROFILES
+        self.ts_name = np.array([u[0] for u in users], dtype=object)
+        self.ts_medium = np.array([u[1] for u in users], dtype=object)
+        self.ts_source = np.array([u[2] for u in users], dtype=object)
+        self.upid = np.array([f"{c}.{t}" for c, t in zip(w.d_client.tolist(), w.d_seen.tolist())]
+                             + [None] * COOKIELESS_PROFILES, dtype=object)
+        self.upid_json = np.array([f'"{u}"' if u else "null" for u in self.upid.tolist()], dtype=object)
+        dev = [f'"device":{{"category":"{c}","operating_system":"{o}"}},"geo":{{"country":"{g}"}}'
+               for c, o, g in zip(self.cat.tolist(), self.os.tolist(), self.country.tolist())]
+        self.tail_intraday = np.array(dev, dtype=object)
+        self.tail_daily = np.array(
+            [f'{d},"traffic_source":{{"name":"{n}","medium":"{m}","source":"{s}"}}' for d, n, m, s in
+             zip(dev, self.ts_name.tolist(), self.ts_medium.tolist(), self.ts_source.tolist())], dtype=object)
+        self.cookieless0 = nd
+
+
+def _session_tags(w: World, kind: np.ndarray, style: np.ndarray, start: np.ndarray, sid_key: np.ndarray):
+    """Per session: collected_traffic_source fields, event_params fields and the landing query string."""
+    S = len(kind)
+    cs, cm, cc, cg = (np.full(S, None, dtype=object) for _ in range(4))
+    ps, pm, pc, pg = (np.full(S, None, dtype=object) for _ in range(4))
+    query = np.full(S, "", dtype=object)
+    months = np.datetime_as_string(start.astype("datetime64[s]"), unit="M")
+    for i, k in enumerate(KINDS):
+        m = kind == i
+        if not m.any():
+            continue
+        if k.params:
+            ps[m], pm[m], pc[m] = k.params
+        if k.utm is None:
+            continue
+        src, med, camp = k.utm
+        idx = np.flatnonzero(m)
+        if camp and "{month}" in camp:
+            uniq, inv = np.unique(months[idx], return_inverse=True)
+            camps = np.array([camp.replace("{month}", datetime.strptime(x, "%Y-%m").strftime("%B").lower())
+                              for x in uniq.tolist()], dtype=object)[inv]
+        else:
+            camps = np.full(len(idx), camp, dtype=object)
+        gcl = (np.array([f"EAIaIQobChMI{x}" for x in sid_key[idx].tolist()], dtype=object) if k.gclid
+               else np.full(len(idx), None, dtype=object))
+        coll = style[idx] < 2
+        par = style[idx] > 0
+        ci, pi = idx[coll], idx[par]
+        cs[ci], cm[ci], cc[ci], cg[ci] = src, med, camps[coll], gcl[coll]
+        ps[pi], pm[pi], pc[pi], pg[pi] = src, med, camps[par], gcl[par]
+        q = []
+        for c, g in zip(camps.tolist(), gcl.tolist()):
+            parts = [f"utm_source={src}&utm_medium={med}&utm_campaign={c}"] if src else []
+            if g:
+                parts.append(f"gclid={g}")
+            q.append("?" + "&".join(parts))
+        query[idx] = np.array(q, dtype=object)
+    has_coll = (cs != None) | (cg != None)  # noqa: E711  (elementwise on object arrays)
+    return (cs, cm, cc, cg, has_coll), (ps, pm, pc, pg), query
+
+
+PAGE_PATHS = np.array([p for p, _ in PAGES] + list(APP_PAGES), dtype=object)
+PAGE_URLS = np.array([SITE + p for p in PAGE_PATHS.tolist()], dtype=object)
+PAGE_P = _probs([w for _, w in PAGES])
+LANDING_PATHS = sorted({p for k in KINDS for p in k.landings} | set(PAGE_PATHS.tolist()))
+LANDING_INDEX = {p: i for i, p in enumerate(LANDING_PATHS)}
+LANDING_URLS = np.array([SITE + p for p in LANDING_PATHS], dtype=object)
+KIND_LANDINGS = [np.array([LANDING_INDEX[p] for p in k.landings]) for k in KINDS]
+KIND_REFERRER = np.array([k.referrer for k in KINDS], dtype=object)
+PAGE_TO_LANDING = np.array([LANDING_INDEX[p] for p in PAGE_PATHS.tolist()])
+
+
+def _day_frame(w: World, lk: Lookups, rng: Generator, d: int, eid0: int) -> dict:
+    """The events of the sessions starting on day d, plus the day's cookieless pings, as columns."""
+    lo, hi = int(w.day_lo[d]), int(w.day_lo[d + 1])
+    s = {k: v[lo:hi] for k, v in w.s.items()}
+    S = hi - lo
+    start, pages = s["start"], s["pages"].astype(np.int64)
+    # page views: time on page, path; the landing page depends on the traffic
+    n_pv = int(pages.sum())
+    pv_sess = np.repeat(np.arange(S), pages)
+    pv_first = np.cumsum(pages) - pages
+    pv_no = np.arange(n_pv) - pv_first[pv_sess]
+    dwell = (rng.exponential(DWELL_MEAN_MS, n_pv) + 3000).astype(np.int64)
+    bounce = pages[pv_sess] == 1
+    dwell = np.where(bounce, (rng.exponential(BOUNCE_DWELL_MEAN_MS, n_pv) + 1000).astype(np.int64), dwell)
+    excl = np.cumsum(dwell) - dwell
+    pv_off = excl - excl[pv_first][pv_sess]
+    last_pv = pv_first + pages - 1
+    sess_len = pv_off[last_pv] + dwell[last_pv]
+    total_dwell = sess_len
+    path = rng.choice(len(PAGES), n_pv, p=PAGE_P)
+    app = (s["login"][pv_sess] == 1) | (s["login"][pv_sess] == 2)
+    app &= rng.random(n_pv) < 0.7
+    path = np.where(app, len(PAGES) + rng.integers(0, len(APP_PAGES), n_pv), path)
+    land = np.array([KIND_LANDINGS[k][x % len(KIND_LANDINGS[k])] for k, x in
+                     zip(s["kind"].tolist(), s["landing"].tolist())], dtype=np.int64)
+    (cs, cm, cc, cg, has_coll), (ps, pm, pc, pg), query = _session_tags(w, s["kind"], s["style"], start,
+                                                                         start * 7 + s["dev"])
+    later = s["later"]
+    lat = np.flatnonzero(later >= 0)
+    (lcs, lcm, lcc, lcg, lhas), (lps, lpm, lpc, lpg), lquery = _session_tags(
+        w, np.maximum(later[lat], 0), np.zeros(len(lat), dtype=np.int64), start[lat], start[lat] * 11 + s["dev"][lat])
+    later_row = np.full(S, -1)
+    later_row[lat] = np.arange(len(lat))
+    pv_land = pv_no == 0
+    pv_url = np.where(pv_land, LANDING_URLS[land[pv_sess]] + query[pv_sess], PAGE_URLS[path])
+    pv_plain = np.where(pv_land, LANDING_URLS[land[pv_sess]], PAGE_URLS[path])
+    # the last page of a session with a later tag is that campaign's landing page
+    pv_later = (pv_no == pages[pv_sess] - 1) & (pv_no > 0) & (later_row[pv_sess] >= 0)
+    if pv_later.any():
+        li = later_row[pv_sess[pv_later]]
+        lk_land = np.array([KIND_LANDINGS[k][0] for k in later[lat][li].tolist()], dtype=np.int64)
+        pv_url[pv_later] = LANDING_URLS[lk_land] + lquery[li]
+        pv_plain[pv_later] = LANDING_URLS[lk_land]
+    pv_ref = np.empty(n_pv, dtype=object)
+    pv_ref[1:] = pv_plain[:-1]
+    pv_ref[pv_land] = KIND_REFERRER[s["kind"][pv_sess[pv_land]]]
+
+    # the events of each type: (session, offset ms, name, page index)
+    blocks = []
+    sess_all = np.arange(S)
+    blocks.append((sess_all[s["first"]], np.zeros(int(s["first"].sum()), np.int64), E_FIRST))
+    blocks.append((sess_all, np.zeros(S, np.int64), E_START))
+    blocks.append((pv_sess, pv_off, E_PV))
+    scroll = (dwell > 20_000) & (rng.random(n_pv) < 0.35)
+    blocks.append((pv_sess[scroll], pv_off[scroll] + dwell[scroll] * 7 // 10, E_SCROLL))
+    lg = (s["login"] == 1) | (s["login"] == 3)
+    blocks.append((sess_all[lg], s["login_off"][lg] * 1000, E_LOGIN))
+    fm = s["form"]
+    blocks.append((sess_all[fm], s["form_off"][fm] * 1000, E_FORM))
+    ld = s["lead"]
+    blocks.append((sess_all[ld], s["form_off"][ld] * 1000 + 2500, E_LEAD))
+    engaged = (pages >= 2) | (total_dwell >= 10_000) | fm
+    # user_engagement as the page is left (navigation or background), with the time spent on it
+    blocks.append((pv_sess, pv_off + dwell - 5, E_ENGAGE))
+    sess = np.concatenate([b[0] for b in blocks]).astype(np.int64)
+    off = np.concatenate([b[1] for b in blocks]).astype(np.int64)
+    name = np.concatenate([np.full(len(b[0]), b[2], np.int8) for b in blocks])
+    pv_own = np.full(len(sess), -1)
+    o = len(blocks[0][0]) + len(blocks[1][0])
+    pv_own[o:o + n_pv] = np.arange(n_pv)
+    o2 = o + n_pv
+    pv_own[o2:o2 + int(scroll.sum())] = np.flatnonzero(scroll)
+    n = len(sess)
+    pv_own[n - n_pv:] = np.arange(n_pv)
+    # the page an event happened on: the last page view at or before it
+    key = sess * (1 << 34) + off
+    pv_key = pv_sess * (1 << 34) + pv_off
+    page = np.maximum(np.searchsorted(pv_key, key, side="right") - 1, pv_first[sess])
+    page = np.where(pv_own >= 0, pv_own, page)
+    has_session = name != E_LEAD
+
+    micros = rng.integers(0, 1000, n)
+    ts = (start[sess] * 1_000_000 + s["jitter"][sess] + off * 1000 + np.where(off > 0, micros, 0))
+    # user_id: after a login event, on every event of an already-logged-in session
+    login_state = s["login"][sess]
+    uid_on = ((login_state == 1) | (login_state == 3)) & (off >= s["login_off"][sess] * 1000)
+    uid_on |= login_state == 2
+    uid_on &= has_session
+    uid = np.full(n, None, dtype=object)
+    person = s["person"][sess]
+    uid[uid_on] = np.where(login_state[uid_on] == 3, "undefined", w.p_uid[person[uid_on]])
+
+    f = {"ts": ts, "name": name, "dev": s["dev"][sess].astype(np.int64), "uid": uid,
+         "consent": s["consent"][sess].astype(np.int8)}
+    # traffic tags: on session_start (unless on page_view only) and the landing page_view; a later tag
+    tag_main = ((name == E_START) & ~s["pv_only"][sess]) | ((name == E_PV) & (pv_own >= 0) & (pv_no[page] == 0))
+    tag_later = (name == E_PV) & (pv_own >= 0) & pv_later[page]
+    coll = [np.full(n, None, dtype=object) for _ in range(4)]
+    par = [np.full(n, None, dtype=object) for _ in range(4)]
+    for arrs, src in ((coll, (cs, cm, cc, cg)), (par, (ps, pm, pc, pg))):
+        for a, v in zip(arrs, src):
+            a[tag_main] = v[sess[tag_main]]
+    if tag_later.any():
+        li = later_row[sess[tag_later]]
+        for arrs, src in ((coll, (lcs, lcm, lcc, lcg)), (par, (lps, lpm, lpc, lpg))):
+            for a, v in zip(arrs, src):
+                a[tag_later] = v[li]
+    f["has_coll"] = (tag_main & has_coll[sess])
+    if tag_later.any():
+        f["has_coll"][tag_later] = lhas[later_row[sess[tag_later]]]
+    f["cs"], f["cm"], f["cc"], f["cg"] = coll
+
+    # event_params
+    kinds = np.full((len(PARAM_KEYS), n), -1, dtype=np.int8)
+    vals = np.full((len(PARAM_KEYS), n), None, dtype=object)
+    ints = np.zeros((len(PARAM_KEYS), n), dtype=np.int64)
+    sid = start[sess]
+    kinds[P_SID] = np.where(has_session, rng.choice(3, n, p=P_SID_REPR), -1)
+    ints[P_SID] = sid
+    as_text = kinds[P_SID] == STR
+    vals[P_SID][as_text] = sid[as_text].astype(str).astype(object)
+    kinds[P_SNUM] = np.where(has_session, np.where(rng.random(n) < 0.3, INT_STR, INT), -1)
+    ints[P_SNUM] = s["num"][sess]
+    loc = np.where(has_session, pv_url[page], None)
+    loc[name == E_FORM] = pv_plain[page[name == E_FORM]]
+    kinds[P_LOC] = np.where(loc != None, STR, -1)  # noqa: E711  (object array: elementwise)
+    vals[P_LOC] = loc
+    ref = np.where((name == E_PV) | (name == E_START) | (name == E_FIRST), pv_ref[page], None)
+    kinds[P_REF] = np.where(ref != None, STR, -1)  # noqa: E711
+    vals[P_REF] = ref
+    for key, a in zip((P_SRC, P_MED, P_CAMP, P_GCLID), par):
+        kinds[key] = np.where(a != None, STR, -1)  # noqa: E711
+        vals[key] = a
+    eng = np.full(n, -1, dtype=np.int64)
+    eng[name == E_ENGAGE] = dwell[page[name == E_ENGAGE]]
+    kinds[P_ENG] = np.where(eng >= 0, INT, -1)
+    ints[P_ENG] = eng
+    kinds[P_SCROLL] = np.where(name == E_SCROLL, INT, -1)
+    ints[P_SCROLL] = 90
+    engaged_now = engaged[sess] & has_session & ~((name == E_START) | (name == E_FIRST) |
+                                                  ((name == E_PV) & (pv_own >= 0) & (pv_no[page] == 0)))
+    kinds[P_ENGAGED] = np.where(engaged_now, np.where(rng.random(n) < P_ENGAGED_STRING, STR, INT), -1)
+    ints[P_ENGAGED] = 1
+    vals[P_ENGAGED] = "1"
+
+    # cookieless pings: no user_pseudo_id, no ga_session_id
+    n_ping = max(1, int(rng.poisson(P_COOKIELESS * S))) if S else 0
+    if n_ping:
+        p_ts = (w.t0 + d * DAY) * 1_000_000 + rng.integers(0, DAY * 1_000_000, n_ping)
+        two = rng.random(n_ping) < 0.6
+        p_ts = np.r_[p_ts, p_ts[two]]
+        p_name = np.r_[np.full(n_ping, E_PV, np.int8), np.full(int(two.sum()), E_START, np.int8)]
+        m = len(p_ts)
+        prof = lk.cookieless0 + rng.integers(0, COOKIELESS_PROFILES, n_ping)
+        p_path = rng.choice(len(PAGES), n_ping, p=PAGE_P)
+        p_loc = PAGE_URLS[np.r_[p_path, p_path[two]]]
+        f = {k: np.concatenate([v, np.full(m, None, dtype=object) if v.dtype == object else np.zeros(m, v.dtype)])
+             for k, v in f.items()}
+        f["ts"][n:] = p_ts
+        f["name"][n:] = p_name
+        f["dev"][n:] = np.r_[prof, prof[two]]
+        f["consent"][n:] = 2
+        f["has_coll"][n:] = False
+        kinds = np.concatenate([kinds, np.full((len(PARAM_KEYS), m), -1, np.int8)], axis=1)
+        vals = np.concatenate([vals, np.full((len(PARAM_KEYS), m), None, dtype=object)], axis=1)
+        ints = np.concatenate([ints, np.zeros((len(PARAM_KEYS), m), np.int64)], axis=1)
+        kinds[P_LOC, n:] = STR
+        vals[P_LOC, n:] = p_loc
+        sess_late = np.r_[s["late"][sess], np.zeros(m, bool)]
+    else:
+        sess_late = s["late"][sess]
+    n = len(f["ts"])
+    for k in range(len(PARAM_KEYS)):
+        f[f"k{k}"], f[f"v{k}"], f[f"i{k}"] = kinds[k], vals[k], ints[k]
+    event_day = (f["ts"] // 1_000_000 - w.t0) // DAY
+    u = rng.random(n)
+    shift = np.where(u < P_LATE_EVENT[1], 2, np.where(u < P_LATE_EVENT[0] + P_LATE_EVENT[1], 1, 0))
+    if n and not shift.any():
+        shift[rng.integers(0, n)] = 1
+    shift = np.maximum(shift, sess_late.astype(np.int64))
+    f["day"] = event_day
+    f["shard"] = event_day + shift
+    f["dup"] = _bern(rng, n, P_DUP_LINE, at_least=1 if n else 0)
+    f["ts_str"] = rng.random(n) < P_TS_STRING
+    f["intra"] = rng.random(n) >= P_NOT_IN_INTRADAY
+    f["ecom"] = rng.random(n) < 1 / 6
+    f["batch"] = np.where(rng.random(n) < 0.2, rng.integers(0, 10, n), -1)
+    f["eid"] = eid0 + np.arange(n)
+    return f
+
+
+def _concat(a: dict, b: dict) -> dict:
+    return {k: np.concatenate([a[k], b[k]]) for k in a}
+
+
+def _take(f: dict, idx: np.ndarray) -> dict:
+    return {k: v[idx] for k, v in f.items()}
+
+
+def _json_bytes(f: dict, lk: Lookups, day_str: np.ndarray, intraday: bool) -> bytes:
+    """The rows of one shard as `bq extract` JSON lines.
+
+    Each line is joined from pieces built column-wise: a head (date, timestamp, name), one piece per event_params
+    key (empty when absent), and a tail (ids, consent, device, traffic, extras).
+    """
+    n = len(f["ts"])
+    if not n:
+        return b""
+    days = day_str[f["day"]].tolist()
+    names = EVENT_NAME_ARRAY[f["name"]].tolist()
+    head = [(HEAD_QUOTED if q else HEAD) % (d, t, nm)
+            for d, t, nm, q in zip(days, f["ts"].tolist(), names, f["ts_str"].tolist())]
+    pieces = []
+    for k, (pre, post) in enumerate(PIECES[intraday]):
+        kind = f[f"k{k}"]
+        piece = np.full(n, "", dtype=object)
+        m = kind >= 0
+        if m.any():
+            km = kind[m]
+            text = f[f"v{k}"][m]
+            is_int = km != STR
+            if is_int.any():
+                text = text.copy()
+                text[is_int] = f[f"i{k}"][m][is_int].astype(str).astype(object)
+            piece[m] = pre[km] + text + post[km]
+        pieces.append(piece.tolist())
+    # every piece starts with ',': drop it from the first piece of each row
+    first = pieces[0]
+    for i, p in enumerate(first):
+        if p:
+            first[i] = p[1:]
+        else:
+            for col in pieces[1:]:
+                if col[i]:
+                    col[i] = col[i][1:]
+                    break
+    uid = np.full(n, "null", dtype=object)
+    has_uid = f["uid"] != None  # noqa: E711
+    uid[has_uid] = '"' + f["uid"][has_uid] + '"'
+    coll = np.full(n, "null", dtype=object)
+    hc = np.flatnonzero(f["has_coll"])
+    if len(hc):
+        def j(v):
+            return "null" if v is None else f'"{v}"'
+        coll[hc] = [f'{{"manual_campaign_name":{j(c)},"manual_source":{j(s)},"manual_medium":{j(m)},'
+                    f'"gclid":{j(g)}}}' for c, s, m, g in
+                    zip(f["cc"][hc].tolist(), f["cs"][hc].tolist(), f["cm"][hc].tolist(), f["cg"][hc].tolist())]
+    ecom = np.where(f["ecom"], ',"ecommerce":null', "").astype(object)
+    batch = np.full(n, "", dtype=object)
+    b = f["batch"] >= 0
+    batch[b] = ',"batch_event_index":' + f["batch"][b].astype(str).astype(object)
+    dev_tail = (lk.tail_intraday if intraday else lk.tail_daily)[f["dev"]]
+    tail = [TAIL % t for t in zip(uid.tolist(), lk.upid_json[f["dev"]].tolist(), PRIVACY_JSON[f["consent"]].tolist(),
+                                  dev_tail.tolist(), ecom.tolist(), coll.tolist(), batch.tolist())]
+    return "".join(["".join(row) for row in zip(head, *pieces, tail)]).encode("utf-8")
+
+
+def _ga4_schema():
+    import pyarrow as pa
+
+    value = pa.struct([("string_value", pa.string()), ("int_value", pa.int64()),
+                       ("float_value", pa.float64()), ("double_value", pa.float64())])
+    return pa.schema([
+        ("event_date", pa.string()),
+        ("event_timestamp", pa.int64()),
+        ("event_name", pa.string()),
+        ("event_params", pa.list_(pa.struct([("key", pa.string()), ("value", value)]))),
+        ("user_id", pa.string()),
+        ("user_pseudo_id", pa.string()),
+        ("privacy_info", pa.struct([("analytics_storage", pa.string()), ("ads_storage", pa.string()),
+                                    ("uses_transient_token", pa.string())])),
+        ("device", pa.struct([("category", pa.string()), ("operating_system", pa.string())])),
+        ("geo", pa.struct([("country", pa.string())])),
+        ("traffic_source", pa.struct([("name", pa.string()), ("medium", pa.string()), ("source", pa.string())])),
+        ("stream_id", pa.string()),
+        ("platform", pa.string()),
+        ("collected_traffic_source", pa.struct([("manual_campaign_name", pa.string()),
+                                                ("manual_source", pa.string()), ("manual_medium", pa.string()),
+                                                ("gclid", pa.string())])),
+        ("batch_event_index", pa.int64()),
+    ])
+
+
+def _arrow_table(f: dict, lk: Lookups, day_str: np.ndarray):
+    """The rows of one daily shard as an arrow table with the GA4 export's types (INT64, nested structs)."""
+    import pyarrow as pa
+
+    schema = _ga4_schema()
+    n = len(f["ts"])
+    K = len(PARAM_KEYS)
+    kinds = np.stack([f[f"k{k}"] for k in range(K)], axis=1)
+    present = kinds >= 0
+    flat = np.flatnonzero(present.ravel())
+    kflat = kinds.ravel()[flat]
+    keys = np.array(PARAM_KEYS, dtype=object)[flat % K]
+    svals = np.stack([f[f"v{k}"] for k in range(K)], axis=1).ravel()[flat]
+    ivals = np.stack([f[f"i{k}"] for k in range(K)], axis=1).ravel()[flat]
+    is_int = kflat != STR
+    svals = np.where(is_int, None, svals)
+    m = len(flat)
+    value_type = schema.field("event_params").type.value_type.field("value").type
+    value = pa.StructArray.from_arrays(
+        [pa.array(svals, pa.string()), pa.array(ivals, pa.int64(), mask=~is_int), pa.nulls(m, pa.float64()),
+         pa.nulls(m, pa.float64())], fields=list(value_type))
+    item = pa.StructArray.from_arrays([pa.array(keys, pa.string()), value], names=["key", "value"])
+    offsets = np.r_[0, np.cumsum(present.sum(axis=1))].astype(np.int32)
+    params = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), item,
+                                      type=schema.field("event_params").type)
+    dev = f["dev"]
+    consent = CONSENT_VALUE[f["consent"]]
+    no_privacy = f["consent"] == 0
+
+    def struct(name, arrays, mask=None):
+        t = schema.field(name).type
+        return pa.StructArray.from_arrays([pa.array(a, fld.type) for a, fld in zip(arrays, t)], fields=list(t),
+                                          mask=None if mask is None else pa.array(mask, pa.bool_()))
+
+    coll_mask = ~f["has_coll"]
+    columns = [
+        pa.array(day_str[f["day"]], pa.string()),
+        pa.array(f["ts"], pa.int64()),
+        pa.array(np.array(EVENT_NAMES, dtype=object)[f["name"]], pa.string()),
+        params,
+        pa.array(f["uid"], pa.string()),
+        pa.array(lk.upid[dev], pa.string()),
+        struct("privacy_info", [consent, consent, np.full(n, "No", dtype=object)], no_privacy),
+        struct("device", [lk.cat[dev], lk.os[dev]]),
+        struct("geo", [lk.country[dev]]),
+        struct("traffic_source", [lk.ts_name[dev], lk.ts_medium[dev], lk.ts_source[dev]]),
+        pa.array(np.full(n, STREAM_ID, dtype=object), pa.string()),
+        pa.array(np.full(n, "WEB", dtype=object), pa.string()),
+        struct("collected_traffic_source",
+               [np.where(coll_mask, None, f["cc"]), np.where(coll_mask, None, f["cs"]),
+                np.where(coll_mask, None, f["cm"]), np.where(coll_mask, None, f["cg"])], coll_mask),
+        pa.array(f["batch"], pa.int64(), mask=f["batch"] < 0),
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+class _Sink:
+    """One shard file, written in chunks. Its methods run on the writer thread (zlib and arrow release the GIL)."""
+
+    def __init__(self, path: Path, kind: str):
+        self.path, self.kind = path, kind
+        self.raw = self.gz = self.pq = None
+
+    def open(self) -> None:
+        if self.kind == "parquet":
+            import pyarrow.parquet as pq
+
+            self.pq = pq.ParquetWriter(self.path, _ga4_schema(), compression="snappy")
+            return
+        self.raw = open(self.path, "wb")
+        if self.kind == "jsonl.gz":
+            self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0, compresslevel=GZIP_LEVEL)
+
+    def write(self, payload) -> None:
+        if self.pq is not None:
+            self.pq.write_table(payload)
+        else:
+            (self.gz or self.raw).write(payload)
+
+    def close(self) -> int:
+        for h in (self.pq, self.gz, self.raw):
+            if h is not None:
+                h.close()
+        return self.path.stat().st_size
+
+
+def _write_ga4(w: World, rng: Generator, out: Path, fmt: str) -> dict:
+    """Day by day: expand the day's sessions into events, carry late ones forward, write the day's shard(s)."""
+    folder = out / "ga4"
+    folder.mkdir(parents=True, exist_ok=True)
+    lk = Lookups(w, rng)
+    day_str = np.array([(w.start + timedelta(days=d)).strftime("%Y%m%d") for d in range(w.days + 3)], dtype=object)
+    json_ext = "jsonl" if fmt == "jsonl" else "jsonl.gz"
+    pool = ThreadPoolExecutor(max_workers=1)  # one worker: its tasks run in submission order
+    pending: deque = deque()
+    counts = {"events": 0, "daily_rows": 0, "intraday_rows": 0, "files": 0, "bytes": 0}
+
+    def submit(fn, *args) -> None:
+        while len(pending) > 2:  # at most a few small tasks (formatted chunks) wait for the writer
+            done = pending.popleft().result()
+            counts["bytes"] += done if isinstance(done, int) else 0
+        pending.append(pool.submit(fn, *args))
+
+    def write_shard(path: Path, rows: dict, kind: str, intraday: bool) -> None:
+        sink = _Sink(path, kind)
+        submit(sink.open)
+        n = len(rows["ts"])
+        for lo in range(0, max(n, 1), CHUNK_ROWS):
+            chunk = _take(rows, np.arange(lo, min(lo + CHUNK_ROWS, n)))
+            payload = (_arrow_table(chunk, lk, day_str) if kind == "parquet"
+                       else _json_bytes(chunk, lk, day_str, intraday))
+            submit(sink.write, payload)
+        submit(sink.close)
+        counts["files"] += 1
+
+    carry = None
+    eid0 = 0
+    try:
+        for d in range(w.days):
+            f = _day_frame(w, lk, rng, d, eid0)
+            eid0 += len(f["ts"])
+            if carry is not None:
+                f = _concat(carry, f)
+            carry = _take(f, np.flatnonzero(f["shard"] > d))
+            cur = _take(f, np.flatnonzero(f["shard"] == d))
+            del f
+            order = np.lexsort((cur["eid"], cur["ts"]))
+            cur = _take(cur, np.repeat(order, 1 + cur["dup"][order]))
+            ymd = day_str[d]
+            n = len(cur["ts"])
+            if d < w.days - 1:  # the last day has no daily shard yet
+                write_shard(folder / f"events_{ymd}.{fmt}", cur, fmt, False)
+                counts["daily_rows"] += n
+                counts["events"] += n
+            if d >= w.days - 2:  # intraday: the last day's, and the one before (superseded by its daily shard)
+                part = cur if d == w.days - 1 else _take(cur, np.flatnonzero(cur["intra"]))
+                write_shard(folder / f"events_intraday_{ymd}.{json_ext}", part, json_ext, True)
+                counts["intraday_rows"] += len(part["ts"])
+                counts["events"] += len(part["ts"])
+        while pending:
+            done = pending.popleft().result()
+            counts["bytes"] += done if isinstance(done, int) else 0
+    finally:
+        pool.shutdown(wait=True)
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------------------
+
+def generate(out: Path, persons: int, days: int, seed: int, fmt: str = "jsonl.gz",
+             start: date = date(2024, 3, 1)) -> dict:
+    """Write a synthetic source root that follows the data contract.
+
+    Args:
+        out: the folder to write (created; its ga4/events_* files and the CSVs are replaced).
+        persons: people in the population (each visits at least once).
+        days: days of GA4 export, from `start`; the last day is an intraday shard.
+        seed: the same seed gives byte-identical files.
+        fmt: daily shard format, 'jsonl.gz', 'jsonl' or 'parquet' (intraday shards are always JSON lines).
+        start: the first day (UTC).
+    Returns:
+        Counts: events (rows written to GA4 files, duplicates and intraday included), daily_rows, intraday_rows,
+        sessions, devices, persons, contacts, deals, forms, product_users, files, bytes, seconds.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+    if persons < 1 or days < 1:
+        raise ValueError("persons and days must be at least 1")
+    began = time.perf_counter()
+    out = Path(out)
+    (out / "ga4").mkdir(parents=True, exist_ok=True)
+    for old in (out / "ga4").glob("events_*"):
+        old.unlink()
+    rng = Generator(PCG64(seed))
+    world = World(rng, persons, days, start)
+    table_bytes = world.write_tables(out)
+    ga4 = _write_ga4(world, rng, out, fmt)
+    return {
+        "events": ga4["events"], "daily_rows": ga4["daily_rows"], "intraday_rows": ga4["intraday_rows"],
+        "sessions": int(world.S), "devices": int(len(np.unique(world.s["dev"]))), "persons": persons,
+        "contacts": len(world.c_id), "deals": len(world.k_id), "forms": len(world.f_at),
+        "product_users": len(world.u_person), "files": ga4["files"] + 6,
+        "bytes": ga4["bytes"] + table_bytes, "seconds": round(time.perf_counter() - began, 2),
+    }

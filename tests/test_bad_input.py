@@ -1,0 +1,225 @@
+"""Bad input, table-driven: each corruption is applied to a copy of the fixtures, and each has its documented
+outcome (README "What bad input does"): an error naming the file and line, a row set aside and counted, a
+data-test failure or warning naming the table, or a row dropped with a count — never a silent drop."""
+from __future__ import annotations
+
+import gzip
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from c360 import checks, engine as engines, models, params as P, sources
+from c360.paths import PROJ_ROOT
+from c360.sources import BadInputError
+
+FIXTURES = PROJ_ROOT / "data" / "fixtures"
+SHARD = "ga4/events_20240301.jsonl"
+
+
+def append(rel: str, text: str) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        with (root / rel).open("a", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    return mutate
+
+
+def append_bytes(rel: str, data: bytes) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        with (root / rel).open("ab") as fh:
+            fh.write(data)
+    return mutate
+
+
+def edit_csv_cell(rel: str, row: int, column: str, value: str) -> Callable[[Path], None]:
+    """Set one cell of a CSV (row 1 = the first data row, line 2)."""
+    def mutate(root: Path) -> None:
+        lines = (root / rel).read_text(encoding="utf-8").splitlines()
+        cols = lines[0].split(",")
+        cells = lines[row].split(",")
+        cells[cols.index(column)] = value
+        lines[row] = ",".join(cells)
+        (root / rel).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return mutate
+
+
+def drop_csv_column(rel: str, column: str) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        lines = (root / rel).read_text(encoding="utf-8").splitlines()
+        i = lines[0].split(",").index(column)
+        (root / rel).write_text("\n".join(",".join(c for j, c in enumerate(line.split(",")) if j != i)
+                                          for line in lines) + "\n", encoding="utf-8")
+    return mutate
+
+
+def add_csv_column(rel: str) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        lines = (root / rel).read_text(encoding="utf-8").splitlines()
+        (root / rel).write_text("\n".join([lines[0] + ",hs_extra_field"] + [line + ",x" for line in lines[1:]])
+                                + "\n", encoding="utf-8")
+    return mutate
+
+
+def duplicate_csv_row(rel: str, row: int) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        lines = (root / rel).read_text(encoding="utf-8").splitlines()
+        (root / rel).write_text("\n".join(lines + [lines[row]]) + "\n", encoding="utf-8")
+    return mutate
+
+
+def bom_and_crlf(rel: str) -> Callable[[Path], None]:
+    def mutate(root: Path) -> None:
+        text = (root / rel).read_text(encoding="utf-8")
+        (root / rel).write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    return mutate
+
+
+def remove_shards(root: Path) -> None:
+    for shard in (root / "ga4").glob("events_*"):
+        shard.unlink()
+
+
+def first_line_with(field: str, value: str) -> Callable[[Path], None]:
+    """Rewrite the first event of the 03-01 shard with one field changed (a JSON literal)."""
+    def mutate(root: Path) -> None:
+        lines = (root / SHARD).read_text(encoding="utf-8").splitlines()
+        import json
+        row = json.loads(lines[0])
+        row[field] = json.loads(value)
+        lines[0] = json.dumps(row)
+        (root / SHARD).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return mutate
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    mutate: Callable[[Path], None]
+    outcome: str  # error | quarantined | test_fail | test_warn | dropped | loaded
+    expect: str = ""  # error: regex of the message; test_*: the failing test; dropped: model:reason
+
+
+GOOD_EVENT = ('{"event_date": "20240301", "event_timestamp": "1709290000000000", "event_name": "page_view", '
+              '"user_pseudo_id": "9.9", "event_params": [{"key": "ga_session_id", "value": {"int_value": "1"}}]}')
+
+CASES = [
+    Case("truncated JSON line", append(SHARD, '{"event_date": "20240301", "event_tim\n'), "error",
+         r"events_20240301\.jsonl: line 11: malformed JSON"),
+    Case("non-UTF-8 bytes in a shard", append_bytes(SHARD, b'{"event_date": "20240301", "event_name": "\xff"}\n'),
+         "error", r"events_20240301\.jsonl: line 11: not UTF-8"),
+    Case("an event without event_name", append(SHARD, GOOD_EVENT.replace('"event_name": "page_view", ', "") + "\n"),
+         "error", r"events_20240301\.jsonl: line 11: missing required field\(s\) event_name"),
+    Case("a non-integer event_timestamp", first_line_with("event_timestamp", '"soon"'), "error",
+         r"events_20240301\.jsonl: line 1"),
+    Case("a required CSV column missing", drop_csv_column("crm/deals.csv", "stage"), "error",
+         r"deals\.csv: missing required column\(s\) stage"),
+    Case("a CSV value of the wrong type", edit_csv_cell("crm/deals.csv", 2, "amount", "lots"), "error",
+         r"deals\.csv: line 3: unparseable amount: lots"),
+    Case("an unparseable timestamp", edit_csv_cell("crm/contacts.csv", 1, "updated_at", "31/12/2024"), "error",
+         r"contacts\.csv: line 2: unparseable updated_at: 31/12/2024"),
+    Case("non-UTF-8 bytes in a CSV", append_bytes("crm/contacts.csv", b"9999,\xff@x.com,,,,,,,,,false,\n"), "error",
+         r"contacts\.csv: cannot be read as CSV.*Line: \d+"),
+    Case("no shards at all", remove_shards, "error", r"no GA4 shards"),
+    Case("a misnamed shard", lambda r: (r / "ga4" / "events_2024-03-29.jsonl").write_text(GOOD_EVENT + "\n"),
+         "error", r"events_2024-03-29\.jsonl: not a GA4 shard name"),
+    Case("an unknown extra column", add_csv_column("crm/contacts.csv"), "loaded"),
+    Case("an unknown extra JSON field", first_line_with("brand_new_field", '{"a": [1, 2]}'), "loaded"),
+    Case("an empty shard", lambda r: (r / "ga4" / "events_20240329.jsonl").write_text(""), "loaded"),
+    Case("a CSV with BOM and CRLF", bom_and_crlf("crm/contacts.csv"), "loaded"),
+    Case("an enormous field", first_line_with("page_title_dump", '"' + "x" * 2_000_000 + '"'), "loaded"),
+    Case("a duplicate contact_id", duplicate_csv_row("crm/contacts.csv", 1), "dropped",
+         "base__crm__contacts:duplicate"),
+    Case("a deal for an unknown contact", edit_csv_cell("crm/deals.csv", 1, "contact_id", "9999"), "test_warn",
+         "base__crm__deals:relationships(contact_id)"),
+    Case("a negative amount", edit_csv_cell("crm/deals.csv", 1, "amount", "-500"), "test_fail",
+         "base__crm__deals:expression(amount_not_negative)"),
+    Case("a timestamp in the future", edit_csv_cell("crm/deals.csv", 1, "closed_at", "2099-01-01T00:00:00Z"),
+         "test_warn", "base__crm__deals:expression(closed_at_not_in_future)"),
+    Case("an unknown consent value", first_line_with("privacy_info", '{"analytics_storage": "Maybe"}'), "test_warn",
+         "base__ga4__events:accepted_values(consent__analytics_storage)"),
+]
+
+
+def _build(root: Path, warehouse: Path, on_bad_rows: str = "fail"):
+    params = P.load(overrides=[f"source_root={root}", f"warehouse={warehouse}", f"on_bad_rows={on_bad_rows}"])
+    eng = engines.connect(params)
+    loaded = sources.load_sources(eng, root, on_bad_rows)
+    models.build(eng, "base", params)
+    return eng, loaded
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_has_its_documented_outcome(case, tmp_path):
+    root = tmp_path / "src"
+    shutil.copytree(FIXTURES, root)
+    case.mutate(root)
+    if case.outcome == "error":
+        with pytest.raises(BadInputError, match=case.expect):
+            _build(root, tmp_path / "w.duckdb")
+        return
+    eng, loaded = _build(root, tmp_path / "w.duckdb")
+    try:
+        accounting = models.row_accounting(eng, loaded.rows_read(), layer="base")
+        assert accounting["balanced"].all()  # whatever happened was counted
+        result = checks.run(eng, "base", raise_on_error=False)
+        status = {f"{r.model}:{r.test}": r.status for r in result.itertuples()}
+        if case.outcome == "loaded":
+            assert set(status.values()) == {"pass"}
+        elif case.outcome == "dropped":
+            model, reason = case.expect.split(":")
+            assert accounting.set_index("model").loc[model, reason] == 1
+        else:
+            assert status[case.expect] == {"test_fail": "fail", "test_warn": "warn"}[case.outcome]
+            assert list(status.values()).count("pass") == len(status) - 1
+            if case.outcome == "test_fail":
+                with pytest.raises(checks.DataTestError, match=case.expect.split(":")[1].replace("(", r"\(").replace(")", r"\)")):
+                    checks.run(eng, "base")
+    finally:
+        eng.con.close()
+
+
+ROW_CASES = [c for c in CASES if c.name in ("truncated JSON line", "non-UTF-8 bytes in a shard",
+                                             "an event without event_name", "a non-integer event_timestamp")]
+
+
+@pytest.mark.parametrize("case", ROW_CASES, ids=[c.name for c in ROW_CASES])
+def test_quarantine_sets_bad_event_lines_aside_and_counts_them(case, tmp_path):
+    root = tmp_path / "src"
+    shutil.copytree(FIXTURES, root)
+    case.mutate(root)
+    eng, loaded = _build(root, tmp_path / "w.duckdb", on_bad_rows="quarantine")
+    try:
+        assert loaded.quarantine_frame()["rows"].sum() == 1
+        acc = models.row_accounting(eng, loaded.rows_read(), layer="base").set_index("model").loc["base__ga4__events"]
+        lines = 260 + (case.name != "a non-integer event_timestamp")  # that case rewrites a line, not adds one
+        kept = 238 - (case.name == "a non-integer event_timestamp")
+        assert (acc["malformed"], acc["kept"], acc["rows_read"], acc["input"]) == (1, kept, lines, lines)
+    finally:
+        eng.con.close()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("conversion_window_days=-1", r"'conversion_window_days' must be >= 0"),
+    ("attribution_models=[markov, last_click]", r"'attribution_models' must be one of"),
+    ("half_life_days=0", r"'half_life_days' must be >= 0.01"),
+    ("attribution_channel=source; DROP TABLE x", r"'attribution_channel' must be one of"),
+    ("conversion_windows=30", r"unknown parameter 'conversion_windows' \(did you mean 'conversion_window_days'\?\)"),
+])
+def test_invalid_parameters_are_rejected_naming_the_key(override, message):
+    with pytest.raises(P.ParamError, match=message):
+        P.load(overrides=[override])
+
+
+def test_a_gzip_shard_that_is_not_gzip_names_the_file(tmp_path):
+    root = tmp_path / "src"
+    shutil.copytree(FIXTURES, root)
+    (root / "ga4" / "events_20240329.jsonl.gz").write_bytes(b"this is not gzip")
+    with pytest.raises(BadInputError, match=r"events_20240329\.jsonl\.gz"):
+        _build(root, tmp_path / "w.duckdb")
+    good = root / "ga4" / "events_20240329.jsonl.gz"
+    with gzip.open(good, "wt") as fh:
+        fh.write(GOOD_EVENT.replace("20240301", "20240329") + "\n")
+    eng, _ = _build(root, tmp_path / "w2.duckdb")
+    eng.con.close()

@@ -1,0 +1,231 @@
+"""The synthetic source-root generator (c360.synth): deterministic, loadable, balanced, and full of the quirks."""
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from c360 import cli, engine as engines, models, params as P, sources, synth
+
+PERSONS, DAYS = 200, 3
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _load(root: Path, warehouse: Path):
+    """Load a source root with the real loader and build the base layer; returns (engine, load report)."""
+    params = P.load(overrides=[f"source_root={root}", f"warehouse={warehouse}"])
+    eng = engines.connect(params)
+    loaded = sources.load_sources(eng, root, params["on_bad_rows"])
+    models.build(eng, "base", params)
+    return eng, loaded
+
+
+def _one(eng, sql: str):
+    return eng.native(sql).fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One jsonl.gz source root (200 persons x 3 days, seed 11), loaded and built to base."""
+    tmp = tmp_path_factory.mktemp("synth")
+    root = tmp / "src"
+    counts = synth.generate(root, PERSONS, DAYS, seed=11)
+    eng, loaded = _load(root, tmp / "w.duckdb")
+    yield root, counts, eng, loaded
+    eng.con.close()
+
+
+def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path):
+    for fmt in ("jsonl.gz", "parquet"):
+        a = _files(synth.generate(tmp_path / f"a_{fmt}", PERSONS, DAYS, seed=5, fmt=fmt) and tmp_path / f"a_{fmt}")
+        b = _files(synth.generate(tmp_path / f"b_{fmt}", PERSONS, DAYS, seed=5, fmt=fmt) and tmp_path / f"b_{fmt}")
+        assert a == b
+        assert len(a) >= 10
+    c = _files(synth.generate(tmp_path / "c", PERSONS, DAYS, seed=6) and tmp_path / "c")
+    a = _files(tmp_path / "a_jsonl.gz")
+    assert set(a) == set(c)  # the same layout ...
+    assert all(a[name] != c[name] for name in a if name.startswith(("ga4/", "crm/")))  # ... other content
+
+
+def test_gzip_shards_carry_no_timestamp_or_name(built):
+    root = built[0]
+    for shard in (root / "ga4").glob("*.gz"):
+        header = shard.read_bytes()[:10]
+        assert header[4:8] == b"\0\0\0\0"  # mtime 0
+        assert header[3] & 0x08 == 0  # no file name
+
+
+def test_output_loads_with_the_real_loader_and_row_accounting_balances(built):
+    _, counts, eng, loaded = built
+    acc = models.row_accounting(eng, loaded.rows_read(), layer="base")
+    assert acc["balanced"].all(), acc
+    assert loaded.quarantined == []
+    rows = acc.set_index("model")["input"]
+    assert rows["base__ga4__events"] == counts["events"]
+    assert rows["base__crm__contacts"] == counts["contacts"]
+    assert rows["base__crm__deals"] == counts["deals"]
+    assert rows["base__form_submissions"] == counts["forms"]
+    assert rows["base__product__users"] == counts["product_users"]
+    assert counts["persons"] == PERSONS
+    assert counts["bytes"] == sum(len(b) for b in _files(built[0]).values())
+    sessions = _one(eng, "SELECT COUNT(DISTINCT (user_pseudo_id, ga_session_id)) FROM base__ga4__events")
+    assert 0.95 * counts["sessions"] <= sessions <= counts["sessions"]  # some start on the unexported last day
+
+
+def test_export_quirks_are_present(built):
+    root, _, eng, _ = built
+    audit = dict(eng.native("SELECT outcome, SUM(row_count) FROM c360__row_audit "
+                            "WHERE model = 'base__ga4__events' GROUP BY 1").fetchall())
+    assert audit["duplicate"] > 0
+    assert audit["superseded_intraday"] > 0
+    assert audit["missing_session_id"] > 0
+    shards = sorted(p.name for p in (root / "ga4").iterdir())
+    assert shards[-2:] == ["events_intraday_20240302.jsonl.gz", "events_intraday_20240303.jsonl.gz"]
+    assert "events_20240302.jsonl.gz" in shards and "events_20240303.jsonl.gz" not in shards
+    # cookieless pings: no user_pseudo_id and no session
+    assert _one(eng, "SELECT COUNT(*) FROM src__ga4__events WHERE user_pseudo_id IS NULL") > 0
+    # late events: in the shard of a later day than their own date
+    assert _one(eng, "SELECT COUNT(*) FROM base__ga4__events "
+                     "WHERE RIGHT(shard, 8) > strftime(event_date, '%Y%m%d')") > 0
+    # consent: 'No' devices, and devices without consent mode
+    consent = dict(eng.native("SELECT COALESCE(consent__analytics_storage, 'null'), COUNT(DISTINCT user_pseudo_id) "
+                              "FROM base__ga4__events GROUP BY 1").fetchall())
+    assert consent["No"] > 0 and consent["null"] > 0 and consent["Yes"] > consent["No"]
+    # logins: GA4 user_id = product user_id = a contact's external_id
+    assert _one(eng, "SELECT COUNT(*) FROM base__ga4__events WHERE event_name = 'login' AND user_id IS NOT NULL") > 0
+    assert _one(eng, "SELECT COUNT(DISTINCT e.user_id) FROM base__ga4__events e "
+                     "JOIN base__product__users u ON u.user_id = e.user_id "
+                     "JOIN base__crm__contacts c ON c.external_id = e.user_id") > 0
+    # devices identified: by a login or a form; about a third of people never identify
+    linked = _one(eng, "SELECT COUNT(DISTINCT user_pseudo_id) FROM (SELECT user_pseudo_id FROM base__ga4__events "
+                       "WHERE user_id IS NOT NULL UNION ALL SELECT user_pseudo_id FROM base__form_submissions)")
+    devices = _one(eng, "SELECT COUNT(DISTINCT user_pseudo_id) FROM base__ga4__events")
+    assert 0.3 < linked / devices < 0.8
+
+
+def test_people_share_devices_and_some_never_identify():
+    from numpy.random import PCG64, Generator
+
+    w = synth.World(Generator(PCG64(1)), 2000, 30, date(2024, 3, 1))
+    s = w.s
+    guest = s["person"] != w.d_owner[s["dev"]]
+    assert guest.any()  # sessions by a coworker on a shared device
+    assert 0.005 < (w.d_second >= 0).mean() < 0.03
+    anonymous = w.p_kind == 0
+    assert 0.28 < anonymous.mean() < 0.38
+    assert not np.isin(s["login"][anonymous[s["person"]]], (1, 2)).any()  # anonymous people never log in ...
+    anonymous_forms = [e for e, p in zip(w.f_email, w.f_person.tolist()) if anonymous[p]]
+    assert all(w.p_email[p] not in e.lower() for e, p in zip(w.f_email, w.f_person.tolist()) if anonymous[p])
+    assert all("@" in e for e in anonymous_forms)  # ... and their forms carry junk emails
+    assert set(w.p_ndev.tolist()) == {1, 2, 3}
+    assert (s["login"] == 3).any()  # user_id 'undefined'
+
+
+def test_crm_quirks_are_present(built):
+    _, _, eng, _ = built
+    deleted = dict(eng.native("SELECT model, SUM(row_count) FROM c360__row_audit WHERE outcome = 'deleted' "
+                              "GROUP BY 1").fetchall())
+    assert deleted["base__crm__contacts"] > 0 and deleted["base__crm__deals"] > 0
+    # form client ids: bare and cookie style, both parsed to a device
+    styles = dict(eng.native("SELECT ga_client_id LIKE 'GA1.%', COUNT(*) FROM base__form_submissions "
+                             "WHERE user_pseudo_id IS NOT NULL GROUP BY 1").fetchall())
+    assert styles[True] > 0 and styles[False] > 0
+    assert _one(eng, "SELECT COUNT(*) FROM base__form_submissions WHERE ga_client_id IS NULL") > 0  # offline
+    # every parsed client id is a device in the export
+    assert _one(eng, "SELECT COUNT(*) FROM base__form_submissions f WHERE f.user_pseudo_id IS NOT NULL AND NOT EXISTS "
+                     "(SELECT 1 FROM base__ga4__events e WHERE e.user_pseudo_id = f.user_pseudo_id)") == 0
+    # duplicate contacts: one email, written differently
+    assert _one(eng, "SELECT COUNT(*) FROM (SELECT email_normalized FROM src__crm__contacts s "
+                     "JOIN base__crm__contacts USING (contact_id) GROUP BY 1 HAVING COUNT(DISTINCT s.email) > 1)") > 0
+    # deals: won, lost and open; closed ones have closed_at after created_at, open ones none
+    status = dict(eng.native("SELECT deal_status, COUNT(*) FROM base__crm__deals GROUP BY 1").fetchall())
+    assert set(status) == {"won", "lost", "open"}
+    assert _one(eng, "SELECT COUNT(*) FROM base__crm__deals WHERE (deal_status = 'open') != (closed_at IS NULL) "
+                     "OR closed_at < created_at OR amount <= 0") == 0
+    assert _one(eng, "SELECT COUNT(*) FROM base__crm__deals WHERE NOT EXISTS "
+                     "(SELECT 1 FROM src__crm__contacts c WHERE c.contact_id = base__crm__deals.contact_id)") == 0
+    # ad spend: every day for every paid campaign
+    spend = eng.native("SELECT COUNT(DISTINCT spend_date), COUNT(DISTINCT (source, medium, campaign)), MIN(spend) "
+                       "FROM base__marketing__ad_spend").fetchone()
+    assert spend[0] == DAYS and spend[1] == len(synth.PAID) and spend[2] > 0
+    classes = dict(eng.native("SELECT classification, COUNT(*) FROM base__seeds__email_domains GROUP BY 1").fetchall())
+    assert set(classes) == {"personal", "corporate", "ambiguous"}
+
+
+def test_traffic_quirks_are_present(built):
+    _, _, eng, _ = built
+    # UTM tags in collected_traffic_source, in event_params, and in both on one event
+    utm = eng.native("SELECT COUNT(*) FILTER (manual_source IS NOT NULL AND param_source IS NULL), "
+                     "COUNT(*) FILTER (manual_source IS NULL AND param_medium IN ('cpc', 'email', 'paid_social')), "
+                     "COUNT(*) FILTER (manual_source IS NOT NULL AND param_source IS NOT NULL), "
+                     "COUNT(*) FILTER (gclid IS NOT NULL AND manual_source IS NULL AND param_source IS NULL) "
+                     "FROM base__ga4__events").fetchone()
+    assert all(n > 0 for n in utm), utm
+    mediums = {r[0] for r in eng.native("SELECT DISTINCT COALESCE(manual_medium, param_medium) "
+                                        "FROM base__ga4__events").fetchall()}
+    assert {"organic", "referral", "email", "cpc", "paid_social", None} <= mediums
+    # traffic_source is the device's first acquisition: one value per device
+    assert _one(eng, "SELECT COUNT(*) FROM (SELECT user_pseudo_id FROM base__ga4__events "
+                     "WHERE user_pseudo_id IS NOT NULL AND NOT STARTS_WITH(shard, 'intraday_') GROUP BY 1 "
+                     "HAVING COUNT(DISTINCT (user_first_source, user_first_medium, user_first_campaign)) > 1)") == 0
+
+
+def test_raw_rows_vary_their_representation(built):
+    root = built[0]
+    with gzip.open(root / "ga4/events_20240301.jsonl.gz", "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    assert {type(r["event_timestamp"]) for r in rows} == {int, str}
+    sid = [p["value"] for r in rows for p in r["event_params"] if p["key"] == "ga_session_id"]
+    assert {next(iter(v)) for v in sid} == {"int_value", "string_value"}
+    assert {type(v["int_value"]) for v in sid if "int_value" in v} == {int, str}
+    engaged = {json.dumps(p["value"]) for r in rows for p in r["event_params"] if p["key"] == "session_engaged"}
+    assert engaged == {'{"string_value": "1"}', '{"int_value": 1}'}
+    assert any(r["privacy_info"] is None for r in rows)
+    assert any(r["user_pseudo_id"] is None for r in rows)
+    assert {r["event_date"] for r in rows} == {"20240301"}  # the first shard: no late rows from before
+
+
+def test_each_format_loads_to_the_same_events(tmp_path):
+    tables = {}
+    for fmt in synth.FORMATS:
+        root = tmp_path / fmt.replace(".", "_")
+        synth.generate(root, 120, DAYS, seed=3, fmt=fmt)
+        assert {p.name.split(".", 1)[1] for p in (root / "ga4").glob("events_2*")} == {fmt}
+        eng, loaded = _load(root, tmp_path / f"{fmt}.duckdb")
+        assert models.row_accounting(eng, loaded.rows_read(), layer="base")["balanced"].all()
+        tables[fmt] = eng.native("SELECT * EXCLUDE (shard) FROM base__ga4__events ORDER BY ALL").df()
+        eng.con.close()
+    assert len(tables["jsonl.gz"]) > 0
+    assert tables["jsonl.gz"].equals(tables["jsonl"])
+    assert tables["jsonl.gz"].equals(tables["parquet"])
+
+
+def test_a_single_day_is_one_intraday_shard_and_start_moves_the_dates(tmp_path):
+    root = tmp_path / "one"
+    synth.generate(root, 50, 1, seed=1, start=date(2025, 1, 31))
+    assert [p.name for p in (root / "ga4").iterdir()] == ["events_intraday_20250131.jsonl.gz"]
+    eng, loaded = _load(root, tmp_path / "w.duckdb")
+    assert models.row_accounting(eng, loaded.rows_read(), layer="base")["balanced"].all()
+    assert _one(eng, "SELECT MIN(event_date) FROM base__ga4__events") == date(2025, 1, 31)
+
+
+def test_cli_writes_a_source_root(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert cli.main(["synth", str(out), "--persons", "40", "--days", "2", "--seed", "9", "--format", "jsonl"]) == 0
+    assert "events" in capsys.readouterr().out
+    assert (out / "ga4/events_20240301.jsonl").is_file() and (out / "crm/contacts.csv").is_file()
+    assert cli.main(["synth", str(out), "--persons", "40", "--days", "2", "--seed", "9", "--start", "March"]) == 2
+
+
+def test_bad_arguments_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="format"):
+        synth.generate(tmp_path, 10, 2, seed=1, fmt="csv")
+    with pytest.raises(ValueError, match="at least 1"):
+        synth.generate(tmp_path, 0, 2, seed=1)
