@@ -79,8 +79,13 @@ def run(engine, layer: str, raise_on_error: bool = True) -> pd.DataFrame:
         DataTestError: when an error-level test fails and raise_on_error is set.
     """
     rows = []
-    for test in declared(layer):
-        n = int(engine.query(f"SELECT COUNT(*) AS n FROM ({test.sql})")["n"].iloc[0])
+    tests = declared(layer)
+    counts = {}
+    if tests:  # one query for the whole layer: each test's count of offending values
+        union = " UNION ALL ".join(f"SELECT {i} AS i, COUNT(*) AS n FROM ({t.sql})" for i, t in enumerate(tests))
+        counts = dict(engine.query(union).values.tolist())
+    for i, test in enumerate(tests):
+        n = int(counts[i])
         found = engine.query(f"SELECT DISTINCT value FROM ({test.sql}) ORDER BY value LIMIT 3") if n else None
         examples = ", ".join(mask_email(str(v)) for v in found["value"]) if n else ""
         status = "pass" if n == 0 else ("warn" if test.severity == "warn" else "fail")

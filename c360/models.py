@@ -11,7 +11,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any, Callable
@@ -126,17 +126,22 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
     env.globals.update(ref=ref, source=source, ga4_param=ga4_param, config=set_config,
                        is_incremental=lambda: incremental, touched_dates=touched_dates,
                        this=engine.relation(this) if engine is not None and this else this)
-    macros = env.from_string((SQL_DIR / "_macros.sql").read_text(encoding="utf-8")).module
-    env.globals.update({name: getattr(macros, name) for name in dir(macros) if not name.startswith("_")})
+    env.globals.update(_macros())
     return env
+
+
+@lru_cache(maxsize=1)
+def _macros() -> dict:
+    """The macros of c360/sql/_macros.sql, compiled once."""
+    module = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+        (SQL_DIR / "_macros.sql").read_text(encoding="utf-8")).module
+    return {name: getattr(module, name) for name in dir(module) if not name.startswith("_")}
 
 
 def config_of(model: Model) -> dict:
     """The model's `{{ config(...) }}`: materialized (table | incremental), strategy (insert_overwrite with
     partition_by; merge with unique_key and an optional delete_where for target rows to drop as well)."""
-    found: dict = {}
-    if model.fn is None:
-        _jinja(None, config=found).from_string(model.template).render()
+    found = dict(_analyze(model.template)[2]) if model.fn is None else {}
     return {"materialized": "table", **found}
 
 
@@ -145,20 +150,24 @@ def render(model: Model, engine, incremental: bool = False) -> str:
     return _jinja(engine, incremental=incremental, this=model.name).from_string(model.template).render()
 
 
+@lru_cache(maxsize=256)
+def _analyze(template: str) -> tuple[frozenset, frozenset, tuple]:
+    """The refs, sources and config of a model's SQL (cached on the text: rendering builds a Jinja env)."""
+    refs: set[str] = set()
+    srcs: set[str] = set()
+    config: dict = {}
+    _jinja(None, refs, srcs, config).from_string(template).render()
+    return frozenset(refs), frozenset(srcs), tuple(sorted(config.items()))
+
+
 def dependencies(model: Model) -> set[str]:
     """The models `model` refers to."""
-    if model.fn is not None:
-        return set(model.refs)
-    seen: set[str] = set()
-    _jinja(None, seen).from_string(model.template).render()
-    return seen
+    return set(model.refs) if model.fn is not None else set(_analyze(model.template)[0])
 
 
 def sources_of(model: Model) -> set[str]:
     """The loaded source tables `model` reads."""
-    seen: set[str] = set()
-    _jinja(None, None, seen).from_string(model.template).render()
-    return seen
+    return set() if model.fn is not None else set(_analyze(model.template)[1])
 
 
 def plan(layer: str) -> list[Model]:

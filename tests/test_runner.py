@@ -94,8 +94,10 @@ def test_bad_parameter_fails_before_any_kernel_starts(tmp_path):
 
 
 def test_make_passes_command_line_variables_as_overrides():
-    dry = subprocess.run(["make", "-n", "run", "CONVERSION_WINDOW_DAYS=30", "PARAMS=params/default.yaml"],
-                         cwd=PROJ_ROOT, capture_output=True, text=True, timeout=60)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "run", "CONVERSION_WINDOW_DAYS=30",
+                          "PARAMS=params/default.yaml"], cwd=PROJ_ROOT, capture_output=True, text=True, timeout=60,
+                         env=env)
     command = dry.stdout.strip().splitlines()[-1]
     assert "-m c360 run --params params/default.yaml" in command and "CONVERSION_WINDOW_DAYS=30" in command
 

@@ -1,0 +1,509 @@
+"""The BigQuery engine: the same models, run where the data is.
+
+`BigQueryEngine` implements the engine interface of `c360.engine.DuckDBEngine` (relation, source, execute,
+query, tables, has_table, row_count, columns, checksum, replace_table, write_frame, transaction, close) on
+BigQuery. The models are the same BigQuery Standard SQL files as on DuckDB, sent as they are (no second
+dialect copy); the heavy work stays in BigQuery and only small results (report tables, the path table) come
+back to pandas.
+
+- Names: a model is the table `project.dataset.model` of the target dataset (`bigquery_dataset`); every job
+  also gets that dataset as its default dataset, so the short names that Python steps use
+  (`FROM int__attribution_paths`) resolve to the same tables.
+- Sources are read in place: GA4 from the export's sharded tables (`analytics_<id>.events_*`, filtered on
+  `_TABLE_SUFFIX` to the run's date range, daily and intraday shards; base__ga4__events prefers a daily shard
+  to the intraday one of the same date), the CRM, product and marketing tables named in the parameters.
+  The seeds (email domains, GA4 source categories) are small CSVs that `prepare_sources` uploads.
+- Values are query parameters (`@won_stages` is an ARRAY<STRING> parameter), never formatted into SQL; every
+  name that goes into SQL is checked against a strict pattern first.
+- Cost: before each model, a dry run estimates the bytes it will process; it is printed, and a model whose
+  estimate exceeds `maximum_bytes_billed` is refused before it runs. Every query job also carries
+  `maximum_bytes_billed`, so BigQuery itself fails a job that would bill more.
+- `transaction()` is a no-op: BigQuery's multi-statement transactions cannot contain DDL on permanent tables
+  (CREATE OR REPLACE TABLE, DROP TABLE), which is how models are published. Each statement is atomic on its own
+  (CREATE OR REPLACE TABLE swaps the whole table), and build_model publishes the model before it rewrites
+  the model's audit rows, so a failure in between leaves the new table with stale audit rows, never a
+  half-written table.
+- Authentication: Application Default Credentials (`gcloud auth application-default login`, or a service
+  account through GOOGLE_APPLICATION_CREDENTIALS / the metadata server). With BIGQUERY_EMULATOR_HOST set,
+  anonymous credentials and that endpoint (the offline tests use a local emulator this way).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from c360 import dialect
+from c360 import params as P
+from c360.engine import _used_params, check_identifier
+from c360.paths import resolve
+
+GA4_SHARD_PREFIX = "events_"
+SEED_TABLES = ("email_domains", "ga4_source_categories")
+REQUIRED_SOURCES = ("crm__contacts", "crm__deals")
+# source(system, table) -> the parameter naming its table
+SOURCE_PARAMS = {
+    "crm__contacts": "crm_contacts_table",
+    "crm__deals": "crm_deals_table",
+    "crm__form_submissions": "crm_form_submissions_table",
+    "product__users": "product_users_table",
+    "marketing__ad_spend": "ad_spend_table",
+    "seeds__email_domains": "email_domains_table",
+}
+# DuckDB loader types (c360.sources) -> BigQuery types, for the empty stand-in of an absent optional source
+_BQ_TYPES = {"VARCHAR": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "DOUBLE": "FLOAT64", "BOOLEAN": "BOOL",
+             "DATE": "DATE", "BIGINT": "INT64"}
+
+
+class BytesLimitError(RuntimeError):
+    """A model's dry run estimates more bytes than maximum_bytes_billed allows; it was not run."""
+
+
+def _check(pattern: str, value: str, what: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(pattern, value):
+        raise P.ParamError(f"{what}: not a valid BigQuery name: {value!r} (must match {pattern})")
+    return value
+
+
+@dataclass(frozen=True)
+class TableName:
+    """A fully qualified, checked BigQuery table (or dataset, with table '') name."""
+
+    project: str
+    dataset: str
+    table: str = ""
+
+    @classmethod
+    def parse(cls, text: str, default_project: str, what: str, dataset_only: bool = False) -> "TableName":
+        _check(P.BQ_DATASET_REF if dataset_only else P.BQ_TABLE_REF, text, what)
+        parts = text.split(".")
+        if dataset_only:
+            return cls(*(parts if len(parts) == 2 else [default_project, parts[0]]))
+        return cls(*(parts if len(parts) == 3 else [default_project, *parts]))
+
+    def sql(self) -> str:
+        """The backticked name; safe to put into SQL because every part was checked."""
+        for pattern, part in ((P.BQ_PROJECT, self.project), (P.BQ_DATASET, self.dataset),
+                              (P.BQ_TABLE, self.table or "x")):
+            _check(pattern, part, "table name")
+        return f"`{self.project}.{self.dataset}{'.' + self.table if self.table else ''}`"
+
+    def id(self) -> str:
+        return f"{self.project}.{self.dataset}{'.' + self.table if self.table else ''}"
+
+
+@dataclass
+class BigQueryConfig:
+    """The BigQuery settings of a run, checked: see the bigquery_* parameters in c360.params."""
+
+    project: str
+    dataset: str
+    location: str = "US"
+    ga4_dataset: TableName | None = None
+    ga4_start_date: dt.date | None = None
+    ga4_end_date: dt.date | None = None
+    tables: dict[str, TableName] = field(default_factory=dict)  # "crm__contacts" -> table
+    maximum_bytes_billed: int = 10 * 1024 ** 3
+    source_root: Path | None = None  # where seeds/*.csv may override the project's seeds
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "BigQueryConfig":
+        missing = [k for k in P.BIGQUERY_KEYS if k not in params]
+        if missing:
+            raise P.ParamError(f"backend bigquery needs the parameter(s) {', '.join(missing)}")
+        P.validate_partial({k: params[k] for k in P.BIGQUERY_KEYS})
+        for key in ("bigquery_project", "ga4_dataset", "crm_contacts_table", "crm_deals_table"):
+            if not params[key]:
+                raise P.ParamError(f"backend bigquery needs parameter '{key}' (see params/bigquery.example.yaml)")
+        project = _check(P.BQ_PROJECT, params["bigquery_project"], "bigquery_project")
+        dates = {}
+        for key in ("ga4_start_date", "ga4_end_date"):
+            try:
+                dates[key] = dt.date.fromisoformat(params[key]) if params[key] else None
+            except ValueError:
+                raise P.ParamError(f"parameter '{key}' is not a date: {params[key]!r}") from None
+        if dates["ga4_start_date"] and dates["ga4_end_date"] and dates["ga4_start_date"] > dates["ga4_end_date"]:
+            raise P.ParamError("ga4_start_date is after ga4_end_date")
+        tables = {source: TableName.parse(params[key], project, key)
+                  for source, key in SOURCE_PARAMS.items() if params[key]}
+        return cls(project=project, dataset=_check(P.BQ_DATASET, params["bigquery_dataset"], "bigquery_dataset"),
+                   location=_check(r"[A-Za-z0-9-]{1,64}", params["bigquery_location"], "bigquery_location"),
+                   ga4_dataset=TableName.parse(params["ga4_dataset"], project, "ga4_dataset", dataset_only=True),
+                   ga4_start_date=dates["ga4_start_date"], ga4_end_date=dates["ga4_end_date"], tables=tables,
+                   maximum_bytes_billed=int(params["maximum_bytes_billed"]),
+                   source_root=resolve(params["source_root"]) if params.get("source_root") else None)
+
+
+def emulator_host() -> str | None:
+    """The emulator endpoint from BIGQUERY_EMULATOR_HOST (with http:// added when missing), or None."""
+    host = os.environ.get("BIGQUERY_EMULATOR_HOST", "").strip()
+    if not host:
+        return None
+    return host if re.match(r"^https?://", host) else f"http://{host}"
+
+
+def make_client(project: str, location: str | None = None):
+    """A BigQuery client: Application Default Credentials, or the emulator at BIGQUERY_EMULATOR_HOST."""
+    from google.api_core.client_options import ClientOptions
+    from google.cloud import bigquery
+
+    host = emulator_host()
+    if host:
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(project=project, location=location, credentials=AnonymousCredentials(),
+                               client_options=ClientOptions(api_endpoint=host))
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/bigquery"])
+    except DefaultCredentialsError as e:
+        raise RuntimeError(
+            "BigQuery: no Application Default Credentials. Run `gcloud auth application-default login`, or "
+            "point GOOGLE_APPLICATION_CREDENTIALS at a service account key file (kept outside the repo).") from e
+    return bigquery.Client(project=project, location=location, credentials=credentials)
+
+
+def _bq_scalar_type(kind: str | None, value: Any) -> str:
+    if kind in ("int", "list[int]"):
+        return "INT64"
+    if kind in ("float",):
+        return "FLOAT64"
+    if kind in ("str", "list[str]"):
+        return "STRING"
+    if kind == "bool":
+        return "BOOL"
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64"
+    if isinstance(value, float):
+        return "FLOAT64"
+    if isinstance(value, dt.datetime):
+        return "TIMESTAMP"
+    if isinstance(value, dt.date):
+        return "DATE"
+    return "STRING"
+
+
+def query_parameters(params: dict[str, Any]) -> list:
+    """`@name` values as BigQuery query parameters; the type follows the parameter's spec (c360.params) when
+    it has one (so an empty list[int] is still ARRAY<INT64>), else the Python value."""
+    from google.cloud import bigquery
+
+    out = []
+    for name, value in params.items():
+        kind = P.SPEC[name].kind if name in P.SPEC else None
+        if isinstance(value, (list, tuple)):
+            first = value[0] if value else None
+            out.append(bigquery.ArrayQueryParameter(name, _bq_scalar_type(kind, first), list(value)))
+        else:
+            bq_type = _bq_scalar_type(kind, value)
+            out.append(bigquery.ScalarQueryParameter(name, bq_type, float(value) if bq_type == "FLOAT64" and
+                                                     value is not None else value))
+    return out
+
+
+def _human(n: int | None) -> str:
+    n = int(n or 0)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _bq_schema(df: pd.DataFrame) -> list:
+    """BigQuery columns for a small DataFrame, by dtype (object columns are strings)."""
+    from google.cloud import bigquery
+
+    fields = []
+    for name, dtype in df.dtypes.items():
+        check_identifier(str(name))
+        if pd.api.types.is_bool_dtype(dtype):
+            t = "BOOL"
+        elif pd.api.types.is_integer_dtype(dtype):
+            t = "INT64"
+        elif pd.api.types.is_float_dtype(dtype):
+            t = "FLOAT64"
+        elif isinstance(dtype, pd.DatetimeTZDtype):
+            t = "TIMESTAMP"
+        elif pd.api.types.is_datetime64_dtype(dtype):
+            t = "DATETIME"
+        elif str(dtype) == "dbdate":
+            t = "DATE"
+        else:
+            t = "STRING"
+        fields.append(bigquery.SchemaField(str(name), t, mode="NULLABLE"))
+    return fields
+
+
+@contextlib.contextmanager
+def _quiet_pending_deprecation():
+    """google-cloud-bigquery 3.47 marks RowIterator.to_dataframe and Client.load_table_from_dataframe as pending
+    deprecation in favour of pandas-gbq, which calls exactly these two itself (pandas_gbq/core/read.py,
+    pandas_gbq/load/core.py). c360 calls them directly so that its own client, query parameters and job
+    settings are used (the version is pinned)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        yield
+
+
+class BigQueryEngine:
+    """A BigQuery dataset as the warehouse. Models run as query jobs in `config.project`, read the sources in
+    place and write their tables to `config.dataset`."""
+
+    name = "bigquery"
+
+    def __init__(self, config: BigQueryConfig, client=None, log: Callable[[str], None] | None = print,
+                 create_dataset: bool = True):
+        self.config = config
+        self.client = client if client is not None else make_client(config.project, config.location)
+        self.log = log or (lambda _msg: None)
+        self.emulator = emulator_host() is not None
+        self.jobs: list[dict[str, Any]] = []  # one row per job: label, statement, bytes, seconds
+        _check(P.BQ_PROJECT, config.project, "bigquery_project")
+        _check(P.BQ_DATASET, config.dataset, "bigquery_dataset")
+        self._dataset_id = TableName(config.project, config.dataset).id()
+        if create_dataset:
+            self._ensure_dataset()
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any], **kwargs) -> "BigQueryEngine":
+        return cls(BigQueryConfig.from_params(params), **kwargs)
+
+    def _ensure_dataset(self) -> None:
+        from google.api_core.exceptions import NotFound
+        from google.cloud import bigquery
+
+        try:
+            self.client.get_dataset(self._dataset_id)
+        except NotFound:
+            ds = bigquery.Dataset(self._dataset_id)
+            ds.location = self.config.location
+            self.client.create_dataset(ds, exists_ok=True)
+            self.log(f"[bigquery] created dataset {self._dataset_id} ({self.config.location})")
+
+    # -- names
+    def relation(self, model: str) -> str:
+        """The SQL name of a model's table: `project.dataset.model`."""
+        return TableName(self.config.project, self.config.dataset, check_identifier(model)).sql()
+
+    def _table_id(self, name: str) -> str:
+        return TableName(self.config.project, self.config.dataset, check_identifier(name)).id()
+
+    def source(self, system: str, table: str) -> str:
+        """The SQL of a source table, read in place (see the module docstring)."""
+        key = f"{check_identifier(system)}__{check_identifier(table)}"
+        if key == "ga4__events":
+            return self._ga4_events()
+        configured = self.config.tables.get(key)
+        if key == "seeds__email_domains" and configured is not None:
+            # a table has no file order: the first row of a repeated domain is the smallest classification
+            return (f"(SELECT domain, classification, ROW_NUMBER() OVER (ORDER BY domain, classification) AS _line "
+                    f"FROM {configured.sql()})")
+        if system == "seeds":
+            return self.relation(f"src__{key}")  # uploaded by prepare_sources
+        if configured is not None:
+            return configured.sql()
+        if key in REQUIRED_SOURCES:
+            raise P.ParamError(f"backend bigquery needs parameter '{SOURCE_PARAMS[key]}'")
+        return self._empty_source(key)
+
+    def _ga4_events(self) -> str:
+        """The GA4 export's shards in the run's date range, daily and intraday, with `_TABLE_SUFFIX` as a column
+        (a wildcard table's `SELECT *` leaves the pseudo-column out). The bounds are constants so that BigQuery
+        prunes the shards it does not read."""
+        if self.config.ga4_dataset is None:
+            raise P.ParamError("backend bigquery needs parameter 'ga4_dataset'")
+        lo = self.config.ga4_start_date.strftime("%Y%m%d") if self.config.ga4_start_date else "00000000"
+        hi = self.config.ga4_end_date.strftime("%Y%m%d") if self.config.ga4_end_date else "99999999"
+        assert re.fullmatch(r"[0-9]{8}", lo) and re.fullmatch(r"[0-9]{8}", hi)
+        ga4 = self.config.ga4_dataset
+        _check(P.BQ_PROJECT, ga4.project, "ga4_dataset")
+        _check(P.BQ_DATASET, ga4.dataset, "ga4_dataset")
+        wildcard = f"`{ga4.project}.{ga4.dataset}.{GA4_SHARD_PREFIX}*`"
+        return (f"(SELECT *, _TABLE_SUFFIX AS _TABLE_SUFFIX FROM {wildcard} "
+                f"WHERE _TABLE_SUFFIX BETWEEN '{lo}' AND '{hi}' "
+                f"OR _TABLE_SUFFIX BETWEEN 'intraday_{lo}' AND 'intraday_{hi}')")
+
+    @staticmethod
+    def _empty_source(key: str) -> str:
+        """An optional source that is not configured: no rows, the columns of the data contract."""
+        from c360.sources import CSV_TABLES
+
+        spec = next(s for s in CSV_TABLES if s.table == f"src__{key}")
+        cols = ", ".join(f"CAST(NULL AS {_BQ_TYPES[t]}) AS {check_identifier(c)}" for c, t in spec.columns.items())
+        return f"(SELECT {cols} LIMIT 0)"
+
+    # -- running BigQuery SQL
+    def _sql(self, sql: str) -> str:
+        dialect.parse(sql)  # the same portability rules as on DuckDB (e.g. every UNNEST is aliased)
+        return dialect.to_bigquery(sql, emulator=self.emulator, list_tables=self._list_tables)
+
+    def _list_tables(self, project: str, dataset: str) -> list[str]:
+        dataset_id = TableName(project or self.config.project, dataset or self.config.dataset).id()
+        return [t.table_id for t in self.client.list_tables(dataset_id)]
+
+    def _job_config(self, params: dict[str, Any], **extra):
+        from google.cloud import bigquery
+
+        return bigquery.QueryJobConfig(
+            query_parameters=query_parameters(params),
+            default_dataset=self._dataset_id,
+            maximum_bytes_billed=self.config.maximum_bytes_billed,
+            use_legacy_sql=False,
+            labels={"app": "c360"},
+            **extra,
+        )
+
+    def _run(self, sql: str, params: dict[str, Any] | None, label: str):
+        used = _used_params(sql, params)
+        text = self._sql(sql)
+        started = time.perf_counter()
+        job = self.client.query(text, job_config=self._job_config(used), location=self.config.location)
+        job.result()
+        self.jobs.append({"label": label, "job_id": job.job_id, "statement": job.statement_type,
+                          "bytes_processed": job.total_bytes_processed, "bytes_billed": job.total_bytes_billed,
+                          "seconds": round(time.perf_counter() - started, 3)})
+        return job
+
+    def dry_run(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        """The bytes BigQuery estimates `sql` would process (a dry run: free, nothing runs)."""
+        used = _used_params(sql, params)
+        job = self.client.query(self._sql(sql), job_config=self._job_config(used, dry_run=True, use_query_cache=False),
+                                location=self.config.location)
+        return int(job.total_bytes_processed or 0)
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        """Run a BigQuery statement (or script), with `@name` values bound as query parameters."""
+        self._run(sql, params, "execute")
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a query and return its (small) result as a DataFrame."""
+        job = self._run(sql, params, "query")
+        with _quiet_pending_deprecation():
+            return job.result().to_dataframe(create_bqstorage_client=False)
+
+    # -- tables
+    def tables(self) -> list[str]:
+        return sorted(t.table_id for t in self.client.list_tables(self._dataset_id))
+
+    def has_table(self, name: str) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self.client.get_table(self._table_id(name))
+            return True
+        except NotFound:
+            return False
+
+    def row_count(self, name: str) -> int:
+        return int(self.query(f"SELECT COUNT(*) AS n FROM {self.relation(name)}")["n"].iloc[0])
+
+    def columns(self, name: str) -> list[str]:
+        return [f.name for f in self.client.get_table(self._table_id(name)).schema]
+
+    def checksum(self, name: str) -> str:
+        """A content checksum of a table, independent of row order: `rows:hash` (FLOAT64 rounded to 9 decimals
+        first). Comparable between runs on BigQuery, not with DuckDB's checksum."""
+        table = self.client.get_table(self._table_id(name))
+        floats = [f.name for f in table.schema if f.field_type in ("FLOAT", "FLOAT64") and f.mode != "REPEATED"]
+        replace = f" REPLACE ({', '.join(f'ROUND({c}, 9) AS {c}' for c in floats)})" if floats else ""
+        row = self.query(  # XOR over distinct rows, each with its multiplicity: order-free, duplicate-aware
+            f"SELECT COALESCE(SUM(copies), 0) AS n, COALESCE(BIT_XOR(FARM_FINGERPRINT(CONCAT(CAST(copies AS STRING), "
+            f"':', row_json))), 0) AS h FROM (SELECT row_json, COUNT(*) AS copies FROM (SELECT TO_JSON_STRING(t) "
+            f"AS row_json FROM (SELECT *{replace} FROM {self.relation(name)}) AS t) AS j GROUP BY row_json) AS g"
+        ).iloc[0]
+        return f"{int(row['n'])}:{int(row['h']) % (1 << 64):016x}"
+
+    def replace_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> int:
+        """(Re)build table `name` from a SELECT: dry run first (printed; refused over maximum_bytes_billed),
+        then CREATE OR REPLACE TABLE, which BigQuery applies atomically."""
+        statement = f"CREATE OR REPLACE TABLE {self.relation(name)} AS\n{select_sql.strip().rstrip(';')}"
+        estimate = self.dry_run(statement, params)
+        limit = self.config.maximum_bytes_billed
+        self.log(f"[bigquery] {name}: dry run estimates {_human(estimate)} processed "
+                 f"(maximum_bytes_billed {_human(limit)})")
+        if estimate > limit:
+            raise BytesLimitError(
+                f"{name}: the dry run estimates {estimate:,} bytes processed, more than maximum_bytes_billed "
+                f"({limit:,}); not run. Narrow ga4_start_date/ga4_end_date or raise maximum_bytes_billed.")
+        self._run(statement, params, name)
+        return self.row_count(name)
+
+    def write_frame(self, name: str, df: pd.DataFrame) -> int:
+        """(Re)build table `name` from a small DataFrame: one load job with WRITE_TRUNCATE (atomic), through this
+        engine's client. (pandas-gbq's to_gbq is not used: it builds a client of its own when the table is new,
+        and leaves an existing table untouched when the frame is empty.)"""
+        from google.cloud import bigquery
+
+        config = bigquery.LoadJobConfig(schema=_bq_schema(df), write_disposition="WRITE_TRUNCATE",
+                                        create_disposition="CREATE_IF_NEEDED")
+        started = time.perf_counter()
+        with _quiet_pending_deprecation():
+            job = self.client.load_table_from_dataframe(df.reset_index(drop=True), self._table_id(name),
+                                                        job_config=config, location=self.config.location)
+        job.result()
+        self.jobs.append({"label": name, "job_id": job.job_id, "statement": "LOAD", "bytes_processed": 0,
+                          "bytes_billed": 0, "seconds": round(time.perf_counter() - started, 3)})
+        return self.row_count(name)
+
+    def transaction(self):
+        """A no-op context manager: see the module docstring for why, and what keeps a failure harmless."""
+        return contextlib.nullcontext(self)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- BigQuery only
+    def prepare_sources(self, source_root: Path | None = None) -> dict[str, int]:
+        """Check that the configured source tables exist and upload the seeds (small CSVs) to the target dataset
+        as src__seeds__<name>, with their file line numbers in `_line`. Returns rows per seed table."""
+        from google.api_core.exceptions import NotFound
+
+        for key, table in self.config.tables.items():
+            try:
+                self.client.get_table(table.id())
+            except NotFound:
+                raise P.ParamError(f"{SOURCE_PARAMS[key]}: table {table.id()} not found (or not readable)") from None
+        root = source_root or self.config.source_root
+        out = {}
+        for seed in SEED_TABLES:
+            if seed == "email_domains" and "seeds__email_domains" in self.config.tables:
+                continue
+            out[f"src__seeds__{seed}"] = self.write_frame(f"src__seeds__{seed}", read_seed(seed, root))
+        return out
+
+    def cost_summary(self) -> pd.DataFrame:
+        """The jobs this engine ran: label, statement, bytes processed and billed, seconds."""
+        return pd.DataFrame(self.jobs, columns=["label", "job_id", "statement", "bytes_processed", "bytes_billed",
+                                                "seconds"])
+
+
+def read_seed(seed: str, source_root: Path | None = None) -> pd.DataFrame:
+    """A seed CSV (source_root/seeds/<seed>.csv when present, else c360/seeds/), parsed and checked by the
+    DuckDB loader (c360.sources) so that both engines read the same rows: its columns plus `_line`."""
+    from c360.engine import DuckDBEngine
+    from c360.paths import SEEDS_DIR
+    from c360.sources import CSV_TABLES, LoadReport, load_csv
+
+    spec = next(s for s in CSV_TABLES if s.path == f"seeds/{seed}.csv")
+    path = source_root / spec.path if source_root is not None else None
+    if path is None or not path.is_file():
+        path = SEEDS_DIR / f"{seed}.csv"
+    scratch = DuckDBEngine(":memory:")
+    try:
+        load_csv(scratch, path, spec, "fail", LoadReport())
+        return scratch.native(f"SELECT * FROM {spec.table} ORDER BY _line").df()
+    finally:
+        scratch.con.close()

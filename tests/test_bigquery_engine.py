@@ -1,0 +1,204 @@
+"""The BigQuery engine without BigQuery: names, parameters, sources, the dry-run guard (a fake client).
+
+The pipeline itself runs on a local BigQuery emulator in tests/test_bigquery_emulator.py.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from c360 import bigquery as B
+from c360 import dialect
+from c360 import engine as engines
+from c360 import params as P
+
+BQ = ["backend=bigquery", "bigquery_project=my-project", "ga4_dataset=analytics_123456",
+      "crm_contacts_table=hubspot.contacts", "crm_deals_table=other-project.hubspot.deals"]
+
+
+class FakeClient:
+    """Records the jobs it is given; a dry run estimates `estimate` bytes."""
+
+    def __init__(self, estimate: int = 0):
+        self.estimate = estimate
+        self.jobs: list[tuple[str, object]] = []
+
+    def get_dataset(self, _dataset_id):
+        return object()
+
+    def query(self, sql, job_config=None, location=None):
+        self.jobs.append((sql, job_config))
+        done = SimpleNamespace(total_bytes_processed=self.estimate, total_bytes_billed=0, job_id="j",
+                               statement_type="SELECT")
+        done.result = lambda: done
+        done.to_dataframe = lambda **_: pd.DataFrame({"n": [1]})
+        return done
+
+    def close(self):
+        pass
+
+
+def engine(*overrides: str, estimate: int = 0) -> B.BigQueryEngine:
+    params = P.load(overrides=[*BQ, *overrides])
+    return B.BigQueryEngine.from_params(params, client=FakeClient(estimate), log=None)
+
+
+@pytest.mark.parametrize("override", [
+    "crm_contacts_table=hubspot.contacts`; DROP TABLE x; --",
+    "crm_contacts_table=hubspot.contacts; DELETE FROM t",
+    "crm_contacts_table=hubspot.con tacts",
+    "crm_contacts_table=hubspot.contacts\n",
+    "crm_contacts_table=hubspot.'contacts'",
+    "crm_contacts_table=a.b.c.d",
+    "crm_contacts_table=contacts",
+    "ga4_dataset=analytics_1`.x",
+    "bigquery_project=my-project`",
+    "bigquery_project=My_Project",
+    "bigquery_dataset=c360-prod",
+    "bigquery_location=US; SELECT 1",
+    "ga4_start_date=2024-03-01' OR '1'='1",
+])
+def test_a_hostile_or_malformed_name_is_refused_before_any_sql(override):
+    with pytest.raises(P.ParamError):
+        P.load(overrides=[*BQ, override])
+
+
+def test_names_inside_the_engine_are_checked_too():
+    eng = engine()
+    assert eng.relation("mrt__core__customer_360") == "`my-project.c360.mrt__core__customer_360`"
+    assert eng.source("crm", "contacts") == "`my-project.hubspot.contacts`"
+    assert eng.source("crm", "deals") == "`other-project.hubspot.deals`"
+    for bad in ("a`b", "x; DROP TABLE y", "t.u", ""):
+        with pytest.raises(ValueError):
+            eng.relation(bad)
+        with pytest.raises(ValueError):
+            eng.source("crm", bad)
+    with pytest.raises(ValueError):
+        B.TableName("my-project", "d`s", "t").sql()
+    with pytest.raises(P.ParamError):
+        B.BigQueryEngine(B.BigQueryConfig(project="p; x", dataset="c360"), client=FakeClient(), log=None).relation("t")
+
+
+def test_values_travel_as_typed_query_parameters():
+    qp = {p.name: p for p in B.query_parameters({
+        "won_stages": ["closedwon", "x' OR TRUE --"], "sensitivity_windows_days": [], "conversion_window_days": 90,
+        "half_life_days": 7, "email_canonicalization": False, "model": "base__crm__deals"})}
+    assert (qp["won_stages"].array_type, qp["won_stages"].values) == ("STRING", ["closedwon", "x' OR TRUE --"])
+    assert qp["sensitivity_windows_days"].array_type == "INT64"  # from the spec, though the list is empty
+    assert (qp["conversion_window_days"].type_, qp["conversion_window_days"].value) == ("INT64", 90)
+    assert (qp["half_life_days"].type_, qp["half_life_days"].value) == ("FLOAT64", 7.0)
+    assert qp["email_canonicalization"].type_ == "BOOL"
+    assert qp["model"].type_ == "STRING"
+
+
+def test_ga4_is_read_in_place_from_the_shards_of_the_date_range():
+    sql = engine("ga4_start_date=2024-03-01", "ga4_end_date=2024-03-31").source("ga4", "events")
+    assert "FROM `my-project.analytics_123456.events_*`" in sql
+    assert "_TABLE_SUFFIX AS _TABLE_SUFFIX" in sql  # SELECT * over a wildcard leaves the pseudo-column out
+    assert "_TABLE_SUFFIX BETWEEN '20240301' AND '20240331'" in sql
+    assert "_TABLE_SUFFIX BETWEEN 'intraday_20240301' AND 'intraday_20240331'" in sql
+    unbounded = engine().source("ga4", "events")
+    assert "BETWEEN '00000000' AND '99999999'" in unbounded and "'intraday_00000000'" in unbounded
+    other = engine("ga4_dataset=ga-export.analytics_9").source("ga4", "events")
+    assert "`ga-export.analytics_9.events_*`" in other
+    with pytest.raises(P.ParamError, match="after"):
+        engine("ga4_start_date=2024-04-01", "ga4_end_date=2024-03-01")
+
+
+def test_an_absent_optional_source_is_an_empty_table_with_the_contract_columns():
+    eng = engine()
+    sql = eng.source("crm", "form_submissions")
+    assert sql.startswith("(SELECT CAST(NULL AS STRING) AS submission_id") and sql.endswith("LIMIT 0)")
+    assert "CAST(NULL AS TIMESTAMP) AS submitted_at" in sql
+    assert "CAST(NULL AS FLOAT64) AS spend" in eng.source("marketing", "ad_spend")
+    assert eng.source("seeds", "email_domains") == "`my-project.c360.src__seeds__email_domains`"
+    table = engine("email_domains_table=ref.domains").source("seeds", "email_domains")
+    assert "AS _line FROM `my-project.ref.domains`" in table
+
+
+def test_backend_bigquery_needs_its_sources_named():
+    with pytest.raises(P.ParamError, match="crm_deals_table"):
+        B.BigQueryConfig.from_params(P.load(overrides=[*BQ, "crm_deals_table="]))
+    with pytest.raises(P.ParamError, match="bigquery_project"):
+        B.BigQueryConfig.from_params(P.load(overrides=[*BQ, "bigquery_project="]))
+    partial = {k: v for k, v in P.load(overrides=BQ).items() if k != "maximum_bytes_billed"}
+    with pytest.raises(P.ParamError, match="maximum_bytes_billed"):
+        B.BigQueryConfig.from_params(partial)
+
+
+def test_a_model_over_maximum_bytes_billed_is_refused_after_its_dry_run():
+    eng = engine("maximum_bytes_billed=20000000", estimate=20_000_001)
+    with pytest.raises(B.BytesLimitError, match="20,000,001 bytes"):
+        eng.replace_table("_stage__base__ga4__events", "SELECT 1 AS x")
+    [(sql, config)] = eng.client.jobs  # the dry run only: nothing ran
+    assert config.dry_run and sql.startswith("CREATE OR REPLACE TABLE `my-project.c360._stage__base__ga4__events`")
+
+
+def test_every_job_carries_the_byte_limit_and_the_target_dataset():
+    eng = engine("maximum_bytes_billed=20000000", estimate=1000)
+    eng.replace_table("t", "SELECT @n AS x", {"n": 1})
+    eng.execute("DELETE FROM c360__row_audit WHERE model = @model", {"model": "t", "unused": 1})
+    assert len(eng.client.jobs) == 4  # dry run, CREATE OR REPLACE, row count, DELETE
+    for _sql, config in eng.client.jobs:
+        assert config.maximum_bytes_billed == 20_000_000
+        assert config.default_dataset.dataset_id == "c360" and config.default_dataset.project == "my-project"
+    assert [p.name for p in eng.client.jobs[-1][1].query_parameters] == ["model"]
+    with pytest.raises(KeyError, match="not supplied"):
+        eng.query("SELECT @missing AS x")
+
+
+def test_transaction_is_a_no_op_context():
+    eng = engine()
+    with eng.transaction() as inside:
+        assert inside is eng
+
+
+def test_connect_dispatches_on_backend(monkeypatch, tmp_path):
+    monkeypatch.setattr(B, "make_client", lambda project, location=None: FakeClient())
+    eng = engines.connect(P.load(overrides=BQ))
+    assert isinstance(eng, B.BigQueryEngine) and eng.config.location == "US"
+    duck = engines.connect(P.load(overrides=[f"warehouse={tmp_path / 'w.duckdb'}"]))
+    assert isinstance(duck, engines.DuckDBEngine)
+    duck.close()
+
+
+def test_emulator_endpoint_gets_a_scheme(monkeypatch):
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "127.0.0.1:9050")
+    assert B.emulator_host() == "http://127.0.0.1:9050"
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", "http://localhost:9")
+    assert B.emulator_host() == "http://localhost:9"
+    monkeypatch.delenv("BIGQUERY_EMULATOR_HOST")
+    assert B.emulator_host() is None
+
+
+def test_real_bigquery_gets_the_model_sql_unchanged():
+    sql = "SELECT *, _TABLE_SUFFIX AS _TABLE_SUFFIX FROM `p-roject.d.events_*` WHERE x = 1"
+    assert dialect.to_bigquery(sql) == sql
+    assert dialect.to_bigquery("SELECT COUNT(*) AS n FROM t", emulator=True) == "SELECT COUNT(*) AS n FROM t"
+
+
+def test_the_emulator_fix_up_expands_a_wildcard_with_union_all():
+    sql = "SELECT *, _TABLE_SUFFIX AS _TABLE_SUFFIX FROM `p-roject.d.events_*` WHERE _TABLE_SUFFIX > '1'"
+    listed = []
+
+    def list_tables(project, dataset):
+        listed.append((project, dataset))
+        return ["events_20240301", "events_intraday_20240302", "other"]
+
+    out = dialect.to_bigquery(sql, emulator=True, list_tables=list_tables)
+    assert listed == [("p-roject", "d")]
+    assert out.count("UNION ALL") == 1 and " UNION SELECT" not in out
+    assert "'20240301' AS _TABLE_SUFFIX" in out and "'intraday_20240302' AS _TABLE_SUFFIX" in out
+    assert "SELECT * EXCEPT (_TABLE_SUFFIX), _TABLE_SUFFIX AS _TABLE_SUFFIX" in out
+    with pytest.raises(dialect.DialectError, match="does not match"):
+        dialect.to_bigquery(sql, emulator=True, list_tables=lambda p, d: [])
+
+
+def test_the_example_parameter_file_is_valid():
+    params = P.load(P.PARAMS_DIR / "bigquery.example.yaml")
+    config = B.BigQueryConfig.from_params(params)
+    assert params["backend"] == "bigquery" and config.ga4_dataset.dataset == "analytics_123456789"
+    assert config.tables["crm__contacts"].id() == "my-analytics-project.fivetran_hubspot.contacts"
+    assert "marketing__ad_spend" not in config.tables
