@@ -58,6 +58,20 @@ def _countif_counts_zero(tree: exp.Expression) -> exp.Expression:
     return tree.transform(fix)
 
 
+def _farm_fingerprint_as_hash(tree: exp.Expression) -> exp.Expression:
+    # DuckDB has no FARM_FINGERPRINT; its hash() is the 64-bit hash with the same role (an id for equality,
+    # not a value to compare across engines). FARM_FINGERPRINT(TO_JSON_STRING(x)) hashes x itself: the same
+    # equality, without serializing nested values to text.
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.FarmFingerprint) and len(node.expressions) == 1:
+            arg = node.expressions[0]
+            arg = arg.this if isinstance(arg, exp.JSONFormat) else arg
+            return exp.Anonymous(this="hash", expressions=[arg.copy()])
+        return node
+
+    return tree.transform(fix)
+
+
 def _unnest_lookups_as_lists(tree: exp.Expression, snippets: dict[str, str]) -> exp.Expression:
     # A GA4 param lookup, `(SELECT f(p) FROM UNNEST(arr) AS p WHERE cond(p) LIMIT 1)`, is a correlated
     # subquery per row on DuckDB (about 60 us a row each); the same first-match semantics as a list
@@ -104,6 +118,7 @@ def to_duckdb(sql: str) -> str:
         tree = _timestamp_micros_keeps_utc(tree)
         tree = _date_arithmetic_stays_date(tree)
         tree = _countif_counts_zero(tree)
+        tree = _farm_fingerprint_as_hash(tree)
         snippets: dict[str, str] = {}
         tree = _unnest_lookups_as_lists(tree, snippets)
         text = tree.sql(dialect="duckdb")

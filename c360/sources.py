@@ -231,12 +231,20 @@ def _shard_date(path: Path) -> date:
     return datetime.strptime(SHARD.match(path.name)["date"], "%Y%m%d").date()
 
 
-def _read_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, report: LoadReport) -> str:
-    """Parse `shards` into the temp table _ga4_raw; reject or set aside rows without the required fields.
-    Returns the SQL condition that keeps the valid rows."""
+VALID_EVENT = (" AND ".join(f"{c} IS NOT NULL" for c in GA4_REQUIRED)
+               + " AND try_strptime(event_date, '%Y%m%d') IS NOT NULL")
+
+
+def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, report: LoadReport,
+                   create: bool) -> None:
+    """Parse `shards` straight into src__ga4__events (one pass; the table is created when `create`), then
+    reject (raise) or set aside and count the rows without the required fields. Call inside a transaction."""
     lenient = on_bad_rows == "quarantine"
+    rows = (f"SELECT * EXCLUDE (_source_file), {_suffix_expr('_source_file')} AS _TABLE_SUFFIX, _source_file "
+            f"FROM ({_ga4_select(shards, lenient)})")
     try:
-        engine.native(f"CREATE OR REPLACE TEMP TABLE _ga4_raw AS {_ga4_select(shards, lenient)}")
+        engine.native(f"CREATE OR REPLACE TABLE src__ga4__events AS {rows}" if create
+                      else f"INSERT INTO src__ga4__events {rows}")
     except Exception as e:  # DuckDB names the file; its line number can be off, so find the line here
         message = str(e).splitlines()[0]
         named = re.search(r'in file "([^"]+)"', message)
@@ -244,10 +252,9 @@ def _read_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, rep
         if where:
             raise BadInputError(f"{display(named[1])}: line {where[0]}: {where[1]}") from None
         raise BadInputError(f"GA4 export could not be read: {message}") from None
-    valid = (" AND ".join(f"{c} IS NOT NULL" for c in GA4_REQUIRED)
-             + " AND try_strptime(event_date, '%Y%m%d') IS NOT NULL")
-    bad = engine.native(
-        f"SELECT _source_file, COUNT(*) FROM _ga4_raw WHERE NOT ({valid}) GROUP BY 1 ORDER BY 1").fetchall()
+    files = [str(p) for p in shards]
+    bad = engine.native(f"SELECT _source_file, COUNT(*) FROM src__ga4__events WHERE _source_file IN "
+                        f"(SELECT UNNEST(?)) AND NOT ({VALID_EVENT}) GROUP BY 1 ORDER BY 1", [files]).fetchall()
     if bad and not lenient:
         path = Path(bad[0][0])
         where = _bad_json_line(path, GA4_REQUIRED) if not path.name.endswith(".parquet") else None
@@ -255,21 +262,23 @@ def _read_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, rep
         raise BadInputError(
             f"{display(path)}: {loc} ({sum(n for _, n in bad)} bad row(s) in all; "
             "on_bad_rows: quarantine sets them aside)")
+    if bad:
+        engine.native(f"DELETE FROM src__ga4__events WHERE _source_file IN (SELECT UNNEST(?)) AND NOT ({VALID_EVENT})",
+                      [files])
     for file, n in bad:
         report.quarantined.append({"file": display(file), "table": "src__ga4__events",
                                    "reason": "malformed or missing required field", "rows": n})
-    return valid
 
 
 def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport,
              full_refresh: bool = False, lookback_days: int = 3) -> None:
-    """Load the GA4 shards into src__ga4__events, each raw shard parsed once.
+    """Load the GA4 shards into src__ga4__events, each raw shard parsed once, straight into the table.
 
     The first run (or a full refresh) reads every shard. Later runs re-read only the shards that are new,
     changed (size or modification time) or dated within `lookback_days` of the newest shard already loaded
     (GA4 keeps updating a daily table for about 72 hours), and drop the rows of shards that disappeared.
     The event dates whose rows changed are written to c360__touched_dates, the partitions incremental
-    models rebuild.
+    models rebuild. A bad shard leaves the table as it was.
     """
     shards = ga4_shards(source_root)
     stats = {str(p): p.stat() for p in shards}
@@ -284,31 +293,23 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
                   or loaded[str(p)][:2] != (stats[str(p)].st_size, stats[str(p)].st_mtime_ns)]
         removed = [f for f in loaded if f not in stats]
     as_date = "CAST(strptime(event_date, '%Y%m%d') AS DATE)"
+    touched_from = f"SELECT DISTINCT {as_date} FROM src__ga4__events WHERE _source_file IN (SELECT UNNEST(?))"
     engine.native("CREATE OR REPLACE TEMP TABLE _touched (event_date DATE)")
-    if reload:
-        valid = _read_shards(engine, reload, on_bad_rows, report)
-        engine.native(f"INSERT INTO _touched SELECT DISTINCT {as_date} FROM _ga4_raw WHERE {valid}")
-        rows = (f"SELECT * EXCLUDE (_source_file), {_suffix_expr('_source_file')} AS _TABLE_SUFFIX, _source_file "
-                f"FROM _ga4_raw WHERE {valid}")
-    if first:
-        engine.native(f"CREATE OR REPLACE TABLE src__ga4__events AS {rows}")
-    else:
+    with engine.transaction():
         gone = [str(p) for p in reload] + removed
-        if gone:
-            engine.native(f"INSERT INTO _touched SELECT DISTINCT {as_date} FROM src__ga4__events "
-                          f"WHERE _source_file IN (SELECT UNNEST(?))", [gone])
-        with engine.transaction():
+        if not first and gone:
+            engine.native(f"INSERT INTO _touched {touched_from}", [gone])
             engine.native("DELETE FROM src__ga4__events WHERE _source_file IN (SELECT UNNEST(?))", [gone])
-            if reload:
-                engine.native(f"INSERT INTO src__ga4__events {rows}")
-    if reload:
-        engine.native("DROP TABLE _ga4_raw")
-    engine.native(f"CREATE OR REPLACE TABLE {TOUCHED_DATES} AS SELECT DISTINCT event_date FROM _touched ORDER BY 1")
-    engine.native(f"CREATE OR REPLACE TABLE {LOADED_SHARDS} (file VARCHAR, size BIGINT, mtime_ns BIGINT, "
-                  "shard_date DATE)")
-    engine.native(f"INSERT INTO {LOADED_SHARDS} SELECT * FROM (SELECT UNNEST(?), UNNEST(?), UNNEST(?), UNNEST(?))",
-                  [list(stats), [st.st_size for st in stats.values()], [st.st_mtime_ns for st in stats.values()],
-                   [_shard_date(Path(f)) for f in stats]])
+        if reload:
+            _insert_shards(engine, reload, on_bad_rows, report, create=first)
+            engine.native(f"INSERT INTO _touched {touched_from}", [[str(p) for p in reload]])
+        engine.native(f"CREATE OR REPLACE TABLE {TOUCHED_DATES} AS SELECT DISTINCT event_date FROM _touched "
+                      "ORDER BY 1")
+        engine.native(f"CREATE OR REPLACE TABLE {LOADED_SHARDS} (file VARCHAR, size BIGINT, mtime_ns BIGINT, "
+                      "shard_date DATE)")
+        engine.native(f"INSERT INTO {LOADED_SHARDS} SELECT * FROM (SELECT UNNEST(?), UNNEST(?), UNNEST(?), "
+                      "UNNEST(?))", [list(stats), [st.st_size for st in stats.values()],
+                                     [st.st_mtime_ns for st in stats.values()], [_shard_date(Path(f)) for f in stats]])
     counts = dict(engine.native("SELECT _source_file, COUNT(*) FROM src__ga4__events GROUP BY 1").fetchall())
     reloaded = {str(p) for p in reload}
     for path in shards:

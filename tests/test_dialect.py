@@ -94,3 +94,10 @@ def test_param_lookup_with_a_repeated_key_takes_the_first_in_array_order(con):
                 "{'key': 'k', 'v': 'third'}] AS params")
     sql = to_duckdb("SELECT (SELECT p.v FROM UNNEST(params) AS p WHERE p.key = 'k' LIMIT 1) AS v FROM ev")
     assert con.execute(sql).fetchone()[0] is None
+
+
+def test_farm_fingerprint_becomes_an_equality_hash(con):
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1, [1, 2]), (2, [1, 2]), (3, [2, 1])) v(k, arr)")
+    sql = to_duckdb("SELECT k, FARM_FINGERPRINT(TO_JSON_STRING(STRUCT(arr))) AS fp FROM t ORDER BY k")
+    fps = [fp for _, fp in con.execute(sql).fetchall()]
+    assert fps[0] == fps[1] != fps[2]

@@ -1,8 +1,8 @@
 -- base__ga4__events: the GA4 export flattened to the fields the pipeline needs.
 -- grain: one row per distinct event; (user_pseudo_id, ga_session_id) is the session key.
 -- dropped (_drop_reason): superseded_intraday (an intraday shard whose daily shard exists),
---   duplicate (an exact copy of a kept event: same time, name, ids, params, consent, traffic, device,
---   geo), missing_session_id (no ga_session_id: no session).
+--   duplicate (an exact copy of a kept event: same time, name, ids, params, consent, traffic, device and
+--   geo, found by a 64-bit fingerprint of all of them), missing_session_id (no ga_session_id: no session).
 -- event_date is the event's own date, not its shard's: a late event lands in its own date.
 -- incremental: insert_overwrite of the event_date partitions whose rows the loader changed this run
 --   (c360__touched_dates); a full refresh rebuilds every partition.
@@ -19,11 +19,35 @@ source AS (
     SELECT
         *,
         STARTS_WITH(_TABLE_SUFFIX, 'intraday_') AS is_intraday,
-        RIGHT(_TABLE_SUFFIX, 8) AS shard_date
+        RIGHT(_TABLE_SUFFIX, 8) AS shard_date,
+        -- a 64-bit fingerprint of everything that makes an event distinct: the candidates for duplicates
+        FARM_FINGERPRINT(TO_JSON_STRING(STRUCT(event_timestamp, event_name, user_pseudo_id, user_id, stream_id,
+            event_params, privacy_info, collected_traffic_source, device, geo))) AS event_fingerprint
     FROM {{ source('ga4', 'events') }}
     {% if is_incremental() %}
     WHERE PARSE_DATE('%Y%m%d', event_date) IN (SELECT event_date FROM {{ touched_dates() }})
     {% endif %}
+),
+
+repeated_fingerprints AS (
+    SELECT event_fingerprint FROM source GROUP BY event_fingerprint HAVING COUNT(*) > 1
+),
+
+-- exact duplicates are decided only among the rows whose fingerprint repeats (a window over every event
+-- would sort them all); the first copy is kept, a daily shard's before an intraday one's
+numbered AS (
+    SELECT *, 1 AS copy_number
+    FROM source
+    WHERE event_fingerprint NOT IN (SELECT event_fingerprint FROM repeated_fingerprints)
+    UNION ALL
+    SELECT
+        *,
+        ROW_NUMBER() OVER (
+            PARTITION BY event_fingerprint, event_timestamp, event_name, user_pseudo_id, user_id, stream_id
+            ORDER BY is_intraday, _TABLE_SUFFIX
+        ) AS copy_number
+    FROM source
+    WHERE event_fingerprint IN (SELECT event_fingerprint FROM repeated_fingerprints)
 ),
 
 flattened AS (
@@ -55,25 +79,15 @@ flattened AS (
         source.stream_id,
         source._TABLE_SUFFIX AS shard,
         source.is_intraday AND source.shard_date IN (SELECT shard_date FROM daily_shards) AS is_superseded,
-        ROW_NUMBER() OVER (
-            PARTITION BY source.event_timestamp, source.event_name, source.user_pseudo_id, source.user_id,
-                source.stream_id, TO_JSON_STRING(source.event_params), TO_JSON_STRING(source.privacy_info),
-                TO_JSON_STRING(source.collected_traffic_source), TO_JSON_STRING(source.device),
-                TO_JSON_STRING(source.geo)
-            ORDER BY source.is_intraday, source._TABLE_SUFFIX
-        ) AS copy_number
-    FROM source
-),
-
-final AS (
-    SELECT
-        * EXCEPT (is_superseded, copy_number),
-        CASE
-            WHEN is_superseded THEN 'superseded_intraday'
-            WHEN copy_number > 1 THEN 'duplicate'
-            WHEN ga_session_id IS NULL THEN 'missing_session_id'
-        END AS _drop_reason
-    FROM flattened
+        source.copy_number
+    FROM numbered AS source
 )
 
-SELECT * FROM final
+SELECT
+    * EXCEPT (is_superseded, copy_number),
+    CASE
+        WHEN is_superseded THEN 'superseded_intraday'
+        WHEN copy_number > 1 THEN 'duplicate'
+        WHEN ga_session_id IS NULL THEN 'missing_session_id'
+    END AS _drop_reason
+FROM flattened
