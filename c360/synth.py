@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from numpy.random import PCG64, Generator
 
+from c360.sources import ga4_arrow_schema
+
 FORMATS = ("jsonl.gz", "jsonl", "parquet")
 SITE = "https://www.c360demo.com"
 STREAM_ID = "4178902345"
@@ -1112,37 +1114,11 @@ def _json_bytes(f: dict, lk: Lookups, day_str: np.ndarray, intraday: bool) -> by
     return "".join(["".join(row) for row in zip(head, *pieces, tail)]).encode("utf-8")
 
 
-def _ga4_schema():
-    import pyarrow as pa
-
-    value = pa.struct([("string_value", pa.string()), ("int_value", pa.int64()),
-                       ("float_value", pa.float64()), ("double_value", pa.float64())])
-    return pa.schema([
-        ("event_date", pa.string()),
-        ("event_timestamp", pa.int64()),
-        ("event_name", pa.string()),
-        ("event_params", pa.list_(pa.struct([("key", pa.string()), ("value", value)]))),
-        ("user_id", pa.string()),
-        ("user_pseudo_id", pa.string()),
-        ("privacy_info", pa.struct([("analytics_storage", pa.string()), ("ads_storage", pa.string()),
-                                    ("uses_transient_token", pa.string())])),
-        ("device", pa.struct([("category", pa.string()), ("operating_system", pa.string())])),
-        ("geo", pa.struct([("country", pa.string())])),
-        ("traffic_source", pa.struct([("name", pa.string()), ("medium", pa.string()), ("source", pa.string())])),
-        ("stream_id", pa.string()),
-        ("platform", pa.string()),
-        ("collected_traffic_source", pa.struct([("manual_campaign_name", pa.string()),
-                                                ("manual_source", pa.string()), ("manual_medium", pa.string()),
-                                                ("gclid", pa.string())])),
-        ("batch_event_index", pa.int64()),
-    ])
-
-
 def _arrow_table(f: dict, lk: Lookups, day_str: np.ndarray):
     """The rows of one daily shard as an arrow table with the GA4 export's types (INT64, nested structs)."""
     import pyarrow as pa
 
-    schema = _ga4_schema()
+    schema = ga4_arrow_schema()
     n = len(f["ts"])
     K = len(PARAM_KEYS)
     kinds = np.stack([f[f"k{k}"] for k in range(K)], axis=1)
@@ -1205,7 +1181,7 @@ class _Sink:
         if self.kind == "parquet":
             import pyarrow.parquet as pq
 
-            self.pq = pq.ParquetWriter(self.path, _ga4_schema(), compression="snappy")
+            self.pq = pq.ParquetWriter(self.path, ga4_arrow_schema(), compression="snappy")
             return
         self.raw = open(self.path, "wb")
         if self.kind == "jsonl.gz":
