@@ -483,3 +483,14 @@ def test_a_run_without_closed_deals_builds_the_attribution_layer(build):
     eng = build([ga4("1.1", 1, "2024-03-05 10:00", user_id="U1")], [contact("C1", "U1")],
                 [deal("D1", "C1", 400, "qualifiedtobuy", None)], sensitivity_windows_days="[]")
     assert eng.query("SELECT COUNT(*) AS n FROM mrt__marketing__channel_attribution")["n"][0] == 0
+
+
+def test_untidy_utm_values_still_match_their_spend(build):
+    # a tag typed ' Google ', 'CPC ', ' brand ' and spend written 'google', 'cpc', 'brand': the same campaign
+    eng = build([ga4("1.1", 1, "2024-03-05 10:00", user_id="U1", manual=(" Google ", "CPC ", " brand "))],
+                [contact("C1", "U1")], [deal("D1", "C1", 400, "closedwon", "2024-03-06 12:00")],
+                spend=[spend_row("2024-03-05", "google", "cpc", "brand", 50)], sensitivity_windows_days="[]",
+                attribution_channel="campaign")
+    row = eng.query("SELECT * FROM mrt__marketing__channel_roi WHERE model = 'linear'").set_index("channel")
+    assert list(row.index) == ["brand"]
+    assert (row.loc["brand", "attributed_revenue"], row.loc["brand", "spend"]) == (400, 50)  # roas 8

@@ -8,6 +8,7 @@
 --   collected_traffic_source.manual_* first; else a gclid means google / cpc; else the event_params
 --   source/medium/campaign; no traffic info at all means (direct) / (none). The user-scoped
 --   traffic_source (the user's first acquisition) is not the session's source and is not used.
+--   Source and medium are trimmed and lower-cased, campaign trimmed, as ad spend is, so spend matches.
 -- channel_group: Google's GA4 default channel group rules, with the source-category seed.
 -- incremental: merge on session_key of the sessions with an event on a date the loader touched this run,
 --   or spanning such a date (rebuilt from all their events, so a late event updates its session wherever it
@@ -36,18 +37,18 @@ traffic_events AS (
         user_pseudo_id,
         ga_session_id,
         CASE
-            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(manual_source)
+            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(TRIM(manual_source))
             WHEN gclid IS NOT NULL THEN 'google'
-            ELSE LOWER(param_source)
+            ELSE LOWER(TRIM(param_source))
         END AS source,
         CASE
-            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(manual_medium)
+            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(TRIM(manual_medium))
             WHEN gclid IS NOT NULL THEN 'cpc'
-            ELSE LOWER(param_medium)
+            ELSE LOWER(TRIM(param_medium))
         END AS medium,
         CASE
-            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN manual_campaign
-            ELSE param_campaign
+            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN TRIM(manual_campaign)
+            ELSE TRIM(param_campaign)
         END AS campaign
     FROM events
     WHERE manual_source IS NOT NULL OR manual_medium IS NOT NULL OR gclid IS NOT NULL
