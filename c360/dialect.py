@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 
-import re
-
 import sqlglot
 from sqlglot import exp
 

@@ -57,6 +57,20 @@ def write_tree(root: Path, shards: dict[str, list], contacts=(), deals=(), forms
     return root
 
 
+def build_layers(root: Path, warehouse: Path, layers=models.LAYERS, **overrides):
+    """Load `root` into a fresh warehouse and build `layers` in order; data tests must pass."""
+    from c360 import checks
+
+    params = P.load(overrides=[f"source_root={root}", f"warehouse={warehouse}",
+                               *(f"{k}={v}" for k, v in overrides.items())])
+    eng = engines.connect(params)
+    sources.load_sources(eng, root, params["on_bad_rows"])
+    for layer in layers:
+        models.build(eng, layer, params)
+        checks.run(eng, layer)  # raises on any error-level data test
+    return eng
+
+
 @pytest.fixture
 def build_base(tmp_path):
     """build_base(root, **overrides) -> (engine, load report): sources loaded and base models built."""

@@ -13,10 +13,8 @@ from datetime import date, datetime, timezone
 import pandas as pd
 import pytest
 
-from c360 import checks, models, params as P, sources
-from c360 import engine as engines
 from c360.attribution import PER_TOUCH_MODELS, credit_touchpoints
-from conftest import event, write_tree
+from conftest import build_layers, event, write_tree
 
 ALL_MODELS = (*PER_TOUCH_MODELS, "markov", "shapley")
 
@@ -61,18 +59,6 @@ def deal(did: str, cid: str, amount: float, stage: str, closed_at: str | None) -
 
 def spend_row(day: str, source: str, medium: str, campaign: str, amount: float) -> dict:
     return {"date": day, "source": source, "medium": medium, "campaign": campaign, "spend": amount}
-
-
-def build_layers(root, warehouse, layers=("base", "identity", "customer", "attribution"), **overrides):
-    """Load `root` into a fresh warehouse and build `layers` in order; data tests must pass."""
-    params = P.load(overrides=[f"source_root={root}", f"warehouse={warehouse}",
-                               *(f"{k}={v}" for k, v in overrides.items())])
-    eng = engines.connect(params)
-    sources.load_sources(eng, root, params["on_bad_rows"])
-    for layer in layers:
-        models.build(eng, layer, params)
-        checks.run(eng, layer)  # raises on any error-level data test
-    return eng
 
 
 @pytest.fixture(scope="module")

@@ -24,9 +24,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from c360 import checks, models, params as P, sources
-from c360 import engine as engines
-from conftest import event, write_tree
+from conftest import build_layers as conftest_build_layers, event, write_tree
 
 
 # --------------------------------------------------------------------------- helpers (this module only)
@@ -66,15 +64,8 @@ def product_user(uid: str, email: str, company: str = "", plan: str = "free",
 
 
 def build_layers(root, warehouse, layers=("base", "identity", "customer"), **overrides):
-    """Load `root` into a fresh warehouse and build `layers` in order; data tests must pass."""
-    params = P.load(overrides=[f"source_root={root}", f"warehouse={warehouse}",
-                               *(f"{k}={v}" for k, v in overrides.items())])
-    eng = engines.connect(params)
-    sources.load_sources(eng, root, params["on_bad_rows"])
-    for layer in layers:
-        models.build(eng, layer, params)
-        checks.run(eng, layer)  # raises on any error-level data test
-    return eng
+    """The layers this file tests (see conftest.build_layers)."""
+    return conftest_build_layers(root, warehouse, layers, **overrides)
 
 
 def md5_key(source_system: str, source_id: str) -> str:
