@@ -203,6 +203,23 @@ def is_incremental(engine, model: Model, params: dict[str, Any]) -> bool:
             and engine.has_table(model.name) and engine.has_table(TOUCHED_DATES))
 
 
+def _promote_stage(engine, name: str, audited: bool) -> None:
+    """Make `_stage__<name>` the model's table, without its dropped rows and `_drop_reason`. DuckDB renames
+    the staging table in place (no copy of the rows); other engines copy the kept rows. Call inside the
+    model's transaction."""
+    stage, target = engine.relation(f"_stage__{name}"), engine.relation(name)
+    if engine.name == "duckdb":
+        if audited:
+            engine.native(f"DELETE FROM {stage} WHERE _drop_reason IS NOT NULL")
+            engine.native(f"ALTER TABLE {stage} DROP COLUMN _drop_reason")
+        engine.native(f"DROP TABLE IF EXISTS {target}")
+        engine.native(f"ALTER TABLE {stage} RENAME TO {target}")
+        return
+    cols, keep = ("* EXCEPT (_drop_reason)", "WHERE _drop_reason IS NULL") if audited else ("*", "")
+    engine.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {cols} FROM {stage} {keep}")
+    engine.execute(f"DROP TABLE {stage}")
+
+
 def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     """Build one model atomically; returns its name, kept rows, dropped rows and seconds.
 
@@ -232,7 +249,6 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     name = {"model": model.name}
     with engine.transaction():
         if not incremental:
-            engine.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {cols} FROM {stage} {keep}")
             engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
         elif cfg.get("strategy") == "insert_overwrite":
             touched = engine.relation(TOUCHED_DATES)
@@ -253,8 +269,10 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{model.name}: unknown incremental strategy {cfg.get('strategy')!r}")
         engine.execute(f"INSERT INTO {audit} SELECT @model, {outcome}, COUNT(*), {part_key} FROM {stage} "
                        "GROUP BY 2, 4", name)
-        stage = engine.relation(f"_stage__{model.name}")
-        engine.execute(f"DROP TABLE {stage}")
+        if incremental:
+            engine.execute(f"DROP TABLE {engine.relation(f'_stage__{model.name}')}")
+        else:
+            _promote_stage(engine, model.name, audited)
     rows = engine.row_count(model.name)
     dropped = 0
     if audited:
