@@ -90,28 +90,44 @@ def connected_components(engine, edges_sql: str, out_table: str, params: dict[st
         The number of rounds run (the last one is the round that changed nothing).
     """
     out = check_identifier(out_table)
-    edges, labels, nxt = (check_identifier(f"_cc__{out}__{part}") for part in ("edges", "labels", "next"))
+    given, nodes, edges, labels, nxt = (check_identifier(f"_cc__{out}__{part}")
+                                        for part in ("given", "nodes", "edges", "labels", "next"))
     body = edges_sql.strip().rstrip(";")
     try:
-        engine.replace_table(edges, f"""
-WITH input AS (
-    SELECT CAST(node_a AS STRING) AS node_a, CAST(node_b AS STRING) AS node_b
-    FROM (
+        # the rounds join integer ids, not `type:value` strings: ids are numbered in node order, so the
+        # smallest id of a component is its smallest node
+        engine.replace_table(given, f"""
+SELECT CAST(node_a AS STRING) AS node_a, CAST(node_b AS STRING) AS node_b
+FROM (
 {body}
-    ) AS given
+) AS given
+WHERE node_a IS NOT NULL OR node_b IS NOT NULL
+""", params)
+        engine.replace_table(nodes, f"""
+SELECT node, ROW_NUMBER() OVER (ORDER BY node) AS id
+FROM (
+    SELECT node_a AS node FROM {given} WHERE node_a IS NOT NULL
+    UNION DISTINCT
+    SELECT node_b AS node FROM {given} WHERE node_b IS NOT NULL
+) AS named
+""")
+        engine.replace_table(edges, f"""
+WITH pairs AS (
+    SELECT a.id AS id_a, b.id AS id_b
+    FROM {given} AS g
+    LEFT JOIN {nodes} AS a ON a.node = g.node_a
+    LEFT JOIN {nodes} AS b ON b.node = g.node_b
 )
 
 SELECT DISTINCT src, dst
 FROM (
-    SELECT node_a AS src, node_b AS dst FROM input WHERE node_a IS NOT NULL AND node_b IS NOT NULL
+    SELECT id_a AS src, id_b AS dst FROM pairs WHERE id_a IS NOT NULL AND id_b IS NOT NULL
     UNION ALL
-    SELECT node_b AS src, node_a AS dst FROM input WHERE node_a IS NOT NULL AND node_b IS NOT NULL
+    SELECT id_b AS src, id_a AS dst FROM pairs WHERE id_a IS NOT NULL AND id_b IS NOT NULL
     UNION ALL
-    SELECT node_a AS src, node_a AS dst FROM input WHERE node_a IS NOT NULL
-    UNION ALL
-    SELECT node_b AS src, node_b AS dst FROM input WHERE node_b IS NOT NULL
+    SELECT id AS src, id AS dst FROM {nodes}
 ) AS directed
-""", params)
+""")
         engine.replace_table(labels, f"SELECT src AS node, MIN(dst) AS label FROM {edges} GROUP BY src")
         iterations = 0
         while True:
@@ -125,10 +141,15 @@ FROM (
             engine.replace_table(labels, f"SELECT node, label FROM {nxt}")
             if changed == 0:
                 break
-        engine.replace_table(out, f"SELECT node, label AS component FROM {labels}")
+        engine.replace_table(out, f"""
+SELECT n.node, c.node AS component
+FROM {labels} AS l
+JOIN {nodes} AS n ON n.id = l.node
+JOIN {nodes} AS c ON c.id = l.label
+""")
         return iterations
     finally:
-        for table in (edges, labels, nxt):
+        for table in (given, nodes, edges, labels, nxt):
             engine.execute(f"DROP TABLE IF EXISTS {table}")
 
 

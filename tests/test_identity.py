@@ -217,6 +217,25 @@ def test_an_emptied_blocklist_lets_the_junk_value_link(tmp_path, build_identity)
     assert resolved(build_identity(root, identity_blocklist="[]")) == {"111.1": "C1"}
 
 
+@pytest.mark.parametrize("patterns, want", [
+    (None, {"noreply@example.com": "@example\\.(com|org|net)$", "noreply@shop.com": "^(noreply|no-reply|donotreply|do-not-reply|test)@",
+            "bob@example.org": "@example\\.(com|org|net)$", "bob@shop.com": None}),
+    ('["^bob", "shop[.]com$"]', {"noreply@example.com": None, "noreply@shop.com": "shop[.]com$",
+                                 "bob@example.org": "^bob", "bob@shop.com": "^bob"}),
+    ("[]", {"noreply@example.com": None, "noreply@shop.com": None, "bob@example.org": None, "bob@shop.com": None}),
+])
+def test_blocklist_patterns_name_the_first_pattern_that_matches_each_value(tmp_path, build_identity, patterns, want):
+    # the patterns are tried together first, then one by one for the values that matched: the name reported
+    # is the smallest matching pattern, each pattern keeps its own anchors, and no pattern blocks nothing
+    forms = [form(f"S{i}", email, f"{i}.1") for i, email in enumerate(want)]
+    overrides = {} if patterns is None else {"identity_blocklist_patterns": patterns}
+    eng = build_identity(tree(tmp_path, forms=forms), **overrides)
+    got = eng.query("SELECT node_b_value, node_b_blocked_by FROM int__identity_candidate_edges "
+                    "WHERE edge_source = 'form_submission'")
+    prefix = "identity_blocklist_patterns "
+    assert {v: (b[len(prefix):] if isinstance(b, str) else None) for v, b in got.values.tolist()} == want
+
+
 def test_a_crm_duplicate_pair_is_one_customer_with_the_earliest_created_contact_id(tmp_path, build_identity):
     contacts = [contact("C9", "Ann@Acme.com", created="2024-01-10T00:00:00Z"),
                 contact("C5", " ann@acme.com", created="2024-01-05T00:00:00Z"),

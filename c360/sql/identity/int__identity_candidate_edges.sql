@@ -16,42 +16,28 @@
 -- blocked (node_a_blocked_by / node_b_blocked_by): the value, lower-cased, is in identity_blocklist, or
 --   matches one of identity_blocklist_patterns (the pattern is given). crm_contact_id is a system key
 --   and is never blocked.
--- device_consent_denied: the device's latest event (by event_timestamp; at a tie a denial wins, then
---   event_name, ga_session_id) has analytics_storage 'No'. NULL counts as granted; a device without
+-- device_consent_denied: the device's latest event (by event_timestamp; at a tie a denial wins) has
+--   analytics_storage 'No'. NULL counts as granted; a device without
 --   GA4 events counts as granted.
 -- exclusion_reason, first that applies: no_device (a login or form without user_pseudo_id),
 --   consent_denied, blocked_value (either end blocked).
-WITH events AS (
-    SELECT
-        user_pseudo_id,
-        user_id,
-        event_timestamp,
-        event_name,
-        ga_session_id,
-        consent__analytics_storage
+WITH latest_event AS (
+    SELECT user_pseudo_id, MAX(event_timestamp) AS event_timestamp
     FROM {{ ref('base__ga4__events') }}
+    WHERE user_pseudo_id IS NOT NULL
+    GROUP BY user_pseudo_id
 ),
 
+-- the consent of the device's latest event; at a tie a denial wins (one pass, no sort of the events)
 device_consent AS (
     SELECT
-        user_pseudo_id,
-        COALESCE(LOWER(TRIM(consent__analytics_storage)) = 'no', FALSE) AS consent_denied,
-        event_timestamp AS consent_seen_at
-    FROM (
-        SELECT
-            *,
-            ROW_NUMBER() OVER (
-                PARTITION BY user_pseudo_id
-                ORDER BY
-                    event_timestamp DESC,
-                    CASE WHEN LOWER(TRIM(consent__analytics_storage)) = 'no' THEN 0 ELSE 1 END,
-                    event_name,
-                    ga_session_id
-            ) AS recency
-        FROM events
-        WHERE user_pseudo_id IS NOT NULL
-    ) AS ranked
-    WHERE recency = 1
+        events.user_pseudo_id,
+        LOGICAL_OR(COALESCE(LOWER(TRIM(events.consent__analytics_storage)) = 'no', FALSE)) AS consent_denied
+    FROM {{ ref('base__ga4__events') }} AS events
+    INNER JOIN latest_event
+        ON events.user_pseudo_id = latest_event.user_pseudo_id
+        AND events.event_timestamp = latest_event.event_timestamp
+    GROUP BY events.user_pseudo_id
 ),
 
 login_events AS (
@@ -67,7 +53,7 @@ login_events AS (
             PARTITION BY user_pseudo_id, TRIM(user_id)
             ORDER BY event_timestamp DESC, event_name DESC, ga_session_id DESC
         ) AS recency
-    FROM events
+    FROM {{ ref('base__ga4__events') }}
     WHERE user_id IS NOT NULL
 ),
 
@@ -183,23 +169,40 @@ canonical AS (
     FROM email_parts
 ),
 
+-- values any blocklist pattern matches: one combined regular expression first (the patterns are one
+-- constant), then, for those few values only, the first pattern that matches them
+pattern_candidates AS (
+    SELECT DISTINCT identifier_value
+    FROM canonical
+    WHERE identifier_type != 'crm_contact_id'
+        AND ARRAY_LENGTH(@identity_blocklist_patterns) > 0
+        AND REGEXP_CONTAINS(LOWER(identifier_value),
+                            CONCAT('(?:', ARRAY_TO_STRING(@identity_blocklist_patterns, ')|(?:'), ')'))
+),
+
+pattern_hits AS (
+    SELECT identifier_value, CONCAT('identity_blocklist_patterns ', MIN(pattern)) AS blocked_by
+    FROM pattern_candidates
+    CROSS JOIN UNNEST(@identity_blocklist_patterns) AS pattern
+    WHERE REGEXP_CONTAINS(LOWER(identifier_value), pattern)
+    GROUP BY identifier_value
+),
+
 checked AS (
     SELECT
-        identifier_type,
-        raw_value,
-        identifier_value,
+        canonical.identifier_type,
+        canonical.raw_value,
+        canonical.identifier_value,
         CASE
-            WHEN identifier_type = 'crm_contact_id' THEN NULL
-            WHEN LOWER(TRIM(identifier_value)) IN (
+            WHEN canonical.identifier_type = 'crm_contact_id' THEN NULL
+            WHEN LOWER(TRIM(canonical.identifier_value)) IN (
                 SELECT LOWER(TRIM(blocked)) FROM UNNEST(@identity_blocklist) AS blocked
             ) THEN 'identity_blocklist'
-            ELSE (
-                SELECT CONCAT('identity_blocklist_patterns ', MIN(pattern))
-                FROM UNNEST(@identity_blocklist_patterns) AS pattern
-                WHERE REGEXP_CONTAINS(LOWER(identifier_value), pattern)
-            )
+            ELSE pattern_hits.blocked_by
         END AS blocked_by
     FROM canonical
+    LEFT JOIN pattern_hits
+        ON canonical.identifier_value = pattern_hits.identifier_value
 ),
 
 final AS (
