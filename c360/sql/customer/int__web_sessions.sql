@@ -16,9 +16,13 @@
 {{ config(materialized='incremental', strategy='merge', unique_key='session_key',
           delete_where='EXISTS (SELECT 1 FROM ' ~ touched_dates() ~ ' AS t WHERE t.event_date BETWEEN '
                        ~ 'session_date AND DATE(session_end_at))') }}
-WITH events AS (
+{#- a full build reads the base table directly in each step below (a shared CTE would be materialized: a
+    copy of every event); an incremental build first narrows it to the sessions it rebuilds -#}
+{% set events = 'events' if is_incremental() else ref('base__ga4__events') %}
+WITH
+{% if is_incremental() %}
+events AS (
     SELECT events.* FROM {{ ref('base__ga4__events') }} AS events
-    {% if is_incremental() %}
     INNER JOIN (
         SELECT DISTINCT user_pseudo_id, ga_session_id FROM {{ ref('base__ga4__events') }}
         WHERE event_date IN (SELECT event_date FROM {{ touched_dates() }})
@@ -29,8 +33,8 @@ WITH events AS (
     ) AS touched
         ON events.ga_session_id = touched.ga_session_id
         AND COALESCE(events.user_pseudo_id, '') = COALESCE(touched.user_pseudo_id, '')
-    {% endif %}
 ),
+{% endif %}
 
 traffic_events AS (
     SELECT
@@ -50,7 +54,7 @@ traffic_events AS (
             WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN TRIM(manual_campaign)
             ELSE TRIM(param_campaign)
         END AS campaign
-    FROM events
+    FROM {{ events }} AS events
     WHERE manual_source IS NOT NULL OR manual_medium IS NOT NULL OR gclid IS NOT NULL
         OR param_source IS NOT NULL OR param_medium IS NOT NULL
     QUALIFY ROW_NUMBER() OVER (
@@ -61,7 +65,7 @@ traffic_events AS (
 
 landing AS (
     SELECT user_pseudo_id, ga_session_id, page_location AS landing_page
-    FROM events
+    FROM {{ events }} AS events
     WHERE event_name = 'page_view' AND page_location IS NOT NULL
     QUALIFY ROW_NUMBER() OVER (PARTITION BY user_pseudo_id, ga_session_id ORDER BY event_timestamp, page_location) = 1
 ),
@@ -79,7 +83,7 @@ sessions AS (
         COALESCE(SUM(engagement_time_msec), 0) AS engagement_time_msec,
         MAX(device_category) AS device_category,
         MAX(country) AS country
-    FROM events
+    FROM {{ events }} AS events
     GROUP BY user_pseudo_id, ga_session_id
 ),
 
