@@ -1,0 +1,12 @@
+"""Imported by a kernel as it starts (c360.kernels): the libraries every notebook loads, so the import cost
+is paid while the previous notebook runs. Importing it binds nothing in the notebook's namespace."""
+import matplotlib.pyplot  # noqa: F401
+import pandas  # noqa: F401
+
+import c360.checks  # noqa: F401
+import c360.engine  # noqa: F401
+import c360.identity  # noqa: F401
+import c360.models  # noqa: F401
+import c360.plots  # noqa: F401
+import c360.report  # noqa: F401
+import c360.sources  # noqa: F401
