@@ -19,7 +19,8 @@ def _run(km, source: str) -> str:
 
 
 def test_kernels_taken_ahead_are_fresh_warm_and_start_in_the_project_root():
-    probe = ("import os, sys\n"
+    probe = ("print('leak' in globals())\n"
+             "import os, sys\n"
              "print(os.getcwd())\n"
              "print('pandas' in sys.modules, 'c360.models' in sys.modules)\n"
              "print(sorted(k for k in globals() if not k.startswith('_') and k not in "
@@ -32,13 +33,14 @@ def test_kernels_taken_ahead_are_fresh_warm_and_start_in_the_project_root():
         kernels.stop(first)
         second = ahead.take()
         assert ahead.next is None
-        out2 = _run(second, probe + "\nprint('leak' in globals())")
+        out2 = _run(second, probe)
         kernels.stop(second)
-    cwd, warm, names = out1.splitlines()[:3]
+    leaked, cwd, warm, names = out1.splitlines()
     assert cwd == str(PROJ_ROOT)
     assert warm == "True True"  # imported while starting ...
     assert names == "[]"  # ... without binding a name in the notebook
-    assert out2.splitlines() == [cwd, warm, names, "False"]  # a fresh kernel: nothing from the first notebook
+    assert leaked == "False"
+    assert out2.splitlines() == out1.splitlines()  # a fresh kernel: nothing from the first notebook
 
 
 def test_ahead_refuses_more_kernels_than_it_was_asked_for_and_stops_the_spare():
