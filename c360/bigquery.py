@@ -12,12 +12,16 @@ back to pandas.
 - Sources are read in place: GA4 from the export's sharded tables (`analytics_<id>.events_*`, filtered on
   `_TABLE_SUFFIX` to the run's date range, daily and intraday shards; base__ga4__events prefers a daily shard
   to the intraday one of the same date), the CRM, product and marketing tables named in the parameters.
-  The seeds (email domains, GA4 source categories) are small CSVs that `prepare_sources` uploads.
+  The seeds (email domains, GA4 source categories) are small CSVs that `prepare_sources` uploads; it also
+  returns what the run reads (rows counted per table and shard), and `source_tables` lists the source tables'
+  metadata (rows, bytes, last change) that the runner fingerprints.
 - Values are query parameters (`@won_stages` is an ARRAY<STRING> parameter), never formatted into SQL; every
   name that goes into SQL is checked against a strict pattern first.
 - Cost: before each model, a dry run estimates the bytes it will process; it is printed, and a model whose
   estimate exceeds `maximum_bytes_billed` is refused before it runs. Every query job also carries
-  `maximum_bytes_billed`, so BigQuery itself fails a job that would bill more.
+  `maximum_bytes_billed`, so BigQuery itself fails a job that would bill more. Every job is kept in `jobs`
+  (label, statement type, estimate, bytes processed and billed) and, when C360_JOB_LOG names a file (the runner
+  sets it per notebook), appended to it as a JSON line: the run's job and cost log.
 - `transaction()` is a no-op: BigQuery's multi-statement transactions cannot contain DDL on permanent tables
   (CREATE OR REPLACE TABLE, DROP TABLE), which is how models are published. Each statement is atomic on its own
   (CREATE OR REPLACE TABLE swaps the whole table), and build_model publishes the model before it rewrites
@@ -31,10 +35,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import re
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -44,9 +50,10 @@ import pandas as pd
 from c360 import dialect
 from c360 import params as P
 from c360.engine import _used_params, check_identifier
-from c360.paths import resolve
+from c360.paths import display, resolve
 
 GA4_SHARD_PREFIX = "events_"
+JOB_LOG_ENV = "C360_JOB_LOG"  # a JSON-lines file every BigQueryEngine appends its jobs to (the runner sets it)
 SEED_TABLES = ("email_domains", "ga4_source_categories")
 REQUIRED_SOURCES = ("crm__contacts", "crm__deals")
 # source(system, table) -> the parameter naming its table
@@ -65,6 +72,10 @@ _BQ_TYPES = {"VARCHAR": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "DOUBLE": "FLOAT64
 
 class BytesLimitError(RuntimeError):
     """A model's dry run estimates more bytes than maximum_bytes_billed allows; it was not run."""
+
+
+class NoCredentials(RuntimeError):
+    """No Application Default Credentials were found (the message says how to provide them)."""
 
 
 def _check(pattern: str, value: str, what: str) -> str:
@@ -116,22 +127,10 @@ class BigQueryConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "BigQueryConfig":
-        missing = [k for k in P.BIGQUERY_KEYS if k not in params]
-        if missing:
-            raise P.ParamError(f"backend bigquery needs the parameter(s) {', '.join(missing)}")
-        P.validate_partial({k: params[k] for k in P.BIGQUERY_KEYS})
-        for key in ("bigquery_project", "ga4_dataset", "crm_contacts_table", "crm_deals_table"):
-            if not params[key]:
-                raise P.ParamError(f"backend bigquery needs parameter '{key}' (see params/bigquery.example.yaml)")
+        P.check_bigquery(params)  # every key present, the required ones set, the dates real and in order
         project = _check(P.BQ_PROJECT, params["bigquery_project"], "bigquery_project")
-        dates = {}
-        for key in ("ga4_start_date", "ga4_end_date"):
-            try:
-                dates[key] = dt.date.fromisoformat(params[key]) if params[key] else None
-            except ValueError:
-                raise P.ParamError(f"parameter '{key}' is not a date: {params[key]!r}") from None
-        if dates["ga4_start_date"] and dates["ga4_end_date"] and dates["ga4_start_date"] > dates["ga4_end_date"]:
-            raise P.ParamError("ga4_start_date is after ga4_end_date")
+        dates = {key: dt.date.fromisoformat(params[key]) if params[key] else None
+                 for key in ("ga4_start_date", "ga4_end_date")}
         tables = {source: TableName.parse(params[key], project, key)
                   for source, key in SOURCE_PARAMS.items() if params[key]}
         return cls(project=project, dataset=_check(P.BQ_DATASET, params["bigquery_dataset"], "bigquery_dataset"),
@@ -167,10 +166,15 @@ def make_client(project: str, location: str | None = None):
     try:
         credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/bigquery"])
     except DefaultCredentialsError as e:
-        raise RuntimeError(
+        raise NoCredentials(
             "BigQuery: no Application Default Credentials. Run `gcloud auth application-default login`, or "
             "point GOOGLE_APPLICATION_CREDENTIALS at a service account key file (kept outside the repo).") from e
     return bigquery.Client(project=project, location=location, credentials=credentials)
+
+
+def credentials_kind(client) -> str:
+    """What kind of credentials a client holds (a class name, never a secret): for the manifest."""
+    return type(getattr(client, "_credentials", None)).__name__
 
 
 def _bq_scalar_type(kind: str | None, value: Any) -> str:
@@ -265,12 +269,13 @@ class BigQueryEngine:
     name = "bigquery"
 
     def __init__(self, config: BigQueryConfig, client=None, log: Callable[[str], None] | None = print,
-                 create_dataset: bool = True):
+                 create_dataset: bool = True, job_log: Path | None = None):
         self.config = config
         self.client = client if client is not None else make_client(config.project, config.location)
         self.log = log or (lambda _msg: None)
         self.emulator = emulator_host() is not None
         self.jobs: list[dict[str, Any]] = []  # one row per job: label, statement, bytes, seconds
+        self.job_log = job_log or (Path(os.environ[JOB_LOG_ENV]) if os.environ.get(JOB_LOG_ENV) else None)
         _check(P.BQ_PROJECT, config.project, "bigquery_project")
         _check(P.BQ_DATASET, config.dataset, "bigquery_dataset")
         self._dataset_id = TableName(config.project, config.dataset).id()
@@ -323,11 +328,7 @@ class BigQueryEngine:
         """The GA4 export's shards in the run's date range, daily and intraday, with `_TABLE_SUFFIX` as a column
         (a wildcard table's `SELECT *` leaves the pseudo-column out). The bounds are constants so that BigQuery
         prunes the shards it does not read."""
-        if self.config.ga4_dataset is None:
-            raise P.ParamError("backend bigquery needs parameter 'ga4_dataset'")
-        lo = self.config.ga4_start_date.strftime("%Y%m%d") if self.config.ga4_start_date else "00000000"
-        hi = self.config.ga4_end_date.strftime("%Y%m%d") if self.config.ga4_end_date else "99999999"
-        assert re.fullmatch(r"[0-9]{8}", lo) and re.fullmatch(r"[0-9]{8}", hi)
+        lo, hi = self._ga4_bounds()
         ga4 = self.config.ga4_dataset
         _check(P.BQ_PROJECT, ga4.project, "ga4_dataset")
         _check(P.BQ_DATASET, ga4.dataset, "ga4_dataset")
@@ -335,6 +336,15 @@ class BigQueryEngine:
         return (f"(SELECT *, _TABLE_SUFFIX AS _TABLE_SUFFIX FROM {wildcard} "
                 f"WHERE _TABLE_SUFFIX BETWEEN '{lo}' AND '{hi}' "
                 f"OR _TABLE_SUFFIX BETWEEN 'intraday_{lo}' AND 'intraday_{hi}')")
+
+    def _ga4_bounds(self) -> tuple[str, str]:
+        """The run's GA4 date range as shard suffixes, YYYYMMDD (unbounded: 00000000 / 99999999)."""
+        if self.config.ga4_dataset is None:
+            raise P.ParamError("backend bigquery needs parameter 'ga4_dataset'")
+        lo = self.config.ga4_start_date.strftime("%Y%m%d") if self.config.ga4_start_date else "00000000"
+        hi = self.config.ga4_end_date.strftime("%Y%m%d") if self.config.ga4_end_date else "99999999"
+        assert re.fullmatch(r"[0-9]{8}", lo) and re.fullmatch(r"[0-9]{8}", hi)
+        return lo, hi
 
     @staticmethod
     def _empty_source(key: str) -> str:
@@ -366,16 +376,23 @@ class BigQueryEngine:
             **extra,
         )
 
-    def _run(self, sql: str, params: dict[str, Any] | None, label: str):
+    def _run(self, sql: str, params: dict[str, Any] | None, label: str, estimate: int | None = None):
         used = _used_params(sql, params)
         text = self._sql(sql)
         started = time.perf_counter()
         job = self.client.query(text, job_config=self._job_config(used), location=self.config.location)
         job.result()
-        self.jobs.append({"label": label, "job_id": job.job_id, "statement": job.statement_type,
-                          "bytes_processed": job.total_bytes_processed, "bytes_billed": job.total_bytes_billed,
-                          "seconds": round(time.perf_counter() - started, 3)})
+        self._record({"label": label, "job_id": job.job_id, "statement": job.statement_type,
+                      "estimated_bytes": estimate, "bytes_processed": job.total_bytes_processed,
+                      "bytes_billed": job.total_bytes_billed, "seconds": round(time.perf_counter() - started, 3)})
         return job
+
+    def _record(self, job: dict[str, Any]) -> None:
+        """Keep a job in `jobs`, and append it to the job log file when there is one (JOB_LOG_ENV)."""
+        self.jobs.append(job)
+        if self.job_log is not None:
+            with self.job_log.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(job, default=str) + "\n")
 
     def dry_run(self, sql: str, params: dict[str, Any] | None = None) -> int:
         """The bytes BigQuery estimates `sql` would process (a dry run: free, nothing runs)."""
@@ -416,19 +433,29 @@ class BigQueryEngine:
     def checksum(self, name: str) -> str:
         """A content checksum of a table, independent of row order: `rows:hash` (FLOAT64 rounded to 9 decimals
         first). Comparable between runs on BigQuery, not with DuckDB's checksum."""
-        table = self.client.get_table(self._table_id(name))
-        floats = [f.name for f in table.schema if f.field_type in ("FLOAT", "FLOAT64") and f.mode != "REPEATED"]
-        replace = f" REPLACE ({', '.join(f'ROUND({c}, 9) AS {c}' for c in floats)})" if floats else ""
-        row = self.query(  # XOR over distinct rows, each with its multiplicity: order-free, duplicate-aware
-            f"SELECT COALESCE(SUM(copies), 0) AS n, COALESCE(BIT_XOR(FARM_FINGERPRINT(CONCAT(CAST(copies AS STRING), "
-            f"':', row_json))), 0) AS h FROM (SELECT row_json, COUNT(*) AS copies FROM (SELECT TO_JSON_STRING(t) "
-            f"AS row_json FROM (SELECT *{replace} FROM {self.relation(name)}) AS t) AS j GROUP BY row_json) AS g"
-        ).iloc[0]
-        return f"{int(row['n'])}:{int(row['h']) % (1 << 64):016x}"
+        return self.checksums([name])[name]
+
+    def checksums(self, names: list[str]) -> dict[str, str]:
+        """`checksum` of several tables in one query job (a job per table costs a round trip each)."""
+        if not names:
+            return {}
+        parts = []
+        for i, name in enumerate(names):
+            schema = self.client.get_table(self._table_id(name)).schema
+            floats = [f.name for f in schema if f.field_type in ("FLOAT", "FLOAT64") and f.mode != "REPEATED"]
+            replace = f" REPLACE ({', '.join(f'ROUND({c}, 9) AS {c}' for c in floats)})" if floats else ""
+            parts.append(  # XOR over distinct rows, each with its multiplicity: order-free, duplicate-aware
+                f"SELECT @name_{i} AS name, COALESCE(SUM(copies), 0) AS n, COALESCE(BIT_XOR(FARM_FINGERPRINT(CONCAT("
+                f"CAST(copies AS STRING), ':', row_json))), 0) AS h FROM (SELECT row_json, COUNT(*) AS copies FROM "
+                f"(SELECT TO_JSON_STRING(t) AS row_json FROM (SELECT *{replace} FROM {self.relation(name)}) AS t) AS j "
+                f"GROUP BY row_json) AS g")
+        found = self.query(" UNION ALL ".join(parts), {f"name_{i}": name for i, name in enumerate(names)})
+        out = {r.name: f"{int(r.n)}:{int(r.h) % (1 << 64):016x}" for r in found.itertuples()}
+        return {name: out[name] for name in names}
 
     def replace_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> int:
         """(Re)build table `name` from a SELECT: dry run first (printed; refused over maximum_bytes_billed),
-        then CREATE OR REPLACE TABLE, which BigQuery applies atomically."""
+        then CREATE OR REPLACE TABLE, which BigQuery applies atomically. Returns its rows."""
         statement = f"CREATE OR REPLACE TABLE {self.relation(name)} AS\n{select_sql.strip().rstrip(';')}"
         estimate = self.dry_run(statement, params)
         limit = self.config.maximum_bytes_billed
@@ -438,7 +465,7 @@ class BigQueryEngine:
             raise BytesLimitError(
                 f"{name}: the dry run estimates {estimate:,} bytes processed, more than maximum_bytes_billed "
                 f"({limit:,}); not run. Narrow ga4_start_date/ga4_end_date or raise maximum_bytes_billed.")
-        self._run(statement, params, name)
+        self._run(statement, params, name, estimate=estimate)
         return self.row_count(name)
 
     def write_frame(self, name: str, df: pd.DataFrame) -> int:
@@ -454,8 +481,8 @@ class BigQueryEngine:
             job = self.client.load_table_from_dataframe(df.reset_index(drop=True), self._table_id(name),
                                                         job_config=config, location=self.config.location)
         job.result()
-        self.jobs.append({"label": name, "job_id": job.job_id, "statement": "LOAD", "bytes_processed": 0,
-                          "bytes_billed": 0, "seconds": round(time.perf_counter() - started, 3)})
+        self._record({"label": name, "job_id": job.job_id, "statement": "LOAD", "estimated_bytes": None,
+                      "bytes_processed": 0, "bytes_billed": 0, "seconds": round(time.perf_counter() - started, 3)})
         return self.row_count(name)
 
     def transaction(self):
@@ -466,41 +493,128 @@ class BigQueryEngine:
         self.client.close()
 
     # -- BigQuery only
-    def prepare_sources(self, source_root: Path | None = None) -> dict[str, int]:
-        """Check that the configured source tables exist and upload the seeds (small CSVs) to the target dataset
-        as src__seeds__<name>, with their file line numbers in `_line`. Returns rows per seed table."""
+    def source_tables(self) -> list[dict[str, Any]]:
+        """The tables this run reads in place, from their metadata (API calls, no query job): each configured source
+        table, then each GA4 shard of the date range, daily and intraday. One row each: source, table (its id),
+        rows and bytes as the metadata has them (a streaming intraday shard's buffer is not in them), modified."""
+        ga4 = self.config.ga4_dataset
+        wanted = [(f"src__{key}", table.id(), SOURCE_PARAMS[key]) for key, table in sorted(self.config.tables.items())]
+        wanted += [("src__ga4__events", f"{ga4.id()}.{GA4_SHARD_PREFIX}{suffix}", "ga4_dataset")
+                   for suffix in self._ga4_suffixes()]
+        with ThreadPoolExecutor(max_workers=16) as pool:  # one metadata call per shard: a year is 365 of them
+            return list(pool.map(self._table_metadata, wanted))
+
+    def _table_metadata(self, wanted: tuple[str, str, str]) -> dict[str, Any]:
         from google.api_core.exceptions import NotFound
 
-        for key, table in self.config.tables.items():
-            try:
-                self.client.get_table(table.id())
-            except NotFound:
-                raise P.ParamError(f"{SOURCE_PARAMS[key]}: table {table.id()} not found (or not readable)") from None
+        source, table_id, param = wanted
+        try:
+            table = self.client.get_table(table_id)
+        except NotFound:
+            raise P.ParamError(f"{param}: table {table_id} not found (or not readable)") from None
+        modified = table.modified.astimezone(dt.timezone.utc).isoformat(timespec="seconds") if table.modified else None
+        return {"source": source, "table": table_id, "rows": int(table.num_rows or 0),
+                "bytes": int(table.num_bytes or 0), "modified": modified}
+
+    def _ga4_suffixes(self) -> list[str]:
+        """The `_TABLE_SUFFIX` of every GA4 shard that `source('ga4', 'events')` reads: the same range test on the
+        same strings, applied to the dataset's table list. No shard in range is a BadInputError."""
+        from google.api_core.exceptions import NotFound
+
+        from c360.sources import BadInputError
+
+        lo, hi = self._ga4_bounds()
+        dataset = self.config.ga4_dataset.id()
+        try:
+            names = [t.table_id for t in self.client.list_tables(dataset)]
+        except NotFound:
+            raise P.ParamError(f"ga4_dataset: dataset {dataset} not found (or not readable)") from None
+        suffixes = sorted(n[len(GA4_SHARD_PREFIX):] for n in names if n.startswith(GA4_SHARD_PREFIX))
+        found = [x for x in suffixes if lo <= x <= hi or f"intraday_{lo}" <= x <= f"intraday_{hi}"]
+        if not found:
+            raise BadInputError(f"ga4_dataset {dataset}: no events_YYYYMMDD or events_intraday_YYYYMMDD shard "
+                                f"from {lo} to {hi}")
+        return found
+
+    def _count_rows(self, tables: list[dict[str, Any]]) -> dict[str, int]:
+        """Rows per source table and GA4 shard as the models read them (one COUNT(*) job; BigQuery answers it from
+        metadata, and it includes the streaming buffer of an intraday shard)."""
+        ga4 = self.config.ga4_dataset.id()
+        parts = [f"SELECT CONCAT(@ga4_prefix, _TABLE_SUFFIX) AS table_id, COUNT(*) AS n "
+                 f"FROM {self.source('ga4', 'events')} GROUP BY 1"]
+        values: dict[str, Any] = {"ga4_prefix": f"{ga4}.{GA4_SHARD_PREFIX}"}
+        for i, (key, table) in enumerate(sorted(self.config.tables.items())):
+            parts.append(f"SELECT @table_{i} AS table_id, COUNT(*) AS n FROM {table.sql()}")
+            values[f"table_{i}"] = table.id()
+        counted = self.query(" UNION ALL ".join(parts), values)
+        found = dict(zip(counted["table_id"], counted["n"].astype(int)))
+        return {t["table"]: int(found.get(t["table"], 0)) for t in tables}
+
+    def seed_files(self, source_root: Path | None = None) -> list[Path]:
+        """The seed CSVs prepare_sources uploads (source_root/seeds/ when present there, else c360/seeds/)."""
         root = source_root or self.config.source_root
-        out = {}
-        for seed in SEED_TABLES:
-            if seed == "email_domains" and "seeds__email_domains" in self.config.tables:
-                continue
-            out[f"src__seeds__{seed}"] = self.write_frame(f"src__seeds__{seed}", read_seed(seed, root))
-        return out
+        return [seed_path(seed, root) for seed in SEED_TABLES
+                if not (seed == "email_domains" and "seeds__email_domains" in self.config.tables)]
+
+    def prepare_sources(self, source_root: Path | None = None) -> "SourcesRead":
+        """Check the source tables and the GA4 shards of the date range, count the rows the models will read from
+        each, and upload the seeds (small CSVs) to the target dataset as src__seeds__<name>, with their file line
+        numbers in `_line`. Returns what was read, one row per table, shard or seed file."""
+        tables = self.source_tables()
+        counted = self._count_rows(tables)
+        read = SourcesRead([{**t, "rows": counted[t["table"]]} for t in tables])
+        root = source_root or self.config.source_root
+        for path in self.seed_files(root):
+            name = f"src__seeds__{path.stem}"
+            rows = self.write_frame(name, read_seed(path.stem, root))
+            read.tables.append({"source": name, "table": display(path), "rows": rows, "bytes": path.stat().st_size,
+                                "modified": None})
+        return read
 
     def cost_summary(self) -> pd.DataFrame:
-        """The jobs this engine ran: label, statement, bytes processed and billed, seconds."""
-        return pd.DataFrame(self.jobs, columns=["label", "job_id", "statement", "bytes_processed", "bytes_billed",
-                                                "seconds"])
+        """The jobs this engine ran: label, statement, the dry run's estimate (models), bytes processed and billed,
+        seconds."""
+        return pd.DataFrame(self.jobs, columns=["label", "job_id", "statement", "estimated_bytes", "bytes_processed",
+                                                "bytes_billed", "seconds"])
+
+
+@dataclass
+class SourcesRead:
+    """What a BigQuery run reads (prepare_sources), shown by notebook 01 as c360.sources.LoadReport is: one row per
+    source table, GA4 shard or uploaded seed file. Nothing is set aside: BigQuery tables are typed."""
+
+    tables: list[dict[str, Any]] = field(default_factory=list)
+
+    def files_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.tables, columns=["table", "source", "rows", "bytes", "modified"])
+
+    def rows_read(self) -> dict[str, int]:
+        """Rows read per source table (src__<system>__<table>), summed over its GA4 shards."""
+        out: dict[str, int] = {}
+        for row in self.tables:
+            out[row["source"]] = out.get(row["source"], 0) + row["rows"]
+        return out
+
+    def quarantine_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(columns=["file", "table", "reason", "rows"])
+
+
+def seed_path(seed: str, source_root: Path | None = None) -> Path:
+    """A seed's CSV: source_root/seeds/<seed>.csv when present, else c360/seeds/<seed>.csv."""
+    from c360.paths import SEEDS_DIR
+
+    path = source_root / "seeds" / f"{seed}.csv" if source_root is not None else None
+    return path if path is not None and path.is_file() else SEEDS_DIR / f"{seed}.csv"
 
 
 def read_seed(seed: str, source_root: Path | None = None) -> pd.DataFrame:
     """A seed CSV (source_root/seeds/<seed>.csv when present, else c360/seeds/), parsed and checked by the
     DuckDB loader (c360.sources) so that both engines read the same rows: its columns plus `_line`."""
     from c360.engine import DuckDBEngine
-    from c360.paths import SEEDS_DIR
     from c360.sources import CSV_TABLES, LoadReport, load_csv
 
     spec = next(s for s in CSV_TABLES if s.path == f"seeds/{seed}.csv")
-    path = source_root / spec.path if source_root is not None else None
-    if path is None or not path.is_file():
-        path = SEEDS_DIR / f"{seed}.csv"
+    path = seed_path(seed, source_root)
     scratch = DuckDBEngine(":memory:")
     try:
         load_csv(scratch, path, spec, "fail", LoadReport())

@@ -10,6 +10,7 @@ from c360 import params as P
 
 def _cmd_run(args) -> int:
     from c360 import runner
+    from c360.bigquery import NoCredentials
     from c360.sources import BadInputError
 
     try:
@@ -20,9 +21,15 @@ def _cmd_run(args) -> int:
         return 2
     try:
         out = runner.run(merged, Path(args.reports)) if args.reports else runner.run(merged)
+    except P.ParamError as e:  # backend bigquery: a source table or dataset that does not exist
+        print(f"c360: bad parameters: {e}", file=sys.stderr)
+        return 2
     except BadInputError as e:
         print(f"c360: bad input: {e}", file=sys.stderr)
         return 3
+    except NoCredentials as e:
+        print(f"c360: {e}", file=sys.stderr)
+        return 5
     except runner.RunInProgress as e:
         print(f"c360: {e}", file=sys.stderr)
         return 4

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,11 @@ BIGQUERY_PARAMS = (
     Param("maximum_bytes_billed", "int", "BigQuery: every job fails past this many billed bytes, and a model whose "
           "dry-run estimate exceeds it is refused before it runs", minimum=10 * 1024 * 1024),
 )
-BIGQUERY_KEYS = tuple(p.name for p in BIGQUERY_PARAMS)  # read by engine.connect, not by a notebook cell
+BIGQUERY_KEYS = tuple(p.name for p in BIGQUERY_PARAMS)
+BIGQUERY_REQUIRED = ("bigquery_project", "ga4_dataset", "crm_contacts_table", "crm_deals_table")
+# A notebook declares the BigQuery keys as one mapping of this name (`bigquery: dict = {}`); report.stage_params
+# merges it back into flat parameters. The runner fills it only for backend bigquery.
+BIGQUERY_GROUP = "bigquery"
 
 
 SPEC: dict[str, Param] = {
@@ -171,7 +176,29 @@ def validate(params: dict[str, Any]) -> dict[str, Any]:
         raise ParamError(f"missing parameter(s): {', '.join(missing)}")
     for key, p in SPEC.items():
         _check_one(p, params[key])
+    if params["backend"] == "bigquery":
+        check_bigquery(params)
     return {k: params[k] for k in SPEC}
+
+
+def check_bigquery(params: dict[str, Any]) -> None:
+    """What backend bigquery needs beyond each key's type: every BigQuery key present, the required names set,
+    real dates in order. Raises ParamError naming the key."""
+    missing = [k for k in BIGQUERY_KEYS if k not in params]
+    if missing:
+        raise ParamError(f"backend bigquery needs the parameter(s) {', '.join(missing)}")
+    validate_partial({k: params[k] for k in BIGQUERY_KEYS})
+    for key in BIGQUERY_REQUIRED:
+        if not params[key]:
+            raise ParamError(f"backend bigquery needs parameter '{key}' (see params/bigquery.example.yaml)")
+    dates = {}
+    for key in ("ga4_start_date", "ga4_end_date"):
+        try:
+            dates[key] = date.fromisoformat(params[key]) if params[key] else None
+        except ValueError:
+            raise ParamError(f"parameter '{key}' is not a date: {params[key]!r}") from None
+    if dates["ga4_start_date"] and dates["ga4_end_date"] and dates["ga4_start_date"] > dates["ga4_end_date"]:
+        raise ParamError("parameter 'ga4_start_date' is after ga4_end_date")
 
 
 def validate_partial(params: dict[str, Any]) -> dict[str, Any]:
@@ -243,6 +270,31 @@ def load(path: str | Path = DEFAULT_PARAMS, overrides: list[str] | tuple[str, ..
     return validate(merged)
 
 
+def notebook_values(params: dict[str, Any]) -> dict[str, Any]:
+    """Flat parameters as notebooks declare them: the BigQuery keys become one mapping, BIGQUERY_GROUP, filled only
+    for backend bigquery (the duckdb backend ignores them)."""
+    values = {k: v for k, v in params.items() if k not in BIGQUERY_KEYS}
+    if params.get("backend") == "bigquery":
+        values[BIGQUERY_GROUP] = {k: params[k] for k in BIGQUERY_KEYS if k in params}
+    return values
+
+
+def from_notebook(values: dict[str, Any]) -> dict[str, Any]:
+    """A notebook's parameter values back to flat parameters (the inverse of notebook_values); a key inside the
+    BIGQUERY_GROUP mapping that is not a BigQuery key is a ParamError naming it."""
+    values = dict(values)
+    group = values.pop(BIGQUERY_GROUP, None) or {}
+    if not isinstance(group, dict):
+        raise ParamError(f"parameter '{BIGQUERY_GROUP}' must be a mapping of BigQuery keys, got {group!r}")
+    for key in group:
+        if key not in BIGQUERY_KEYS:
+            hint = difflib.get_close_matches(str(key), BIGQUERY_KEYS, n=1)
+            raise ParamError(f"'{BIGQUERY_GROUP}' holds '{key}', which is not a BigQuery parameter"
+                             + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+    return {**values, **group}
+
+
 def for_notebook(params: dict[str, Any], declared: list[str]) -> dict[str, Any]:
-    """The subset of `params` a notebook declares in its `parameters` cell."""
-    return {k: params[k] for k in declared if k in params}
+    """The values a notebook declares in its `parameters` cell (see notebook_values)."""
+    values = notebook_values(params)
+    return {k: values[k] for k in declared if k in values}

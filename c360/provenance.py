@@ -7,8 +7,9 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-from c360.paths import PROJ_ROOT, display
+from c360.paths import PROJ_ROOT, display, resolve
 
 _CACHE = PROJ_ROOT / "build" / ".fingerprints.json"
 
@@ -62,9 +63,41 @@ def fingerprints(files: list[Path]) -> list[dict]:
     return out
 
 
+def inputs(params: dict[str, Any]) -> list[dict]:
+    """A run's inputs, fingerprinted. duckdb: every source file (sha256, see `fingerprints`). bigquery: every
+    source table and GA4 shard of the date range by its metadata (id, rows, bytes, last modified; no query job),
+    then the seed files it uploads (sha256).
+
+    Raises:
+        BadInputError: the source tree breaks the data contract, or no GA4 shard is in the date range.
+        ParamError: a BigQuery source table or dataset does not exist.
+    """
+    if params.get("backend") == "bigquery":
+        from c360.bigquery import BigQueryEngine
+
+        engine = BigQueryEngine.from_params(params, log=None, create_dataset=False)
+        try:
+            return [*engine.source_tables(), *fingerprints(engine.seed_files())]
+        finally:
+            engine.close()
+    from c360.sources import preflight
+
+    return fingerprints(preflight(resolve(params["source_root"])))
+
+
+def summary(prints: list[dict]) -> dict:
+    """Inputs in brief: source tables (bigquery), files, bytes and the combined fingerprint."""
+    return {"tables": sum("table" in p for p in prints), "files": sum("file" in p for p in prints),
+            "bytes": sum(p["bytes"] or 0 for p in prints), "fingerprint": combined(prints)}
+
+
 def combined(prints: list[dict]) -> str:
-    """One fingerprint for a whole input tree: the sha256 of its files' names and digests."""
+    """One fingerprint for a whole input set: the sha256 of its files' names and digests, and of its tables' ids
+    and metadata (rows, bytes, last modified)."""
     h = hashlib.sha256()
     for p in prints:
-        h.update(f"{Path(p['file']).name}:{p['sha256']}\n".encode())
+        if "file" in p:
+            h.update(f"{Path(p['file']).name}:{p['sha256']}\n".encode())
+        else:
+            h.update(f"{p['table']}:{p['rows']}:{p['bytes']}:{p['modified']}\n".encode())
     return h.hexdigest()

@@ -6,9 +6,8 @@ from typing import Any
 import pandas as pd
 from IPython.display import Markdown, display
 
-from c360 import provenance, sources
-from c360.params import validate_partial
-from c360.paths import resolve
+from c360 import provenance
+from c360.params import from_notebook, validate_partial
 from c360.pii import mask_frame
 
 # Reports show whole tables: the text form (what nbval compares) must not elide rows or wrap columns.
@@ -19,23 +18,26 @@ pd.set_option("display.max_colwidth", 80)
 
 
 def stage_params(**params: Any) -> dict[str, Any]:
-    """The parameters a notebook was given, validated (a bad value fails here, before any work)."""
-    return validate_partial(params)
+    """The parameters a notebook was given, validated and flat (its `bigquery` mapping merged back; a bad value
+    fails here, before any work)."""
+    return validate_partial(from_notebook(params))
+
+
+def _inputs_line(inputs: dict) -> str:
+    counts = ([f"{inputs['tables']} tables"] if inputs["tables"] else []) + [f"{inputs['files']} files"]
+    return f"**Inputs** {', '.join(counts)}, {inputs['bytes']:,} bytes, fingerprint `{inputs['fingerprint'][:16]}`  "
 
 
 def header(stage: str, params: dict[str, Any]) -> dict:
     """Show, and return, the parameters, inputs and code version that produce this report."""
-    files = sources.preflight(resolve(params["source_root"])) if "source_root" in params else []
-    prints = provenance.fingerprints(files)
+    prints = provenance.inputs(params) if "source_root" in params else []
     code = provenance.code_version()
     info = {"stage": stage, "parameters": params, "code": code, "environment": provenance.environment(),
-            "inputs": {"files": len(prints), "bytes": sum(p["bytes"] for p in prints),
-                       "fingerprint": provenance.combined(prints)}}
+            "inputs": provenance.summary(prints)}
     lines = [f"**Stage** `{stage}`  ",
              f"**Code** c360 {code['c360']}, commit `{code['git_sha'][:12]}`"
              f"{' (uncommitted changes)' if code['dirty'] else ''}  ",
-             f"**Inputs** {info['inputs']['files']} files, {info['inputs']['bytes']:,} bytes, "
-             f"fingerprint `{info['inputs']['fingerprint'][:16]}`  ",
+             _inputs_line(info["inputs"]),
              "**Parameters**  ", "", "| parameter | value |", "|---|---|"]
     lines += [f"| `{k}` | `{v}` |" for k, v in params.items()]
     display(Markdown("\n".join(lines)))

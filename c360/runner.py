@@ -1,10 +1,13 @@
 """The runner: validated parameters in, notebooks executed in order by papermill, reports and a manifest out.
 
-A run works on a copy of the warehouse and publishes it, with its reports, only when every notebook
-succeeded: a failed run leaves the previous run's tables and reports as they were.
+The reports are published (reports/latest) only when every notebook succeeded. What happens to the warehouse is
+the backend's part (DuckDBBackend, BigQueryBackend: inputs, working target, stats, publish or discard): on DuckDB
+a run works on a locked copy of the warehouse file and publishes it only on success, so a failed run leaves the
+previous tables as they were; on BigQuery each model is replaced atomically in the dataset as it is built.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,7 +18,8 @@ from typing import Any
 
 import papermill as pm
 
-from c360 import provenance, sources
+from c360 import params as P
+from c360 import provenance
 from c360.paths import NOTEBOOKS, PROJ_ROOT, REPORTS, resolve
 
 KERNEL = "python3"
@@ -62,18 +66,6 @@ def _failed_cell(nb_path: Path) -> str:
     return "an unknown cell"
 
 
-def _table_stats(warehouse: Path) -> tuple[dict[str, int], dict[str, str]]:
-    """Row counts and content checksums of every table (see DuckDBEngine.checksum)."""
-    from c360.engine import DuckDBEngine
-
-    engine = DuckDBEngine(warehouse, read_only=True)
-    try:
-        names = [n for n in engine.tables() if not n.startswith("_stage__")]
-        return {n: engine.row_count(n) for n in names}, {n: engine.checksum(n) for n in names}
-    finally:
-        engine.con.close()
-
-
 class RunInProgress(RuntimeError):
     """Another run holds the warehouse."""
 
@@ -95,68 +87,236 @@ def _lock(warehouse: Path) -> Path:
     return lock
 
 
-def _checkpoint(warehouse: Path) -> None:
-    import duckdb
+# -- backends: where the notebooks write, and how a run's result is made final
 
-    con = duckdb.connect(str(warehouse))
-    con.execute("CHECKPOINT")
-    con.close()
+
+class DuckDBBackend:
+    """A DuckDB warehouse file. The run takes a lock, works on a copy of the file, and publishes it (a rename)
+    only when every notebook succeeded; a failed or killed run leaves the previous file as it was."""
+
+    name = "duckdb"
+
+    def __init__(self, params: dict[str, Any]):
+        self.params = params
+        self.warehouse = resolve(params["warehouse"])
+        self.work: Path | None = None
+        self.lock: Path | None = None
+
+    def inputs(self) -> list[dict]:
+        """The source files, checked against the data contract and fingerprinted (sha256)."""
+        return provenance.inputs(self.params)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "publish": "the run works on a copy of the warehouse file, renamed over it when "
+                "every notebook succeeded"}
+
+    def prepare(self, run_id: str, out_dir: Path) -> dict[str, Any]:
+        """Lock the warehouse, copy it, create the report folder; returns the parameters that point the notebooks
+        at the copy."""
+        self.lock = _lock(self.warehouse)
+        self.work = self.warehouse.with_name(f"{self.warehouse.name}.run-{run_id}")
+        if self.warehouse.exists():
+            shutil.copy2(self.warehouse, self.work)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return {"warehouse": str(self.work)}
+
+    def kernel_env(self, notebook: str) -> dict[str, str]:
+        return {}
+
+    def stats(self) -> dict[str, Any]:
+        """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum)."""
+        import duckdb
+
+        from c360.engine import DuckDBEngine
+
+        con = duckdb.connect(str(self.work))
+        con.execute("CHECKPOINT")
+        con.close()
+        engine = DuckDBEngine(self.work, read_only=True)
+        try:
+            names = [n for n in engine.tables() if not n.startswith("_stage__")]
+            return {"row_counts": {n: engine.row_count(n) for n in names},
+                    "checksums": {n: engine.checksum(n) for n in names}}
+        finally:
+            engine.con.close()
+
+    def publish(self) -> None:
+        os.replace(self.work, self.warehouse)
+
+    def discard(self) -> None:
+        if self.work is not None:
+            self.work.unlink(missing_ok=True)
+            Path(str(self.work) + ".wal").unlink(missing_ok=True)
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.unlink(missing_ok=True)
+
+
+class BigQueryBackend:
+    """A BigQuery dataset. The notebooks write to it directly: each model is published with CREATE OR REPLACE
+    TABLE, which BigQuery applies atomically, so a reader sees a model's previous table or its new one, never half
+    of one. There is no working copy and no lock: a failed run leaves the models it rebuilt new and the others as
+    they were (the previous reports stay reports/latest). Every job goes to the run's job log: jobs/<notebook>.jsonl
+    in the report folder (jobs/runner.jsonl: the runner's own, the checksums)."""
+
+    name = "bigquery"
+
+    def __init__(self, params: dict[str, Any]):
+        from c360.bigquery import BigQueryConfig
+
+        self.params = params
+        self.config = BigQueryConfig.from_params(params)  # names checked before anything connects
+        self.jobs_dir: Path | None = None
+        self._engine = None
+
+    def engine(self):
+        """This process's engine on the target dataset (created with it, if missing)."""
+        from c360.bigquery import BigQueryEngine
+
+        if self._engine is None:
+            self._engine = BigQueryEngine(self.config, log=None)
+        return self._engine
+
+    def inputs(self) -> list[dict]:
+        """The source tables and GA4 shards of the date range, by their metadata, and the seed files (sha256)."""
+        return provenance.inputs(self.params)
+
+    def describe(self) -> dict[str, Any]:
+        from c360.bigquery import credentials_kind
+
+        return {"name": self.name, "project": self.config.project, "dataset": self.config.dataset,
+                "location": self.config.location, "credentials": credentials_kind(self.engine().client),
+                "publish": "each model is replaced atomically in the dataset (CREATE OR REPLACE TABLE) as its "
+                "notebook builds it; no working copy, no lock; a failed run leaves the models it rebuilt new"}
+
+    def prepare(self, run_id: str, out_dir: Path) -> dict[str, Any]:
+        """Create the report folder and its job log folder; the notebooks write to the dataset itself."""
+        self.jobs_dir = out_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.engine().job_log = self.jobs_dir / "runner.jsonl"
+        return {}
+
+    def kernel_env(self, notebook: str) -> dict[str, str]:
+        """The notebook's kernel logs its jobs to jobs/<notebook>.jsonl."""
+        from c360.bigquery import JOB_LOG_ENV
+
+        return {JOB_LOG_ENV: str(self.jobs_dir / f"{notebook}.jsonl")}
+
+    def stats(self) -> dict[str, Any]:
+        """Row counts and content checksums of every table of the dataset (see BigQueryEngine.checksum; the checksum
+        query counts the rows too), and the run's jobs with their bytes processed and billed."""
+        engine = self.engine()
+        names = [n for n in engine.tables() if not n.startswith("_stage__")]
+        checksums = engine.checksums(names)
+        return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
+                "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner"])}
+
+    def publish(self) -> None:
+        """Nothing left to do: every model was published as it was built."""
+
+    def discard(self) -> None:
+        """Drop the staging tables a failed model left in the dataset."""
+        try:
+            engine = self.engine()
+            for name in engine.tables():
+                if name.startswith("_stage__"):
+                    engine.execute(f"DROP TABLE IF EXISTS {engine.relation(name)}")
+        except Exception as e:  # noqa: BLE001 - the run's own error is the one to report
+            print(f"[c360] could not drop the staging tables: {type(e).__name__}", flush=True)
+
+    def release(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+
+
+BACKENDS = {"duckdb": DuckDBBackend, "bigquery": BigQueryBackend}
+
+
+def job_summary(jobs_dir: Path, parts: list[str]) -> dict[str, Any]:
+    """The run's BigQuery jobs from its job log (jobs_dir/<part>.jsonl, in the order of `parts`): each job with the
+    part that ran it (label, statement, the dry run's estimate for a model, bytes processed and billed, seconds),
+    and the totals, overall and per part."""
+    jobs = []
+    for part in parts:
+        log = jobs_dir / f"{part}.jsonl"
+        if log.exists():
+            jobs += [{"notebook": part, **json.loads(line)} for line in log.read_text(encoding="utf-8").splitlines()
+                     if line.strip()]
+    totals = {part: {"jobs": sum(j["notebook"] == part for j in jobs),
+                     "bytes_billed": sum(j.get("bytes_billed") or 0 for j in jobs if j["notebook"] == part)}
+              for part in parts}
+    return {"count": len(jobs), "bytes_processed": sum(j.get("bytes_processed") or 0 for j in jobs),
+            "bytes_billed": sum(j.get("bytes_billed") or 0 for j in jobs), "by_notebook": totals, "jobs": jobs}
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]):
+    """Set environment variables for the kernels started inside (they inherit this process's environment)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _execute(nb: Path, out_dir: Path, params: dict[str, Any]) -> float:
+    """Run one notebook with the parameters it declares, render it; returns its seconds."""
+    t0 = time.time()
+    print(f"[c360] {nb.stem} ...", end="", flush=True)
+    target = out_dir / nb.name
+    try:
+        pm.execute_notebook(str(nb), str(target), parameters=P.for_notebook(params, declared_parameters(nb)),
+                            kernel_name=KERNEL, cwd=str(PROJ_ROOT), progress_bar=False, log_output=False)
+    except pm.PapermillExecutionError:
+        raise RunFailed(f"{nb.name} failed in {_failed_cell(target)}; see {target}") from None
+    finally:
+        if target.exists():
+            _render_html(target)
+    seconds = round(time.time() - t0, 2)
+    print(f" ok ({seconds:.1f} s)", flush=True)
+    return seconds
 
 
 def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
     """Execute every notebook with its declared parameters; return the run's report folder.
 
     Raises:
-        BadInputError: the source tree breaks the data contract (checked before any kernel starts).
-        RunFailed: a notebook failed (the previous warehouse and reports stay as they were).
+        BadInputError: the inputs break the data contract (checked before any kernel starts).
+        ParamError: a BigQuery name is malformed or a source table does not exist (before any kernel starts).
+        RunFailed: a notebook failed (the previous reports stay; see the backend for the warehouse).
     """
     started = time.time()
     run_id = new_run_id()
-    source_root = resolve(params["source_root"])
-    files = sources.preflight(source_root)
+    backend = BACKENDS[params["backend"]](params)
     manifest: dict[str, Any] = {
         "run_id": run_id, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "parameters": params, "code": provenance.code_version(), "environment": provenance.environment(),
-        "inputs": provenance.fingerprints(files), "notebooks": [],
+        "inputs": backend.inputs(), "notebooks": [],
     }
     manifest["inputs_fingerprint"] = provenance.combined(manifest["inputs"])
 
-    warehouse = resolve(params["warehouse"])
-    lock = _lock(warehouse)
-    work = warehouse.with_name(f"{warehouse.name}.run-{run_id}")
-    if warehouse.exists():
-        shutil.copy2(warehouse, work)
     out_dir = reports_root / f"{run_id}.partial"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    run_params = {**params, "warehouse": str(work)}
+    run_params = {**params, **backend.prepare(run_id, out_dir)}
+    manifest["backend"] = backend.describe()
     try:
         for nb in notebooks():
-            t0 = time.time()
-            print(f"[c360] {nb.stem} ...", end="", flush=True)
-            target = out_dir / nb.name
-            wanted = {k: run_params[k] for k in declared_parameters(nb) if k in run_params}
-            try:
-                pm.execute_notebook(str(nb), str(target), parameters=wanted, kernel_name=KERNEL,
-                                    cwd=str(PROJ_ROOT), progress_bar=False, log_output=False)
-            except pm.PapermillExecutionError:
-                raise RunFailed(f"{nb.name} failed in {_failed_cell(target)}; see {target}") from None
-            finally:
-                if target.exists():
-                    _render_html(target)
-            seconds = round(time.time() - t0, 2)
-            manifest["notebooks"].append({"notebook": nb.name, "seconds": seconds})
-            print(f" ok ({seconds:.1f} s)", flush=True)
-        _checkpoint(work)
-        manifest["row_counts"], manifest["checksums"] = _table_stats(work)
-        os.replace(work, warehouse)
+            with _environ(backend.kernel_env(nb.stem)):
+                manifest["notebooks"].append({"notebook": nb.name, "seconds": _execute(nb, out_dir, run_params)})
+        manifest.update(backend.stats())
+        backend.publish()
     except BaseException:
-        work.unlink(missing_ok=True)
-        Path(str(work) + ".wal").unlink(missing_ok=True)
+        backend.discard()
         out_dir.rename(reports_root / f"{run_id}.failed")
         print(" FAILED", flush=True)
         raise
     finally:
-        lock.unlink(missing_ok=True)
+        backend.release()
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest["seconds"] = round(time.time() - started, 2)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")

@@ -3,8 +3,10 @@
 tools/bigquery_emulator.sh sets the emulator up (its own Python 3.13 venv, .venv-bq; idempotent). The session
 fixture starts it on a free loopback port and loads data/fixtures into it shaped like the real sources: GA4
 rows, nested, in sharded events_YYYYMMDD / events_intraday_YYYYMMDD tables with the export's schema; the CRM
-tables typed as Fivetran syncs them. Every layer is then built with backend bigquery, and every output table
-must equal the DuckDB run on the same fixtures (rows sorted, floats rounded, types normalized).
+tables typed as Fivetran syncs them. Then `python -m c360 run --params <a bigquery.yaml>` runs the whole pipeline
+with backend bigquery (every notebook executed by papermill, its kernel reaching the emulator through
+BIGQUERY_EMULATOR_HOST, reports rendered, a manifest written), and every output table must equal the DuckDB run
+on the same fixtures (rows sorted, floats rounded, types normalized).
 
 Skipped (with the reason) only when no Python >= 3.13 is found to run the emulator; any other set-up failure
 is an error.
@@ -12,11 +14,14 @@ is an error.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -26,17 +31,23 @@ import pandas as pd
 import pytest
 
 from c360 import bigquery as B
-from c360 import bigquery_load, checks, models, sources
+from c360 import bigquery_load, checks, models, provenance, sources
 from c360 import engine as engines
 from c360 import params as P
 from c360.identity import ITERATIONS_TABLE
-from c360.paths import PROJ_ROOT
+from c360.paths import PROJ_ROOT, resolve
+from c360.runner import notebooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.bigquery_emulator]
 
 FIXTURES = PROJ_ROOT / "data" / "fixtures"
 SCRIPT = PROJ_ROOT / "tools" / "bigquery_emulator.sh"
 PROJECT = "test-project"
+GA4_DATASET, CRM_DATASET = "analytics_123456789", "fivetran_hubspot"
+# Credentials the run must never need nor show: a service-account key file that Application Default Credentials
+# would fail on (so a kernel that ignored the emulator's anonymous credentials would fail the run).
+SENTINEL_KEY_ID = "c360sentinelkeyid0123456789"
+SENTINEL_KEY = "c360-sentinel-private-key-do-not-print"
 OUTPUT_TABLES = sorted({*models.discover(), models.AUDIT_TABLE, ITERATIONS_TABLE})
 
 
@@ -100,15 +111,37 @@ def bq_emulator(tmp_path_factory):
         log.close()
 
 
+def _bq_settings(sources_params: dict) -> dict:
+    """What a user's params/bigquery.yaml holds for the emulator's project and the uploaded sources."""
+    return {"backend": "bigquery", "bigquery_project": PROJECT, "bigquery_dataset": "c360",
+            "source_root": str(FIXTURES), **sources_params}
+
+
 def _bq_params(sources_params: dict, *overrides: str) -> dict:
-    return P.load(overrides=["backend=bigquery", f"bigquery_project={PROJECT}", "bigquery_dataset=c360",
-                             f"source_root={FIXTURES}",
-                             *(f"{k}={v}" for k, v in sources_params.items()), *overrides])
+    return P.load(overrides=[*(f"{k}={v}" for k, v in _bq_settings(sources_params).items()), *overrides])
+
+
+def _cli_run(params_file: Path, reports: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "c360", "run", "--params", str(params_file), "--reports",
+                           str(reports), *args], cwd=PROJ_ROOT, capture_output=True, text=True, timeout=900,
+                          env=env)
+
+
+def _sentinel_credentials(folder: Path) -> dict:
+    """Environment pointing Application Default Credentials at a fake service-account key (see SENTINEL_KEY)."""
+    key = folder / "sentinel-service-account.json"
+    key.write_text(json.dumps({
+        "type": "service_account", "project_id": PROJECT, "private_key_id": SENTINEL_KEY_ID,
+        "private_key": f"-----BEGIN PRIVATE KEY-----\n{SENTINEL_KEY}\n-----END PRIVATE KEY-----\n",
+        "client_email": f"sentinel@{PROJECT}.iam.gserviceaccount.com", "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token"}))
+    return {"GOOGLE_APPLICATION_CREDENTIALS": str(key)}
 
 
 @pytest.fixture(scope="session")
 def runs(bq_emulator, tmp_path_factory):
-    """The fixtures through every layer twice: on DuckDB, and on BigQuery (the emulator)."""
+    """The fixtures through every layer twice: on DuckDB (in process), and on BigQuery (the emulator) by the
+    runner, as `make run PARAMS=params/bigquery.yaml` would."""
     timings = {}
     t0 = time.perf_counter()
     duck_params = P.load(overrides=[f"source_root={FIXTURES}",
@@ -121,18 +154,26 @@ def runs(bq_emulator, tmp_path_factory):
 
     t0 = time.perf_counter()
     client = B.make_client(PROJECT, "US")
-    loaded = bigquery_load.upload_source_tree(client, FIXTURES, PROJECT, "analytics_123456789", "fivetran_hubspot")
-    loaded.pop("_rows")
+    loaded = bigquery_load.upload_source_tree(client, FIXTURES, PROJECT, GA4_DATASET, CRM_DATASET)
+    uploaded = loaded.pop("_rows")
     timings["bigquery upload"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    folder = tmp_path_factory.mktemp("bq-run")
+    params_file = folder / "bigquery.yaml"
+    params_file.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in _bq_settings(loaded).items()))
+    result = _cli_run(params_file, folder / "reports", env={**os.environ, **_sentinel_credentials(folder)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    timings["bigquery run"] = time.perf_counter() - t0
+    report = folder / "reports" / "latest"
+    manifest = json.loads((report / "manifest.json").read_text())
+    print("\n[bq-emulator] " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()) + " ("
+          + ", ".join(f"{n['notebook'][:2]} {n['seconds']:.0f} s" for n in manifest["notebooks"]) + ")")
+
     params = _bq_params(loaded)
     bq = B.BigQueryEngine.from_params(params, client=client, log=None)
-    bq.prepare_sources()
-    for layer in models.LAYERS:
-        t0 = time.perf_counter()
-        models.build(bq, layer, params)
-        timings[f"bigquery {layer}"] = time.perf_counter() - t0
-    print("\n[bq-emulator] " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    yield {"duck": duck, "bq": bq, "params": params, "sources": loaded, "client": client}
+    yield {"duck": duck, "bq": bq, "params": params, "sources": loaded, "uploaded": uploaded, "client": client,
+           "params_file": params_file, "report": report, "manifest": manifest, "output": result.stdout + result.stderr}
     duck.close()
     bq.close()
 
@@ -196,9 +237,13 @@ def test_the_data_tests_find_the_same_on_both_engines(runs, layer):
 
 
 def test_connect_reaches_the_emulator_with_anonymous_credentials(runs):
+    from google.auth.credentials import AnonymousCredentials
+
     eng = engines.connect(runs["params"])
     try:
         assert isinstance(eng, B.BigQueryEngine) and eng.emulator
+        assert isinstance(eng.client._credentials, AnonymousCredentials)
+        assert runs["manifest"]["backend"]["credentials"] == "AnonymousCredentials"  # the runner's, in its process
         assert eng.row_count("base__crm__deals") == runs["duck"].row_count("base__crm__deals")
     finally:
         eng.close()
@@ -212,16 +257,24 @@ def test_the_bigquery_run_leaves_no_scratch_table_and_nothing_duckdb_lacks(runs)
 
 
 def test_every_query_job_carried_the_byte_limit_and_the_target_dataset(runs):
-    bq = runs["bq"]
+    # the kernels' jobs, from the run's job log (jobs/<notebook>.jsonl, gathered in the manifest)
+    bq, log = runs["bq"], runs["manifest"]["jobs"]
     checked = 0
-    for job in bq.jobs:
+    for job in log["jobs"]:
         if job["statement"] == "LOAD" or not job["label"].startswith("_stage__"):
             continue  # one job per model: its CREATE OR REPLACE TABLE
         remote = bq.client.get_job(job["job_id"], location="US")
         assert remote.maximum_bytes_billed == bq.config.maximum_bytes_billed
         assert remote.default_dataset.dataset_id == "c360"
+        assert job["estimated_bytes"] is not None, f"{job['label']}: no dry-run estimate logged"
         checked += 1
-    assert checked >= len([m for m in models.discover().values() if m.fn is None])
+    sql_models = [m for m in models.discover().values() if m.fn is None]
+    assert checked >= len(sql_models)
+    assert {j["label"] for j in log["jobs"]} >= {f"_stage__{m.name}" for m in sql_models}
+    lines = [line for f in (runs["report"] / "jobs").glob("*.jsonl") for line in f.read_text().splitlines()]
+    assert log["count"] == len(log["jobs"]) == len(lines)
+    assert log["bytes_billed"] == sum(j["bytes_billed"] or 0 for j in log["jobs"])
+    assert {j["notebook"] for j in log["jobs"]} == {nb.stem for nb in notebooks()} | {"runner"}
 
 
 def test_a_date_range_reads_only_its_shards_daily_and_intraday(runs):
@@ -261,3 +314,141 @@ def test_write_frame_replaces_rows_and_schema_even_with_an_empty_frame(runs):
     assert bq.write_frame("_c360_test_frame", pd.DataFrame({"c": pd.Series([], dtype="float64")})) == 0
     assert bq.columns("_c360_test_frame") == ["c"]
     bq.execute("DROP TABLE _c360_test_frame")
+
+
+# -- the run: reports, manifest, inputs, cost log, credentials
+
+
+def _outputs(notebook: Path) -> str:
+    """The text a notebook's cells printed or displayed (text/plain and text/markdown), one block per output."""
+    import nbformat
+
+    blocks = []
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            blocks.append(out.get("text") or data.get("text/markdown") or data.get("text/plain") or "")
+    return "\n".join(blocks)
+
+
+def _frame_rows(text: str, first_column: str) -> list[dict]:
+    """The rows of a DataFrame's text form that starts with `first_column` (index column dropped)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:1] == [first_column])
+    header = lines[start].split()
+    rows = []
+    for line in lines[start + 1:]:
+        cells = line.split()
+        if len(cells) != len(header) + 1 or not cells[0].isdigit():
+            break
+        rows.append(dict(zip(header, cells[1:])))
+    return rows
+
+
+def test_the_run_renders_every_report_and_records_backend_bigquery(runs):
+    report, manifest = runs["report"], runs["manifest"]
+    for nb in notebooks():
+        assert (report / nb.name).is_file() and (report / nb.with_suffix(".html").name).is_file()
+    assert [n["notebook"] for n in manifest["notebooks"]] == [nb.name for nb in notebooks()]
+    assert manifest["parameters"]["backend"] == "bigquery"
+    backend = manifest["backend"]
+    assert (backend["name"], backend["project"], backend["dataset"]) == ("bigquery", PROJECT, "c360")
+    assert "CREATE OR REPLACE TABLE" in backend["publish"]
+    warehouse = resolve(manifest["parameters"]["warehouse"])  # a duckdb setting: the bigquery run leaves it alone
+    assert not warehouse.with_name(f"{warehouse.name}.run-{manifest['run_id']}").exists()
+    # each report shows its parameters and the models' dry-run estimates
+    first = _outputs(report / "01_base_extraction.ipynb")
+    assert f"| `bigquery_project` | `{PROJECT}` |" in first
+    for model in models.plan("base"):
+        if model.fn is None:
+            assert f"[bigquery] _stage__{model.name}: dry run estimates" in first
+    assert "event dates rebuilt this run" not in first  # incremental bookkeeping is DuckDB-only
+
+
+def test_the_manifest_counts_and_checksums_every_table_in_bigquery(runs):
+    bq, duck, manifest = runs["bq"], runs["duck"], runs["manifest"]
+    counts, sums = manifest["row_counts"], manifest["checksums"]
+    assert set(counts) == set(sums) == {t for t in bq.tables() if not t.startswith("_c360_test_")}
+    assert {t: counts[t] for t in OUTPUT_TABLES} == {t: duck.row_count(t) for t in OUTPUT_TABLES}
+    assert {t: sums[t] for t in OUTPUT_TABLES} == bq.checksums(OUTPUT_TABLES)
+    assert all(int(sums[t].split(":")[0]) == counts[t] for t in counts)
+
+
+def test_the_inputs_are_fingerprinted_from_table_metadata(runs):
+    manifest, uploaded = runs["manifest"], runs["uploaded"]
+    tables = [i for i in manifest["inputs"] if "table" in i]
+    ga4 = {f"{PROJECT}.{GA4_DATASET}.{t}": n for t, n in uploaded.items() if t.startswith("events_")}
+    crm = {f"{PROJECT}.{CRM_DATASET}.{t}": n for t, n in uploaded.items() if not t.startswith("events_")}
+    assert {i["table"]: i["rows"] for i in tables} == {**ga4, **crm}
+    assert all(i["bytes"] > 0 and dt.datetime.fromisoformat(i["modified"]) and "sha256" not in i for i in tables)
+    seeds = [i for i in manifest["inputs"] if "file" in i]
+    assert {Path(i["file"]).name for i in seeds} == {"email_domains.csv", "ga4_source_categories.csv"}
+    assert all(re.fullmatch(r"[0-9a-f]{64}", i["sha256"]) for i in seeds)
+    assert manifest["inputs_fingerprint"] == provenance.combined(manifest["inputs"])
+    assert provenance.inputs(runs["params"]) == manifest["inputs"]  # the same metadata, the same fingerprint
+    for nb in notebooks():  # every report names the inputs that produced it
+        assert f"fingerprint `{manifest['inputs_fingerprint'][:16]}`" in _outputs(runs["report"] / nb.name)
+    narrowed = provenance.inputs({**runs["params"], "ga4_start_date": "2024-03-27", "ga4_end_date": "2024-03-28"})
+    assert sorted(i["table"].rsplit(".", 1)[1] for i in narrowed if i.get("source") == "src__ga4__events") == \
+        ["events_20240327", "events_intraday_20240327", "events_intraday_20240328"]
+    assert provenance.combined(narrowed) != manifest["inputs_fingerprint"]
+
+
+def test_notebook_01_accounts_for_every_row_read_in_bigquery(runs):
+    text = _outputs(runs["report"] / "01_base_extraction.ipynb")
+    read = _frame_rows(text, "table")
+    rows = {r["table"]: int(r["rows"]) for r in read}
+    assert {t: rows.get(f"{PROJECT}.{CRM_DATASET}.{t}", rows.get(f"{PROJECT}.{GA4_DATASET}.{t}"))
+            for t in runs["uploaded"]} == runs["uploaded"]
+    accounting = {r["model"]: r for r in _frame_rows(text, "model") if "balanced" in r}
+    ga4_rows = sum(n for t, n in runs["uploaded"].items() if t.startswith("events_"))
+    assert int(accounting["base__ga4__events"]["rows_read"]) == ga4_rows
+    assert int(accounting["base__crm__contacts"]["rows_read"]) == runs["uploaded"]["crm__contacts"]
+    assert {m.name for m in models.plan("base")} == set(accounting)
+    assert all(r["balanced"] == "True" and r["input"] == r["rows_read"] for r in accounting.values())
+
+
+def test_no_credential_reaches_a_report_the_manifest_or_the_job_log(runs):
+    files = [p for p in runs["report"].rglob("*") if p.is_file()]
+    assert len(files) > 2 * len(notebooks())
+    leaks = re.compile(r"private_key|client_secret|refresh_token|access_token|authorization|bearer |"
+                       + "|".join(map(re.escape, (SENTINEL_KEY, SENTINEL_KEY_ID, "sentinel-service-account"))),
+                       re.IGNORECASE)
+    for path in files:
+        found = leaks.search(path.read_text(encoding="utf-8"))
+        assert found is None, f"{path.name} shows {found.group(0)!r}"
+    assert leaks.search(runs["output"]) is None
+
+
+def test_a_bad_bigquery_parameter_stops_the_run_before_any_kernel(runs, tmp_path):
+    cases = [("crm_deals_table=fivetran_hubspot.no_such_table", "crm_deals_table: table test-project."),
+             ("bigquery_project=", "needs parameter 'bigquery_project'"),
+             ("ga4_end_date=2024-02-30", "'ga4_end_date' is not a date"),
+             ("ga4_start_date=2030-01-01", "no events_YYYYMMDD or events_intraday_YYYYMMDD shard")]
+    for override, message in cases:
+        result = _cli_run(runs["params_file"], tmp_path / "reports", "-p", override)
+        assert result.returncode in (2, 3) and message in result.stderr, (override, result.stderr[-2000:])
+        assert not (tmp_path / "reports").exists(), f"{override}: a report folder was written"
+
+
+def test_a_failed_bigquery_run_keeps_the_last_reports_and_its_job_log_and_drops_staging_tables(runs):
+    # deals without their columns: the run passes the metadata checks and fails in notebook 01, at the deals model
+    client, good = runs["client"], runs["report"].resolve()
+    broken = f"{PROJECT}.{CRM_DATASET}._c360_test_deals_without_columns"
+    client.query(f"CREATE OR REPLACE TABLE `{broken}` AS SELECT deal_id FROM `{PROJECT}.{CRM_DATASET}.crm__deals`"
+                 ).result()
+    client.create_dataset(f"{PROJECT}.c360_failed", exists_ok=True)  # with a staging table a failed model left
+    client.query(f"CREATE OR REPLACE TABLE `{PROJECT}.c360_failed._stage__base__crm__deals` AS SELECT 1 AS x").result()
+    try:
+        result = _cli_run(runs["params_file"], runs["report"].parent, "-p", "bigquery_dataset=c360_failed",
+                          "-p", f"crm_deals_table={broken.split('.', 1)[1]}")
+    finally:
+        client.delete_table(broken)
+    assert result.returncode == 1 and "01_base_extraction.ipynb failed in cell" in result.stderr, result.stderr[-2000:]
+    assert runs["report"].resolve() == good
+    [failed] = runs["report"].parent.glob("*.failed")
+    assert (failed / "01_base_extraction.ipynb").is_file() and not (failed / "manifest.json").exists()
+    logged = [json.loads(line) for line in (failed / "jobs" / "01_base_extraction.jsonl").read_text().splitlines()]
+    assert "_stage__base__crm__contacts" in {j["label"] for j in logged}  # the model before the broken one ran
+    left = [t.table_id for t in client.list_tables(f"{PROJECT}.c360_failed")]
+    assert "base__crm__contacts" in left and not [t for t in left if t.startswith("_stage__")]

@@ -52,10 +52,13 @@ def test_every_notebook_parameter_is_specified_with_the_default_of_default_yaml(
     used = set()
     for nb in notebooks():
         for name, info in pm.inspect_notebook(str(nb)).items():
+            if name == P.BIGQUERY_GROUP:  # the BigQuery keys as one mapping, filled by the runner (backend bigquery)
+                assert eval(info["default"]) == {}, f"{nb.name}: '{name}' must default to an empty mapping"
+                continue
             assert name in P.SPEC, f"{nb.name} declares '{name}', which params.SPEC does not know"
             assert eval(info["default"]) == defaults[name], f"{nb.name}: default of '{name}' differs from default.yaml"
             used.add(name)
-    # the BigQuery connection settings are read by engine.connect (backend: bigquery), not by a notebook cell
+    # the BigQuery keys reach the notebooks inside their `bigquery` mapping (backend: bigquery), not one by one
     unused = set(P.SPEC) - used - set(P.BIGQUERY_KEYS)
     assert not unused, f"parameters no notebook uses: {unused}"
     assert declared_parameters(notebooks()[0])[:2] == ["source_root", "warehouse"]
@@ -66,3 +69,13 @@ def test_full_refresh_accepts_make_style_one_and_zero():
     assert P.parse_override("full_refresh=0") == ("full_refresh", False)
     with pytest.raises(P.ParamError, match="'full_refresh' must be bool"):
         P.load(overrides=["FULL_REFRESH=2"])
+
+
+def test_notebooks_get_the_bigquery_keys_as_one_mapping_and_give_them_back_flat():
+    params = P.load(P.PARAMS_DIR / "bigquery.example.yaml")
+    values = P.notebook_values(params)
+    assert set(values[P.BIGQUERY_GROUP]) == set(P.BIGQUERY_KEYS) and not set(P.BIGQUERY_KEYS) & set(values)
+    assert P.from_notebook(values) == params
+    assert P.BIGQUERY_GROUP not in P.notebook_values(P.load())  # duckdb: the notebooks' default, {}
+    with pytest.raises(P.ParamError, match=r"'bigquery' holds 'bigquery_projekt'.*did you mean 'bigquery_project'"):
+        P.from_notebook({"backend": "bigquery", "bigquery": {"bigquery_projekt": "p"}})
