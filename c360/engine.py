@@ -38,11 +38,13 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, path: str | Path, read_only: bool = False):
+    def __init__(self, path: str | Path, read_only: bool = False, memory_limit: str = ""):
+        """memory_limit: what DuckDB may hold in memory before it spills to disk ('' = its default)."""
         self.path = Path(path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(self.path), read_only=read_only)
+        config = {"memory_limit": memory_limit} if memory_limit else {}
+        self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         self.con.execute("SET TimeZone='UTC'")
 
     # -- names
@@ -150,4 +152,5 @@ def connect(params: dict[str, Any], read_only: bool = False) -> DuckDBEngine:
         return BigQueryEngine.from_params(params)
     if params.get("backend", "duckdb") != "duckdb":
         raise ValueError(f"backend {params['backend']!r} is not available")
-    return DuckDBEngine(resolve(params["warehouse"]), read_only=read_only)
+    return DuckDBEngine(resolve(params["warehouse"]), read_only=read_only,
+                        memory_limit=params.get("duckdb_memory_limit", ""))

@@ -6,7 +6,9 @@ The warm-up imports modules (c360.warm) without binding any name in the notebook
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import IO
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
@@ -14,11 +16,13 @@ from jupyter_core.utils import run_sync
 WARM_UP = "import c360.warm as _c360_warm; del _c360_warm"
 
 
-def start(kernel_name: str, cwd: Path) -> AsyncKernelManager:
+def start(kernel_name: str, cwd: Path, env: dict[str, str] | None = None, log: IO | None = None) -> AsyncKernelManager:
     """Launch a kernel that imports the pipeline's libraries as it starts; returns at once (the kernel
-    boots in its own process)."""
+    boots in its own process). `env`: variables set for this kernel on top of this process's environment;
+    `log`: an open file for the kernel process's own stdout and stderr (cell outputs go to the notebook)."""
     km = AsyncKernelManager(kernel_name=kernel_name)
-    run_sync(km.start_kernel)(cwd=str(cwd), extra_arguments=[f"--IPKernelApp.exec_lines={WARM_UP}"])
+    run_sync(km.start_kernel)(cwd=str(cwd), env={**os.environ, **(env or {})}, stdout=log, stderr=log,
+                              extra_arguments=[f"--IPKernelApp.exec_lines={WARM_UP}"])
     return km
 
 
@@ -31,15 +35,16 @@ def stop(km: AsyncKernelManager | None) -> None:
 class Ahead:
     """Hands out kernels one at a time and starts the next as each is taken.
 
-        with kernels.Ahead("python3", cwd, count=4) as ahead:
+        with kernels.Ahead("python3", cwd, envs=[{}, {}, {}, {}]) as ahead:
             for nb in notebooks:
                 km = ahead.take()   # started earlier, booting or ready
                 ...execute nb with km...
                 kernels.stop(km)
     """
 
-    def __init__(self, kernel_name: str, cwd: Path, count: int):
-        self.kernel_name, self.cwd, self.left = kernel_name, cwd, count
+    def __init__(self, kernel_name: str, cwd: Path, envs: list[dict[str, str]], log: IO | None = None):
+        """envs: one entry per kernel to hand out, the variables that kernel gets; log: see `start`."""
+        self.kernel_name, self.cwd, self.envs, self.log = kernel_name, cwd, list(envs), log
         self.next: AsyncKernelManager | None = None
 
     def __enter__(self) -> "Ahead":
@@ -47,15 +52,14 @@ class Ahead:
         return self
 
     def _start(self) -> AsyncKernelManager | None:
-        if self.left <= 0:
+        if not self.envs:
             return None
-        self.left -= 1
-        return start(self.kernel_name, self.cwd)
+        return start(self.kernel_name, self.cwd, self.envs.pop(0), self.log)
 
     def take(self) -> AsyncKernelManager:
         km, self.next = self.next, self._start()
         if km is None:
-            raise RuntimeError("no kernel left: count was too small")
+            raise RuntimeError("no kernel left: envs named fewer kernels")
         return km
 
     def __exit__(self, *exc) -> None:

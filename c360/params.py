@@ -84,6 +84,8 @@ SPEC: dict[str, Param] = {
         Param("source_root", "str", "folder of source files laid out as the data contract says", non_empty=True),
         Param("warehouse", "str", "the DuckDB warehouse file", non_empty=True),
         Param("backend", "str", "the engine the SQL models run on", choices=("duckdb", "bigquery")),
+        Param("duckdb_memory_limit", "str", "DuckDB: memory the warehouse may use before it spills to disk "
+              "(e.g. 1500MB, 4GB; '' = DuckDB's default, 80% of RAM)", pattern=r"[0-9]+(\.[0-9]+)? ?[KMGT]i?B"),
         Param(
             "on_bad_rows",
             "str",

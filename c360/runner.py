@@ -7,18 +7,18 @@ previous tables as they were; on BigQuery each model is replaced atomically in t
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import papermill as pm
 
-from c360 import params as P
+from c360 import kernels, params as P
 from c360 import provenance
 from c360.paths import NOTEBOOKS, PROJ_ROOT, REPORTS, resolve
 
@@ -129,10 +129,11 @@ class DuckDBBackend:
 
         from c360.engine import DuckDBEngine
 
-        con = duckdb.connect(str(self.work))
+        limit = self.params.get("duckdb_memory_limit", "")
+        con = duckdb.connect(str(self.work), config={"memory_limit": limit} if limit else {})
         con.execute("CHECKPOINT")
         con.close()
-        engine = DuckDBEngine(self.work, read_only=True)
+        engine = DuckDBEngine(self.work, read_only=True, memory_limit=limit)
         try:
             names = [n for n in engine.tables() if not n.startswith("_stage__")]
             return {"row_counts": {n: engine.row_count(n) for n in names},
@@ -250,37 +251,48 @@ def job_summary(jobs_dir: Path, parts: list[str]) -> dict[str, Any]:
             "bytes_billed": sum(j.get("bytes_billed") or 0 for j in jobs), "by_notebook": totals, "jobs": jobs}
 
 
-@contextlib.contextmanager
-def _environ(values: dict[str, str]):
-    """Set environment variables for the kernels started inside (they inherit this process's environment)."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _execute(nb: Path, out_dir: Path, params: dict[str, Any]) -> float:
-    """Run one notebook with the parameters it declares, render it; returns its seconds."""
+def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> float:
+    """Run one notebook, with the parameters it declares, on kernel `km` (started ahead, c360.kernels); hand the
+    executed notebook to `render` (HTML, in the background). Returns its seconds."""
     t0 = time.time()
     print(f"[c360] {nb.stem} ...", end="", flush=True)
     target = out_dir / nb.name
     try:
         pm.execute_notebook(str(nb), str(target), parameters=P.for_notebook(params, declared_parameters(nb)),
-                            kernel_name=KERNEL, cwd=str(PROJ_ROOT), progress_bar=False, log_output=False)
+                            kernel_name=KERNEL, cwd=str(PROJ_ROOT), progress_bar=False, log_output=False, km=km)
     except pm.PapermillExecutionError:
         raise RunFailed(f"{nb.name} failed in {_failed_cell(target)}; see {target}") from None
     finally:
         if target.exists():
-            _render_html(target)
+            render(target)
     seconds = round(time.time() - t0, 2)
     print(f" ok ({seconds:.1f} s)", flush=True)
     return seconds
+
+
+def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend) -> list[dict[str, Any]]:
+    """Run the notebooks in order, each on a fresh kernel started while the previous notebook ran (the kernels'
+    own messages go to kernels.log in the report folder), and render each one to HTML while the next runs. Returns when every notebook ran and every report is written (or
+    re-raises the first failure once the reports written so far are complete)."""
+    timings = []
+    envs = [backend.kernel_env(nb.stem) for nb in nbs]
+    with (out_dir / "kernels.log").open("a", encoding="utf-8") as log, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="c360-html") as renderer, \
+            kernels.Ahead(KERNEL, PROJ_ROOT, envs, log) as ahead:
+        rendered = []
+        try:
+            for nb in nbs:
+                km = ahead.take()
+                try:
+                    seconds = _execute(nb, out_dir, params, km,
+                                       lambda target: rendered.append(renderer.submit(_render_html, target)))
+                finally:
+                    kernels.stop(km)
+                timings.append({"notebook": nb.name, "seconds": seconds})
+        finally:
+            for job in rendered:
+                job.result()
+    return timings
 
 
 def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
@@ -305,9 +317,7 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
     run_params = {**params, **backend.prepare(run_id, out_dir)}
     manifest["backend"] = backend.describe()
     try:
-        for nb in notebooks():
-            with _environ(backend.kernel_env(nb.stem)):
-                manifest["notebooks"].append({"notebook": nb.name, "seconds": _execute(nb, out_dir, run_params)})
+        manifest["notebooks"] = _execute_all(notebooks(), out_dir, run_params, backend)
         manifest.update(backend.stats())
         backend.publish()
     except BaseException:

@@ -79,3 +79,25 @@ def test_notebooks_get_the_bigquery_keys_as_one_mapping_and_give_them_back_flat(
     assert P.BIGQUERY_GROUP not in P.notebook_values(P.load())  # duckdb: the notebooks' default, {}
     with pytest.raises(P.ParamError, match=r"'bigquery' holds 'bigquery_projekt'.*did you mean 'bigquery_project'"):
         P.from_notebook({"backend": "bigquery", "bigquery": {"bigquery_projekt": "p"}})
+
+
+@pytest.mark.parametrize("limit, setting", [("1500MB", "1.3 GiB"), ("2GiB", "2.0 GiB"), ("", None)])
+def test_the_duckdb_memory_limit_reaches_the_warehouse(tmp_path, limit, setting):
+    import duckdb
+
+    from c360 import engine as engines
+
+    params = P.load(overrides=[f"warehouse={tmp_path / 'w.duckdb'}", f"duckdb_memory_limit={limit}"])
+    eng = engines.connect(params)
+    try:
+        got = eng.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        default = duckdb.connect().execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        assert got == (setting or default)
+    finally:
+        eng.close()
+
+
+@pytest.mark.parametrize("limit", ["lots", "1500", "-1GB", "1.5.GB"])
+def test_a_malformed_memory_limit_is_refused_naming_the_key(limit):
+    with pytest.raises(P.ParamError, match="duckdb_memory_limit"):
+        P.load(overrides=[f"duckdb_memory_limit={limit}"])
