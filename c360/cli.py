@@ -7,6 +7,10 @@ from pathlib import Path
 
 from c360 import params as P
 
+# jsonschema, imported by nbformat, registers an IRI format checker whose import builds a grammar (about 1 s of
+# every run's start); notebook validation never uses that format, so the module is marked as absent.
+sys.modules.setdefault("rfc3987_syntax", None)
+
 
 def _cmd_run(args) -> int:
     from c360 import runner
