@@ -297,6 +297,27 @@ def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, r
                                    "reason": "malformed or missing required field", "rows": n})
 
 
+def _replace_shards(engine: DuckDBEngine, stats: dict, reload: list[Path], removed: list[str], first: bool,
+                    on_bad_rows: str, report: LoadReport, touched_from: str) -> None:
+    """One transaction: drop the rows of the shards re-read or gone, parse the re-read ones in, record the event
+    dates that changed (c360__touched_dates) and what was loaded (c360__loaded_shards)."""
+    with engine.transaction():
+        gone = [str(p) for p in reload] + removed
+        if not first and gone:
+            engine.native(f"INSERT INTO _touched {touched_from}", [gone])
+            engine.native("DELETE FROM src__ga4__events WHERE _source_file IN (SELECT UNNEST(?))", [gone])
+        if reload:
+            _insert_shards(engine, reload, on_bad_rows, report, create=first)
+            engine.native(f"INSERT INTO _touched {touched_from}", [[str(p) for p in reload]])
+        engine.native(f"CREATE OR REPLACE TABLE {TOUCHED_DATES} AS SELECT DISTINCT event_date FROM _touched "
+                      "ORDER BY 1")
+        engine.native(f"CREATE OR REPLACE TABLE {LOADED_SHARDS} (file VARCHAR, size BIGINT, mtime_ns BIGINT, "
+                      "shard_date DATE)")
+        engine.native(f"INSERT INTO {LOADED_SHARDS} SELECT * FROM (SELECT UNNEST(?), UNNEST(?), UNNEST(?), "
+                      "UNNEST(?))", [list(stats), [st.st_size for st in stats.values()],
+                                     [st.st_mtime_ns for st in stats.values()], [_shard_date(Path(f)) for f in stats]])
+
+
 def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport,
              full_refresh: bool = False, lookback_days: int = 3) -> None:
     """Load the GA4 shards into src__ga4__events, each raw shard parsed once, straight into the table.
@@ -322,21 +343,13 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
     as_date = "CAST(strptime(event_date, '%Y%m%d') AS DATE)"
     touched_from = f"SELECT DISTINCT {as_date} FROM src__ga4__events WHERE _source_file IN (SELECT UNNEST(?))"
     engine.native("CREATE OR REPLACE TEMP TABLE _touched (event_date DATE)")
-    with engine.transaction():
-        gone = [str(p) for p in reload] + removed
-        if not first and gone:
-            engine.native(f"INSERT INTO _touched {touched_from}", [gone])
-            engine.native("DELETE FROM src__ga4__events WHERE _source_file IN (SELECT UNNEST(?))", [gone])
-        if reload:
-            _insert_shards(engine, reload, on_bad_rows, report, create=first)
-            engine.native(f"INSERT INTO _touched {touched_from}", [[str(p) for p in reload]])
-        engine.native(f"CREATE OR REPLACE TABLE {TOUCHED_DATES} AS SELECT DISTINCT event_date FROM _touched "
-                      "ORDER BY 1")
-        engine.native(f"CREATE OR REPLACE TABLE {LOADED_SHARDS} (file VARCHAR, size BIGINT, mtime_ns BIGINT, "
-                      "shard_date DATE)")
-        engine.native(f"INSERT INTO {LOADED_SHARDS} SELECT * FROM (SELECT UNNEST(?), UNNEST(?), UNNEST(?), "
-                      "UNNEST(?))", [list(stats), [st.st_size for st in stats.values()],
-                                     [st.st_mtime_ns for st in stats.values()], [_shard_date(Path(f)) for f in stats]])
+    # the source table is a set (every reader orders or groups it): letting DuckDB write the shards' rows in
+    # whatever order its threads finish makes the copy about a quarter faster
+    engine.native("SET preserve_insertion_order = false")
+    try:
+        _replace_shards(engine, stats, reload, removed, first, on_bad_rows, report, touched_from)
+    finally:
+        engine.native("RESET preserve_insertion_order")
     counts = dict(engine.native("SELECT _source_file, COUNT(*) FROM src__ga4__events GROUP BY 1").fetchall())
     reloaded = {str(p) for p in reload}
     for path in shards:
