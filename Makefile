@@ -36,7 +36,7 @@ golden: $(STAMP) ## Re-execute notebooks/ on fixtures and store their outputs (r
 	$(BIN)/python -m c360 golden
 
 lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project's environment
-	$(BIN)/python -m jupyter lab --notebook-dir=notebooks
+	$(BIN)/python -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP) ## Benchmark the pipeline on generated data at three sizes (BENCH_SIZES=10000x30,...)
 	$(BIN)/python bench/run.py
