@@ -453,9 +453,10 @@ class BigQueryEngine:
         out = {r.name: f"{int(r.n)}:{int(r.h) % (1 << 64):016x}" for r in found.itertuples()}
         return {name: out[name] for name in names}
 
-    def replace_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> int:
+    def replace_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> None:
         """(Re)build table `name` from a SELECT: dry run first (printed; refused over maximum_bytes_billed),
-        then CREATE OR REPLACE TABLE, which BigQuery applies atomically. Returns its rows."""
+        then CREATE OR REPLACE TABLE, which BigQuery applies atomically. Two jobs, no more: callers that want
+        the rows count them (row_count)."""
         statement = f"CREATE OR REPLACE TABLE {self.relation(name)} AS\n{select_sql.strip().rstrip(';')}"
         estimate = self.dry_run(statement, params)
         limit = self.config.maximum_bytes_billed
@@ -466,7 +467,6 @@ class BigQueryEngine:
                 f"{name}: the dry run estimates {estimate:,} bytes processed, more than maximum_bytes_billed "
                 f"({limit:,}); not run. Narrow ga4_start_date/ga4_end_date or raise maximum_bytes_billed.")
         self._run(statement, params, name, estimate=estimate)
-        return self.row_count(name)
 
     def write_frame(self, name: str, df: pd.DataFrame) -> int:
         """(Re)build table `name` from a small DataFrame: one load job with WRITE_TRUNCATE (atomic), through this

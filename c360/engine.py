@@ -96,7 +96,7 @@ class DuckDBEngine:
             f"SELECT COUNT(*), COALESCE(SUM(hash({', '.join(exprs)})), 0) FROM {name}").fetchone()
         return f"{rows}:{int(total) % (1 << 64):016x}"
 
-    def replace_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> int:
+    def replace_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> None:
         """(Re)build table `name` from a BigQuery SELECT, atomically: readers see the old or the new table."""
         check_identifier(name)
         sql = dialect.to_duckdb(select_sql)
@@ -107,7 +107,6 @@ class DuckDBEngine:
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        return self.row_count(name)
 
     def write_frame(self, name: str, df: pd.DataFrame) -> int:
         """(Re)build table `name` from a small DataFrame, atomically."""

@@ -140,7 +140,7 @@ def test_every_job_carries_the_byte_limit_and_the_target_dataset():
     eng = engine("maximum_bytes_billed=20000000", estimate=1000)
     eng.replace_table("t", "SELECT @n AS x", {"n": 1})
     eng.execute("DELETE FROM c360__row_audit WHERE model = @model", {"model": "t", "unused": 1})
-    assert len(eng.client.jobs) == 4  # dry run, CREATE OR REPLACE, row count, DELETE
+    assert len(eng.client.jobs) == 3  # dry run, CREATE OR REPLACE, DELETE: no row count job per model
     for _sql, config in eng.client.jobs:
         assert config.maximum_bytes_billed == 20_000_000
         assert config.default_dataset.dataset_id == "c360" and config.default_dataset.project == "my-project"
