@@ -62,8 +62,16 @@ def _failed_cell(nb_path: Path) -> str:
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                return f"cell {i} ({out.get('ename')}: {out.get('evalue')})"
+                return f"cell {i} ({out.get('ename')}: {out.get('evalue')}){_hint(out.get('evalue') or '')}"
     return "an unknown cell"
+
+
+def _hint(error: str) -> str:
+    """What to do about an error a user can fix with a parameter."""
+    if "Out of Memory" in error:
+        return ("; DuckDB ran out of the memory duckdb_memory_limit allows: raise it (make run "
+                "DUCKDB_MEMORY_LIMIT=4GB) or give its temporary folder more disk")
+    return ""
 
 
 class RunInProgress(RuntimeError):
@@ -272,8 +280,9 @@ def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> flo
 
 def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend) -> list[dict[str, Any]]:
     """Run the notebooks in order, each on a fresh kernel started while the previous notebook ran (the kernels'
-    own messages go to kernels.log in the report folder), and render each one to HTML while the next runs. Returns when every notebook ran and every report is written (or
-    re-raises the first failure once the reports written so far are complete)."""
+    own messages go to kernels.log in the report folder), and render each one to HTML while the next runs.
+    Returns when every notebook ran and every report is written (or re-raises the first failure once the
+    reports written so far are complete)."""
     timings = []
     envs = [backend.kernel_env(nb.stem) for nb in nbs]
     with (out_dir / "kernels.log").open("a", encoding="utf-8") as log, \

@@ -150,3 +150,21 @@ def test_a_run_killed_mid_model_loses_nothing_and_the_next_run_completes(tmp_pat
     # the same inputs and parameters give the same tables (bookkeeping of what the run re-read aside)
     models_only = lambda m: {k: v for k, v in m["checksums"].items() if not k.startswith("c360__")}  # noqa: E731
     assert models_only(again) == models_only(first) and len(models_only(first)) > 20
+
+
+def test_a_failure_for_lack_of_memory_says_which_parameter_to_raise(tmp_path):
+    import nbformat
+
+    from c360.runner import _failed_cell
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("build()")])
+    nb.cells[1].outputs = [nbformat.v4.new_output("error", ename="OutOfMemoryException", traceback=[],
+                                                  evalue="Out of Memory Error: could not allocate block of 256 KiB")]
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nb, path)
+    message = _failed_cell(path)
+    assert message.startswith("cell 1 (OutOfMemoryException: Out of Memory Error")
+    assert "duckdb_memory_limit" in message and "DUCKDB_MEMORY_LIMIT=" in message
+    nb.cells[1].outputs[0]["evalue"] = "Binder Error: column x not found"
+    nbformat.write(nb, path)
+    assert "duckdb_memory_limit" not in _failed_cell(path)
