@@ -19,6 +19,7 @@ from typing import Any, Callable
 import jinja2
 import pandas as pd
 
+from c360.engine import check_identifier
 from c360.paths import SQL_DIR
 
 LAYERS = ("base", "identity", "customer", "attribution")
@@ -203,10 +204,21 @@ def is_incremental(engine, model: Model, params: dict[str, Any]) -> bool:
             and engine.has_table(model.name) and engine.has_table(TOUCHED_DATES))
 
 
-def _promote_stage(engine, name: str, audited: bool) -> None:
+def table_layout(cfg: dict) -> str:
+    """The BigQuery table options of a model's `{{ config(partition_by=..., cluster_by=...) }}`: partitioned by
+    its date column, clustered by the ids readers filter and join on (DuckDB has no such options)."""
+    layout = ""
+    if cfg.get("partition_by"):
+        layout += f" PARTITION BY {check_identifier(cfg['partition_by'])}"
+    if cfg.get("cluster_by"):
+        layout += " CLUSTER BY " + ", ".join(check_identifier(c.strip()) for c in cfg["cluster_by"].split(","))
+    return layout
+
+
+def _promote_stage(engine, name: str, audited: bool, layout: str = "") -> None:
     """Make `_stage__<name>` the model's table, without its dropped rows and `_drop_reason`. DuckDB renames
-    the staging table in place (no copy of the rows); other engines copy the kept rows. Call inside the
-    model's transaction."""
+    the staging table in place (no copy of the rows); other engines copy the kept rows into a table with the
+    model's `layout` (table_layout). Call inside the model's transaction."""
     stage, target = engine.relation(f"_stage__{name}"), engine.relation(name)
     if engine.name == "duckdb":
         if audited:
@@ -216,7 +228,7 @@ def _promote_stage(engine, name: str, audited: bool) -> None:
         engine.native(f"ALTER TABLE {stage} RENAME TO {target}")
         return
     cols, keep = ("* EXCEPT (_drop_reason)", "WHERE _drop_reason IS NULL") if audited else ("*", "")
-    engine.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT {cols} FROM {stage} {keep}")
+    engine.execute(f"CREATE OR REPLACE TABLE {target}{layout} AS SELECT {cols} FROM {stage} {keep}")
     engine.execute(f"DROP TABLE {stage}")
 
 
@@ -272,7 +284,7 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
         if incremental:
             engine.execute(f"DROP TABLE {engine.relation(f'_stage__{model.name}')}")
         else:
-            _promote_stage(engine, model.name, audited)
+            _promote_stage(engine, model.name, audited, table_layout(cfg))
     rows = engine.row_count(model.name)
     dropped = 0
     if audited:

@@ -277,6 +277,20 @@ def test_every_query_job_carried_the_byte_limit_and_the_target_dataset(runs):
     assert {j["notebook"] for j in log["jobs"]} == {nb.stem for nb in notebooks()} | {"runner"}
 
 
+@pytest.mark.parametrize("table, partition, cluster", [
+    ("base__ga4__events", "event_date", ["user_pseudo_id", "ga_session_id"]),
+    ("int__web_sessions", "session_date", ["user_pseudo_id"]),
+    ("mrt__marketing__web_sessions", "session_date", ["customer_id", "user_pseudo_id"]),
+    ("mrt__core__customer_360", None, ["customer_id"]),
+    ("int__identity_resolved", None, ["user_pseudo_id"]),
+    ("int__deal_aggregates", None, None),
+])
+def test_event_and_session_tables_are_partitioned_by_date_and_clustered_by_their_ids(runs, table, partition, cluster):
+    got = runs["client"].get_table(f"{PROJECT}.c360.{table}")
+    assert (got.time_partitioning.field if got.time_partitioning else None) == partition
+    assert got.clustering_fields == cluster
+
+
 def test_a_date_range_reads_only_its_shards_daily_and_intraday(runs):
     duck = runs["duck"]
     params = _bq_params(runs["sources"], "ga4_start_date=2024-03-27", "ga4_end_date=2024-03-28")

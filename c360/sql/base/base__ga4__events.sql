@@ -6,7 +6,8 @@
 -- event_date is the event's own date, not its shard's: a late event lands in its own date.
 -- incremental: insert_overwrite of the event_date partitions whose rows the loader changed this run
 --   (c360__touched_dates); a full refresh rebuilds every partition.
-{{ config(materialized='incremental', strategy='insert_overwrite', partition_by='event_date') }}
+{{ config(materialized='incremental', strategy='insert_overwrite', partition_by='event_date',
+          cluster_by='user_pseudo_id, ga_session_id') }}
 WITH all_shards AS (
     SELECT _TABLE_SUFFIX FROM {{ source('ga4', 'events') }}
 ),

@@ -14,6 +14,7 @@
 --   or spanning such a date (rebuilt from all their events, so a late event updates its session wherever it
 --   lands, and a session whose events are gone is removed).
 {{ config(materialized='incremental', strategy='merge', unique_key='session_key',
+          partition_by='session_date', cluster_by='user_pseudo_id',
           delete_where='EXISTS (SELECT 1 FROM ' ~ touched_dates() ~ ' AS t WHERE t.event_date BETWEEN '
                        ~ 'session_date AND DATE(session_end_at))') }}
 {#- a full build reads the base table directly in each step below (a shared CTE would be materialized: a

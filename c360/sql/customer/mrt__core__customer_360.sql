@@ -10,6 +10,7 @@
 -- email domain (JaffleGaggle pattern): classification from the email-domain seed; a domain not in the seed is
 --   corporate; 'ambiguous' stays ambiguous (is_personal_email NULL), never guessed; company_domain is the
 --   domain of a corporate email, for rolling customers up to accounts.
+{{ config(cluster_by='customer_id') }}
 WITH bridged AS (
     SELECT * FROM {{ ref('int__identity_device_bridged') }}
 ),

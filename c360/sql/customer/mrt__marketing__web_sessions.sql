@@ -3,6 +3,7 @@
 -- Sessions and their sources come from int__web_sessions (see its header for the source rules);
 -- customer_id: through int__identity_resolved, NULL for an anonymous device.
 -- dropped (_drop_reason): missing_user_pseudo_id (events of a device without an id form no session).
+{{ config(partition_by='session_date', cluster_by='customer_id, user_pseudo_id') }}
 WITH sessions AS (
     SELECT * FROM {{ ref('int__web_sessions') }}
 ),

@@ -3,6 +3,7 @@
 -- customer_id -> int__identity_customers; crm_contact_id: the customer's surviving CRM contact (NULL if it
 --   has none). identity_source (login | form_submission), identified_at, evidence_id: the device's most
 --   recent evidence linking it to the customer (see int__identity_device_bridged).
+{{ config(cluster_by='user_pseudo_id') }}
 WITH source AS (
     SELECT * FROM {{ ref('int__identity_device_bridged') }}
     WHERE identifier_type = 'user_pseudo_id'
