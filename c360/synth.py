@@ -323,7 +323,9 @@ def _typed(emails: list[str], codes: np.ndarray) -> list[str]:
     return out
 
 
-def _csv_field(v) -> str:
+def csv_field(v) -> str:
+    """One CSV field as the data contract's files write it: empty for None, quoted only when it must be
+    (a comma, quote or line break, or surrounding spaces, which must survive the reader)."""
     if v is None:
         return ""
     s = str(v)
@@ -337,7 +339,7 @@ def _write_csv(path: Path, header: tuple, columns: list) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     cols = [list(c) for c in columns]
     lines = [",".join(header)]
-    lines += [",".join(_csv_field(v) for v in row) for row in zip(*cols)]
+    lines += [",".join(csv_field(v) for v in row) for row in zip(*cols)]
     data = ("\n".join(lines) + "\n").encode("utf-8")
     path.write_bytes(data)
     return len(data)
