@@ -108,7 +108,7 @@ def upload_source_tree(client, source_root: Path, project: str, ga4_dataset: str
     rows loaded per table under `_rows`."""
     from google.cloud import bigquery
 
-    from c360.sources import CSV_TABLES, load_sources
+    from c360.sources import CSV_TABLES, GA4_COLUMNS, ga4_export_select, ga4_shards, load_sources, shard_suffix
 
     for name in (ga4_dataset, crm_dataset):
         check_identifier(name)
@@ -122,12 +122,10 @@ def upload_source_tree(client, source_root: Path, project: str, ga4_dataset: str
         con = scratch.con
         loaded: dict[str, int] = {}
         export = [f.name for f in ga4_export_schema()]
-        present = set(scratch.columns("src__ga4__events"))
-        cols = ", ".join(c for c in export if c in present)
-        for (suffix,) in con.execute("SELECT DISTINCT _TABLE_SUFFIX FROM src__ga4__events ORDER BY 1").fetchall():
-            table = check_identifier(f"events_{suffix}")
-            rows = _rows(con, f"SELECT {cols} FROM src__ga4__events WHERE _TABLE_SUFFIX = ? "
-                              "ORDER BY event_timestamp, event_name", [suffix])
+        cols = ", ".join(c for c in export if c in GA4_COLUMNS)
+        for shard in ga4_shards(source_root):  # checked by load_sources; the nested rows are read from the file
+            table = check_identifier(f"events_{shard_suffix(shard)}")
+            rows = _rows(con, f"SELECT {cols} FROM ({ga4_export_select([shard])}) ORDER BY event_timestamp, event_name")
             loaded[table] = _load_json(client, f"{project}.{ga4_dataset}.{table}", ga4_export_schema(), rows,
                                        location)
         out: dict[str, Any] = {"ga4_dataset": ga4_dataset}

@@ -70,6 +70,19 @@ def _farm_fingerprint_as_hash(tree: exp.Expression) -> exp.Expression:
     return tree.transform(fix)
 
 
+def _safe_parse_date_is_null(tree: exp.Expression) -> exp.Expression:
+    # BigQuery SAFE.PARSE_DATE returns NULL for a string that is not a date; sqlglot emits SAFE.CAST(STRPTIME(..)),
+    # which DuckDB cannot run. TRY_STRPTIME is DuckDB's NULL-on-failure parse.
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.SafeFunc) and isinstance(node.this, exp.StrToDate):
+            parsed = exp.Anonymous(this="TRY_STRPTIME", expressions=[node.this.this.copy(),
+                                                                     node.this.args["format"].copy()])
+            return exp.cast(parsed, exp.DataType.build("DATE"))
+        return node
+
+    return tree.transform(fix)
+
+
 def _unnest_lookups_as_lists(tree: exp.Expression, snippets: dict[str, str]) -> exp.Expression:
     # A GA4 param lookup, `(SELECT f(p) FROM UNNEST(arr) AS p WHERE cond(p) LIMIT 1)`, is a correlated
     # subquery per row on DuckDB (about 60 us a row each); the same first-match semantics as a list
@@ -117,6 +130,7 @@ def to_duckdb(sql: str) -> str:
         tree = _date_arithmetic_stays_date(tree)
         tree = _countif_counts_zero(tree)
         tree = _farm_fingerprint_as_hash(tree)
+        tree = _safe_parse_date_is_null(tree)
         snippets: dict[str, str] = {}
         tree = _unnest_lookups_as_lists(tree, snippets)
         text = tree.sql(dialect="duckdb")

@@ -124,11 +124,26 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
     def touched_dates() -> str:
         return engine.relation(TOUCHED_DATES) if engine is not None else TOUCHED_DATES
 
+    def ga4_events() -> str:
+        export = source("ga4", "events")
+        if engine is None or getattr(engine, "flattens_ga4_at_load", False):
+            return export
+        return f"({env.from_string(_GA4_EVENTS).render(export=export)})"
+
     env.globals.update(ref=ref, source=source, ga4_param=ga4_param, config=set_config,
-                       is_incremental=lambda: incremental, touched_dates=touched_dates,
+                       is_incremental=lambda: incremental, touched_dates=touched_dates, ga4_events=ga4_events,
                        this=engine.relation(this) if engine is not None and this else this)
     env.globals.update(_macros())
     return env
+
+
+_GA4_EVENTS = (SQL_DIR / "_ga4_events.sql").read_text(encoding="utf-8")
+
+
+def ga4_events_sql(export: str) -> str:
+    """The GA4 flattening (c360/sql/_ga4_events.sql, BigQuery SQL) over `export`: a relation of the export's
+    nested rows with their `_TABLE_SUFFIX`. The DuckDB loader runs it while it parses the shards."""
+    return _jinja(None).from_string(_GA4_EVENTS).render(export=export)
 
 
 @lru_cache(maxsize=1)

@@ -173,6 +173,13 @@ def ga4_shards(source_root: Path) -> list[Path]:
             shards.append(path)
     if not shards:
         raise BadInputError(f"{display(folder)}: no GA4 shards (events_YYYYMMDD.jsonl[.gz]|.parquet)")
+    seen: dict[str, Path] = {}
+    for path in shards:  # one file per shard, as one table per shard in BigQuery
+        suffix = shard_suffix(path)
+        if suffix in seen:
+            raise BadInputError(f"{display(path)}: the same shard as {seen[suffix].name} (one file per day: "
+                                "keep one format)")
+        seen[suffix] = path
     return shards
 
 
@@ -258,20 +265,40 @@ def _shard_date(path: Path) -> date:
     return datetime.strptime(SHARD.match(path.name)["date"], "%Y%m%d").date()
 
 
-VALID_EVENT = (" AND ".join(f"{c} IS NOT NULL" for c in GA4_REQUIRED)
-               + " AND try_strptime(event_date, '%Y%m%d') IS NOT NULL")
+# a flattened row the base model can use: the required fields present and event_date a YYYYMMDD date
+VALID_EVENT = " AND ".join(f"{c} IS NOT NULL" for c in GA4_REQUIRED)
+
+
+def shard_suffix(path: Path | str) -> str:
+    """A shard file's `_TABLE_SUFFIX` (`20240301`, `intraday_20240301`): the name of its BigQuery table."""
+    m = SHARD.match(Path(path).name)
+    return f"{m['intraday'] or ''}{m['date']}"
+
+
+def ga4_export_select(shards: list[Path], lenient: bool = False) -> str:
+    """DuckDB SQL reading `shards` as the export's nested rows with their `_TABLE_SUFFIX` (explicit schema)."""
+    return (f"SELECT * EXCLUDE (_source_file), {_suffix_expr('_source_file')} AS _TABLE_SUFFIX "
+            f"FROM ({_ga4_select(shards, lenient)})")
+
+
+def _flattened_ga4_sql() -> str:
+    """The flattening base__ga4__events reads (c360/sql/_ga4_events.sql) as DuckDB SQL over `_ga4_export`."""
+    from c360 import dialect, models
+
+    return dialect.to_duckdb(models.ga4_events_sql("_ga4_export"))
 
 
 def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, report: LoadReport,
                    create: bool) -> None:
-    """Parse `shards` straight into src__ga4__events (one pass; the table is created when `create`), then
-    reject (raise) or set aside and count the rows without the required fields. Call inside a transaction."""
+    """Parse `shards` and flatten them straight into src__ga4__events (one pass; the nested rows are not kept;
+    the table is created when `create`), then reject (raise) or set aside and count the rows without the
+    required fields. Call inside a transaction."""
     lenient = on_bad_rows == "quarantine"
-    rows = (f"SELECT * EXCLUDE (_source_file), {_suffix_expr('_source_file')} AS _TABLE_SUFFIX, _source_file "
-            f"FROM ({_ga4_select(shards, lenient)})")
+    engine.native(f"CREATE OR REPLACE TEMP VIEW _ga4_export AS {ga4_export_select(shards, lenient)}")
+    flat = _flattened_ga4_sql()
     try:
-        engine.native(f"CREATE OR REPLACE TABLE src__ga4__events AS {rows}" if create
-                      else f"INSERT INTO src__ga4__events {rows}")
+        engine.native(f"CREATE OR REPLACE TABLE src__ga4__events AS {flat}" if create
+                      else f"INSERT INTO src__ga4__events BY NAME {flat}")
     except Exception as e:  # DuckDB names the file; its line number can be off, so find the line here
         message = str(e).splitlines()[0]
         named = re.search(r'in file "([^"]+)"', message)
@@ -279,21 +306,22 @@ def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, r
         if where:
             raise BadInputError(f"{display(named[1])}: line {where[0]}: {where[1]}") from None
         raise BadInputError(f"GA4 export could not be read: {message}") from None
-    files = [str(p) for p in shards]
-    bad = engine.native(f"SELECT _source_file, COUNT(*) FROM src__ga4__events WHERE _source_file IN "
-                        f"(SELECT UNNEST(?)) AND NOT ({VALID_EVENT}) GROUP BY 1 ORDER BY 1", [files]).fetchall()
+    engine.native("DROP VIEW _ga4_export")  # on failure the transaction's rollback removes it
+    by_suffix = {shard_suffix(p): p for p in shards}
+    bad = engine.native(f"SELECT shard, COUNT(*) FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?)) "
+                        f"AND NOT ({VALID_EVENT}) GROUP BY 1 ORDER BY 1", [list(by_suffix)]).fetchall()
     if bad and not lenient:
-        path = Path(bad[0][0])
+        path = by_suffix[bad[0][0]]
         where = _bad_json_line(path, GA4_REQUIRED) if not path.name.endswith(".parquet") else None
         loc = f"line {where[0]}: {where[1]}" if where else "a row lacks event_date, event_timestamp or event_name"
         raise BadInputError(
             f"{display(path)}: {loc} ({sum(n for _, n in bad)} bad row(s) in all; "
             "on_bad_rows: quarantine sets them aside)")
     if bad:
-        engine.native(f"DELETE FROM src__ga4__events WHERE _source_file IN (SELECT UNNEST(?)) AND NOT ({VALID_EVENT})",
-                      [files])
-    for file, n in bad:
-        report.quarantined.append({"file": display(file), "table": "src__ga4__events",
+        engine.native(f"DELETE FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?)) AND NOT ({VALID_EVENT})",
+                      [list(by_suffix)])
+    for suffix, n in bad:
+        report.quarantined.append({"file": display(by_suffix[suffix]), "table": "src__ga4__events",
                                    "reason": "malformed or missing required field", "rows": n})
 
 
@@ -302,15 +330,15 @@ def _replace_shards(engine: DuckDBEngine, stats: dict, reload: list[Path], remov
     """One transaction: drop the rows of the shards re-read or gone, parse the re-read ones in, record the event
     dates that changed (c360__touched_dates) and what was loaded (c360__loaded_shards)."""
     with engine.transaction():
-        gone = [str(p) for p in reload] + removed
+        gone = sorted({shard_suffix(f) for f in [*reload, *removed]})
         if not first and gone:
             engine.native(f"INSERT INTO _touched {touched_from}", [gone])
-            engine.native("DELETE FROM src__ga4__events WHERE _source_file IN (SELECT UNNEST(?))", [gone])
+            engine.native("DELETE FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?))", [gone])
         if reload:
             _insert_shards(engine, reload, on_bad_rows, report, create=first)
-            engine.native(f"INSERT INTO _touched {touched_from}", [[str(p) for p in reload]])
+            engine.native(f"INSERT INTO _touched {touched_from}", [[shard_suffix(p) for p in reload]])
         engine.native(f"CREATE OR REPLACE TABLE {TOUCHED_DATES} AS SELECT DISTINCT event_date FROM _touched "
-                      "ORDER BY 1")
+                      "WHERE event_date IS NOT NULL ORDER BY 1")
         engine.native(f"CREATE OR REPLACE TABLE {LOADED_SHARDS} (file VARCHAR, size BIGINT, mtime_ns BIGINT, "
                       "shard_date DATE)")
         engine.native(f"INSERT INTO {LOADED_SHARDS} SELECT * FROM (SELECT UNNEST(?), UNNEST(?), UNNEST(?), "
@@ -320,7 +348,8 @@ def _replace_shards(engine: DuckDBEngine, stats: dict, reload: list[Path], remov
 
 def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport,
              full_refresh: bool = False, lookback_days: int = 3) -> None:
-    """Load the GA4 shards into src__ga4__events, each raw shard parsed once, straight into the table.
+    """Load the GA4 shards into src__ga4__events, each raw shard parsed and flattened once, straight into the
+    table (c360/sql/_ga4_events.sql: the rows base__ga4__events reads; the nested export is not stored).
 
     The first run (or a full refresh) reads every shard. Later runs re-read only the shards that are new,
     changed (size or modification time) or dated within `lookback_days` of the newest shard already loaded
@@ -330,7 +359,8 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
     """
     shards = ga4_shards(source_root)
     stats = {str(p): p.stat() for p in shards}
-    first = full_refresh or not (engine.has_table("src__ga4__events") and engine.has_table(LOADED_SHARDS))
+    first = full_refresh or not (engine.has_table("src__ga4__events") and engine.has_table(LOADED_SHARDS)
+                                 and "shard" in engine.columns("src__ga4__events"))
     if first:
         reload, removed = shards, []
     else:
@@ -340,8 +370,7 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
         reload = [p for p in shards if str(p) not in loaded or _shard_date(p) >= cutoff
                   or loaded[str(p)][:2] != (stats[str(p)].st_size, stats[str(p)].st_mtime_ns)]
         removed = [f for f in loaded if f not in stats]
-    as_date = "CAST(strptime(event_date, '%Y%m%d') AS DATE)"
-    touched_from = f"SELECT DISTINCT {as_date} FROM src__ga4__events WHERE _source_file IN (SELECT UNNEST(?))"
+    touched_from = "SELECT DISTINCT event_date FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?))"
     engine.native("CREATE OR REPLACE TEMP TABLE _touched (event_date DATE)")
     # the source table is a set (every reader orders or groups it): letting DuckDB write the shards' rows in
     # whatever order its threads finish makes the copy about a quarter faster
@@ -350,11 +379,11 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
         _replace_shards(engine, stats, reload, removed, first, on_bad_rows, report, touched_from)
     finally:
         engine.native("RESET preserve_insertion_order")
-    counts = dict(engine.native("SELECT _source_file, COUNT(*) FROM src__ga4__events GROUP BY 1").fetchall())
+    counts = dict(engine.native("SELECT shard, COUNT(*) FROM src__ga4__events GROUP BY 1").fetchall())
     reloaded = {str(p) for p in reload}
     for path in shards:
         report.files.append({"file": display(path), "table": "src__ga4__events",
-                             "format": SHARD.match(path.name)["ext"], "rows": counts.get(str(path), 0),
+                             "format": SHARD.match(path.name)["ext"], "rows": counts.get(shard_suffix(path), 0),
                              "read": "read" if str(path) in reloaded else "unchanged"})
 
 

@@ -101,3 +101,10 @@ def test_farm_fingerprint_becomes_an_equality_hash(con):
     sql = to_duckdb("SELECT k, FARM_FINGERPRINT(TO_JSON_STRING(STRUCT(arr))) AS fp FROM t ORDER BY k")
     fps = [fp for _, fp in con.execute(sql).fetchall()]
     assert fps[0] == fps[1] != fps[2]
+
+
+def test_safe_parse_date_is_null_for_a_string_that_is_not_a_date(con):
+    # BigQuery: SAFE.PARSE_DATE returns NULL instead of failing the query (the loader counts such rows as bad)
+    sql = to_duckdb("SELECT SAFE.PARSE_DATE('%Y%m%d', d) AS x FROM (SELECT d FROM UNNEST(['20240301', '2024-03-01', "
+                    "'20241301', '']) AS d WITH OFFSET AS i ORDER BY i)")
+    assert [str(v) if v else v for (v,) in con.execute(sql).fetchall()] == ["2024-03-01", None, None, None]

@@ -6,66 +6,28 @@
 -- event_date is the event's own date, not its shard's: a late event lands in its own date.
 -- incremental: insert_overwrite of the event_date partitions whose rows the loader changed this run
 --   (c360__touched_dates); a full refresh rebuilds every partition.
+-- ga4_events() is the flattening of c360/sql/_ga4_events.sql: over the export in place on BigQuery, the table
+-- the loader flattened the shards into on DuckDB. Each step below reads it directly (no CTE over every event,
+-- which DuckDB would buffer in memory).
 {{ config(materialized='incremental', strategy='insert_overwrite', partition_by='event_date',
           cluster_by='user_pseudo_id, ga_session_id') }}
-WITH all_shards AS (
-    SELECT _TABLE_SUFFIX FROM {{ source('ga4', 'events') }}
-),
-
-daily_shards AS (
-    SELECT DISTINCT RIGHT(_TABLE_SUFFIX, 8) AS shard_date FROM all_shards WHERE NOT STARTS_WITH(_TABLE_SUFFIX, 'intraday_')
-),
-
--- one pass over the export: the fields the pipeline needs, and a 64-bit fingerprint of everything that
--- makes an event distinct (the candidates for duplicates); the nested columns are not read again
-flattened AS (
-    SELECT
-        PARSE_DATE('%Y%m%d', event_date) AS event_date,
-        TIMESTAMP_MICROS(event_timestamp) AS event_timestamp,
-        event_name,
-        user_pseudo_id,
-        user_id,
-        {{ ga4_param('ga_session_id', 'int') }} AS ga_session_id,
-        {{ ga4_param('ga_session_number', 'int') }} AS ga_session_number,
-        {{ ga4_param('page_location') }} AS page_location,
-        {{ ga4_param('page_referrer') }} AS page_referrer,
-        {{ ga4_param('engagement_time_msec', 'int') }} AS engagement_time_msec,
-        {{ ga4_param('session_engaged', 'int') }} = 1 AS session_engaged,
-        collected_traffic_source.manual_source AS manual_source,
-        collected_traffic_source.manual_medium AS manual_medium,
-        collected_traffic_source.manual_campaign_name AS manual_campaign,
-        COALESCE(collected_traffic_source.gclid, {{ ga4_param('gclid') }}) AS gclid,
-        {{ ga4_param('source') }} AS param_source,
-        {{ ga4_param('medium') }} AS param_medium,
-        {{ ga4_param('campaign') }} AS param_campaign,
-        traffic_source.source AS user_first_source,
-        traffic_source.medium AS user_first_medium,
-        traffic_source.name AS user_first_campaign,
-        privacy_info.analytics_storage AS consent__analytics_storage,
-        device.category AS device_category,
-        geo.country AS country,
-        stream_id,
-        _TABLE_SUFFIX AS shard,
-        STARTS_WITH(_TABLE_SUFFIX, 'intraday_') AS is_intraday,
-        RIGHT(_TABLE_SUFFIX, 8) AS shard_date,
-        FARM_FINGERPRINT(TO_JSON_STRING(STRUCT(event_timestamp, event_name, user_pseudo_id, user_id, stream_id,
-            event_params, privacy_info, collected_traffic_source, device, geo))) AS event_fingerprint
-    FROM {{ source('ga4', 'events') }}
-    {% if is_incremental() %}
-    WHERE PARSE_DATE('%Y%m%d', event_date) IN (SELECT event_date FROM {{ touched_dates() }})
-    {% endif %}
+{% set events -%}
+{{ ga4_events() }} AS ev{% if is_incremental() %} WHERE event_date IN (SELECT event_date FROM {{ touched_dates() }}){% endif %}
+{%- endset %}
+WITH daily_shards AS (
+    SELECT DISTINCT shard_date FROM {{ ga4_events() }} AS ev WHERE NOT is_intraday
 ),
 
 repeated_fingerprints AS (
-    SELECT event_fingerprint FROM flattened GROUP BY event_fingerprint HAVING COUNT(*) > 1
+    SELECT event_fingerprint FROM {{ events }} GROUP BY event_fingerprint HAVING COUNT(*) > 1
 ),
 
 -- exact duplicates are decided only among the rows whose fingerprint repeats (a window over every event
 -- would sort them all); the first copy is kept, a daily shard's before an intraday one's
 numbered AS (
     SELECT *, 1 AS copy_number
-    FROM flattened
-    WHERE event_fingerprint NOT IN (SELECT event_fingerprint FROM repeated_fingerprints)
+    FROM {{ events }} {{ 'AND' if is_incremental() else 'WHERE' }}
+        event_fingerprint NOT IN (SELECT event_fingerprint FROM repeated_fingerprints)
     UNION ALL
     SELECT
         *,
@@ -73,8 +35,8 @@ numbered AS (
             PARTITION BY event_fingerprint, event_timestamp, event_name, user_pseudo_id, user_id, stream_id
             ORDER BY is_intraday, shard
         ) AS copy_number
-    FROM flattened
-    WHERE event_fingerprint IN (SELECT event_fingerprint FROM repeated_fingerprints)
+    FROM {{ events }} {{ 'AND' if is_incremental() else 'WHERE' }}
+        event_fingerprint IN (SELECT event_fingerprint FROM repeated_fingerprints)
 )
 
 SELECT
