@@ -431,8 +431,8 @@ class BigQueryEngine:
         return [f.name for f in self.client.get_table(self._table_id(name)).schema]
 
     def checksum(self, name: str) -> str:
-        """A content checksum of a table, independent of row order: `rows:hash` (FLOAT64 rounded to 9 decimals
-        first). Comparable between runs on BigQuery, not with DuckDB's checksum."""
+        """A content checksum of a table, independent of row order: `rows:hash` (FLOAT64 written with 9
+        significant digits first). Comparable between runs on BigQuery, not with DuckDB's checksum."""
         return self.checksums([name])[name]
 
     def checksums(self, names: list[str]) -> dict[str, str]:
@@ -443,7 +443,8 @@ class BigQueryEngine:
         for i, name in enumerate(names):
             schema = self.client.get_table(self._table_id(name)).schema
             floats = [f.name for f in schema if f.field_type in ("FLOAT", "FLOAT64") and f.mode != "REPEATED"]
-            replace = f" REPLACE ({', '.join(f'ROUND({c}, 9) AS {c}' for c in floats)})" if floats else ""
+            written = ", ".join(f"FORMAT('%.9g', {c}) AS {c}" for c in floats)
+            replace = f" REPLACE ({written})" if floats else ""
             parts.append(  # XOR over distinct rows, each with its multiplicity: order-free, duplicate-aware
                 f"SELECT @name_{i} AS name, COALESCE(SUM(copies), 0) AS n, COALESCE(BIT_XOR(FARM_FINGERPRINT(CONCAT("
                 f"CAST(copies AS STRING), ':', row_json))), 0) AS h FROM (SELECT row_json, COUNT(*) AS copies FROM "

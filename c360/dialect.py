@@ -5,7 +5,11 @@ where the translation changes meaning on DuckDB, and tests/test_dialect.py runs 
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+from functools import lru_cache
+from pathlib import Path
 
 import sqlglot
 from sqlglot import exp
@@ -117,13 +121,53 @@ def parse(sql: str) -> list[exp.Expression]:
     return trees
 
 
+def cache_dir() -> Path | None:
+    """Where translations are kept between runs: $C360_SQL_CACHE, else ~/.cache/c360/sql ('' turns it off)."""
+    configured = os.environ.get("C360_SQL_CACHE")
+    if configured is not None:
+        return Path(configured) if configured else None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "c360" / "sql"
+
+
+@lru_cache(maxsize=1)
+def _translator_version() -> str:
+    """What a translation depends on besides the SQL: sqlglot's version and this module's fix-ups."""
+    return f"{sqlglot.__version__}:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}"
+
+
+@lru_cache(maxsize=1024)
 def to_duckdb(sql: str) -> str:
     """Translate BigQuery SQL to DuckDB SQL, with the fix-ups applied.
+
+    sqlglot takes 5-20 ms a statement, a third of a run on the fixtures, and a model's SQL is the same text
+    run after run, so translations are kept in memory and on disk (cache_dir()), keyed by the SQL, sqlglot's
+    version and this module's source: a changed model, fix-up or sqlglot is translated afresh.
 
     Example:
         >>> to_duckdb("SELECT DATE_SUB(d, INTERVAL 3 DAY) AS d3 FROM t")
         "SELECT CAST(d - INTERVAL '3' DAY AS DATE) AS d3 FROM t"
     """
+    folder = cache_dir()
+    if folder is None:
+        return _translate(sql)
+    key = hashlib.sha256(f"{_translator_version()}\n{sql}".encode()).hexdigest()
+    path = folder / key[:2] / f"{key}.sql"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    text = _translate(sql)
+    try:  # best effort: a read-only home only makes runs slower
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)  # readers see the whole translation or none
+    except OSError:
+        pass
+    return text
+
+
+def _translate(sql: str) -> str:
     out = []
     for tree in parse(sql):
         tree = _timestamp_micros_keeps_utc(tree)

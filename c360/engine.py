@@ -89,12 +89,12 @@ class DuckDBEngine:
             [name]).fetchall()]
 
     def checksum(self, name: str) -> str:
-        """A content checksum of a table, independent of row order: `rows:hash`. Doubles are rounded to 9
-        significant decimals first, so parallel float summation order cannot change it."""
+        """A content checksum of a table, independent of row order: `rows:hash`. Doubles are written with 9
+        significant digits first, so the order of a parallel float sum (last-bit noise) cannot change it."""
         cols = self.con.execute(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
             "ORDER BY ordinal_position", [check_identifier(name)]).fetchall()
-        exprs = [f'ROUND("{c}", 9)' if t in ("DOUBLE", "FLOAT") else f'"{c}"' for c, t in cols]
+        exprs = [f"printf('%.9g', \"{c}\")" if t in ("DOUBLE", "FLOAT") else f'"{c}"' for c, t in cols]
         rows, total = self.con.execute(
             f"SELECT COUNT(*), COALESCE(SUM(hash({', '.join(exprs)})), 0) FROM {name}").fetchone()
         return f"{rows}:{int(total) % (1 << 64):016x}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from c360 import dialect
 from c360.dialect import DialectError, to_duckdb
 
 
@@ -108,3 +109,43 @@ def test_safe_parse_date_is_null_for_a_string_that_is_not_a_date(con):
     sql = to_duckdb("SELECT SAFE.PARSE_DATE('%Y%m%d', d) AS x FROM (SELECT d FROM UNNEST(['20240301', '2024-03-01', "
                     "'20241301', '']) AS d WITH OFFSET AS i ORDER BY i)")
     assert [str(v) if v else v for (v,) in con.execute(sql).fetchall()] == ["2024-03-01", None, None, None]
+
+
+@pytest.fixture
+def sql_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("C360_SQL_CACHE", str(tmp_path / "cache"))
+    dialect.to_duckdb.cache_clear()
+    yield tmp_path / "cache"
+    dialect.to_duckdb.cache_clear()
+
+
+def test_a_translation_is_kept_on_disk_and_reused_by_the_next_process(sql_cache):
+    sql = "SELECT DATE_SUB(DATE '2024-03-10', INTERVAL 3 DAY) AS d"
+    fresh = to_duckdb(sql)
+    [kept] = list(sql_cache.rglob("*.sql"))
+    assert kept.read_text() == fresh == dialect._translate(sql)
+    kept.write_text("SELECT 42 AS d")  # what a later process finds there is what it runs
+    dialect.to_duckdb.cache_clear()
+    assert to_duckdb(sql) == "SELECT 42 AS d"
+    assert to_duckdb(sql + " ") != "SELECT 42 AS d"  # another text, another entry
+
+
+def test_a_new_sqlglot_or_fix_up_layer_translates_afresh(sql_cache, monkeypatch):
+    sql = "SELECT COUNTIF(x > 1) AS n FROM t"
+    to_duckdb(sql)
+    [kept] = list(sql_cache.rglob("*.sql"))
+    kept.write_text("SELECT 42 AS n")
+    dialect.to_duckdb.cache_clear()
+    monkeypatch.setattr(dialect, "_translator_version", lambda: "sqlglot 99:another dialect.py")
+    assert to_duckdb(sql) == dialect._translate(sql)
+
+
+def test_an_empty_cache_setting_keeps_nothing_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("C360_SQL_CACHE", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    dialect.to_duckdb.cache_clear()
+    try:
+        assert to_duckdb("SELECT 1 AS one") == "SELECT 1 AS one"
+        assert not list(tmp_path.rglob("*.sql"))
+    finally:
+        dialect.to_duckdb.cache_clear()
