@@ -264,3 +264,49 @@ def test_an_anonymous_device_is_in_no_customer_summary(eng):
         "3003.1:7001": "C3", "3003.1:7002": "C3", "9009.1:8001": "(anonymous)"}
     total = eng.query("SELECT SUM(total_sessions) AS n FROM mrt__core__customer_360")["n"].iloc[0]
     assert total == 5  # the six sessions minus the anonymous one
+
+
+# --------------------------------------------------------------------------- ties (a story of its own)
+def page(url: str) -> list[dict]:
+    return [{"key": "page_location", "value": {"string_value": url}}]
+
+
+@pytest.fixture(scope="module")
+def ties(tmp_path_factory):
+    """Rows that tie on time: two page_views in one second; two devices of one customer (product user U5)
+    whose sessions start in the same second."""
+    tmp = tmp_path_factory.mktemp("ties")
+    organic = [{"key": "source", "value": {"string_value": "google"}},
+               {"key": "medium", "value": {"string_value": "organic"}}]
+    newsletter = {"manual_source": "Newsletter", "manual_medium": "email", "manual_campaign_name": "march"}
+    events = [
+        # 4004.1: a session_start before the page_views (not a page_view: no landing page), then two page_views
+        # in the same second, then a later one
+        ga4("4004.1", 100, "2024-03-01 09:59", name="session_start", params=page("https://x.io/start")),
+        ga4("4004.1", 100, "2024-03-01 10:00", params=page("https://x.io/b")),
+        ga4("4004.1", 100, "2024-03-01 10:00", params=page("https://x.io/a")),
+        ga4("4004.1", 100, "2024-03-01 10:01", params=page("https://x.io/0")),
+        # 4004.1: a session without a page_view has no landing page
+        ga4("4004.1", 101, "2024-03-02 10:00", name="scroll"),
+        # U5 on two devices, both sessions starting at 08:00: the first by session_key is 5005.1:200
+        ga4("5005.2", 200, "2024-03-03 08:00", name="login", user_id="U5", collected_traffic_source=newsletter),
+        ga4("5005.1", 200, "2024-03-03 08:00", name="login", user_id="U5", params=organic),
+    ]
+    root = write_tree(tmp / "src", shards(events), users=[product_user("U5", "eve@example.org")])
+    engine = build_layers(root, tmp / "w.duckdb")
+    yield engine
+    engine.con.close()
+
+
+def test_the_landing_page_is_the_first_page_view_by_time_then_url(ties):
+    got = ties.query("SELECT session_key, landing_page FROM int__web_sessions ORDER BY session_key")
+    landing = dict(zip(got["session_key"], got["landing_page"]))
+    assert landing["4004.1:100"] == "https://x.io/a"
+    assert pd.isna(landing["4004.1:101"])
+
+
+def test_first_touch_of_sessions_starting_together_is_the_first_by_session_key(ties):
+    eve = row(ties, md5_key("product_user", "U5"))
+    assert eve["total_sessions"] == 2 and eve["devices"] == 2
+    assert (eve["first_touch_source"], eve["first_touch_medium"], eve["first_touch_channel_group"]) == \
+        ("google", "organic", "Organic Search")

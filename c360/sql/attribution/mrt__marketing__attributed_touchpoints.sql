@@ -20,17 +20,24 @@ weighted AS (
     FROM touchpoints
 ),
 
+-- the time_decay credit, normalized per deal once, before the rows are repeated for every model
+normalized AS (
+    SELECT
+        *,
+        decay_weight / SUM(decay_weight) OVER (PARTITION BY window_days, deal_id) AS decay_credit
+    FROM weighted
+),
+
 credited AS (
     SELECT
-        weighted.* EXCEPT (decay_weight),
+        normalized.* EXCEPT (decay_weight, decay_credit),
         model,
         CASE
             WHEN touches = 0 THEN 1.0
             WHEN model = 'first_touch' THEN IF(touch_order = 1, 1.0, 0.0)
             WHEN model = 'last_touch' THEN IF(touch_order = touches, 1.0, 0.0)
             WHEN model = 'linear' THEN 1.0 / touches
-            WHEN model = 'time_decay'
-                THEN decay_weight / SUM(decay_weight) OVER (PARTITION BY window_days, deal_id, model)
+            WHEN model = 'time_decay' THEN decay_credit
             WHEN model = 'position_based' THEN
                 CASE
                     WHEN touches = 1 THEN 1.0
@@ -39,7 +46,7 @@ credited AS (
                     ELSE 0.2 / (touches - 2)
                 END
         END AS credit
-    FROM weighted
+    FROM normalized
     CROSS JOIN UNNEST(['first_touch', 'last_touch', 'linear', 'time_decay', 'position_based']) AS model
     WHERE model IN UNNEST(@attribution_models)
 )

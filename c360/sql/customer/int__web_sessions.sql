@@ -64,13 +64,6 @@ traffic_events AS (
     ) = 1
 ),
 
-landing AS (
-    SELECT user_pseudo_id, ga_session_id, page_location AS landing_page
-    FROM {{ events }} AS events
-    WHERE event_name = 'page_view' AND page_location IS NOT NULL
-    QUALIFY ROW_NUMBER() OVER (PARTITION BY user_pseudo_id, ga_session_id ORDER BY event_timestamp, page_location) = 1
-),
-
 sessions AS (
     SELECT
         user_pseudo_id,
@@ -83,7 +76,14 @@ sessions AS (
         COALESCE(LOGICAL_OR(session_engaged), FALSE) AS is_engaged,
         COALESCE(SUM(engagement_time_msec), 0) AS engagement_time_msec,
         MAX(device_category) AS device_category,
-        MAX(country) AS country
+        MAX(country) AS country,
+        -- the first page_view by (event_timestamp, page_location): the MIN of a text key that sorts the same
+        -- way (the timestamp as fixed-width microseconds since 0001-01-01, blanks when NULL, then the page)
+        SUBSTR(MIN(IF(event_name = 'page_view' AND page_location IS NOT NULL AND user_pseudo_id IS NOT NULL,
+                      CONCAT(COALESCE(LPAD(CAST(UNIX_MICROS(event_timestamp) + 62135596800000000 AS STRING), 20, '0'),
+                                      REPEAT(' ', 20)),
+                             page_location),
+                      NULL)), 21) AS landing_page
     FROM {{ events }} AS events
     GROUP BY user_pseudo_id, ga_session_id
 ),
@@ -95,7 +95,6 @@ categories AS (
 sourced AS (
     SELECT
         sessions.*,
-        landing.landing_page,
         COALESCE(traffic_events.source, '(direct)') AS source,
         COALESCE(traffic_events.medium, '(none)') AS medium,
         traffic_events.campaign,
@@ -104,9 +103,6 @@ sourced AS (
     LEFT JOIN traffic_events
         ON sessions.user_pseudo_id = traffic_events.user_pseudo_id
         AND sessions.ga_session_id = traffic_events.ga_session_id
-    LEFT JOIN landing
-        ON sessions.user_pseudo_id = landing.user_pseudo_id
-        AND sessions.ga_session_id = landing.ga_session_id
     LEFT JOIN categories
         ON COALESCE(traffic_events.source, '(direct)') = categories.source
 ),

@@ -36,15 +36,17 @@ crm AS (
         ON bridged.identifier_type = 'crm_contact_id' AND bridged.identifier_value = contacts.contact_id
 ),
 
+-- each value: the first non-NULL one by priority / recency (both unique per customer), MIN_BY over the rows
+-- where it is set
 crm_values AS (
     SELECT
         customer_id,
-        ARRAY_AGG(email_normalized IGNORE NULLS ORDER BY priority)[SAFE_OFFSET(0)] AS email,
-        ARRAY_AGG(company_name IGNORE NULLS ORDER BY priority)[SAFE_OFFSET(0)] AS company_name,
-        ARRAY_AGG(job_title IGNORE NULLS ORDER BY priority)[SAFE_OFFSET(0)] AS job_title,
-        ARRAY_AGG(first_name IGNORE NULLS ORDER BY recency)[SAFE_OFFSET(0)] AS first_name,
-        ARRAY_AGG(last_name IGNORE NULLS ORDER BY recency)[SAFE_OFFSET(0)] AS last_name,
-        ARRAY_AGG(lifecycle_stage IGNORE NULLS ORDER BY recency)[SAFE_OFFSET(0)] AS lifecycle_stage,
+        MIN_BY(email_normalized, IF(email_normalized IS NULL, NULL, priority)) AS email,
+        MIN_BY(company_name, IF(company_name IS NULL, NULL, priority)) AS company_name,
+        MIN_BY(job_title, IF(job_title IS NULL, NULL, priority)) AS job_title,
+        MIN_BY(first_name, IF(first_name IS NULL, NULL, recency)) AS first_name,
+        MIN_BY(last_name, IF(last_name IS NULL, NULL, recency)) AS last_name,
+        MIN_BY(lifecycle_stage, IF(lifecycle_stage IS NULL, NULL, recency)) AS lifecycle_stage,
         MIN(created_at) AS crm_created_at,
         STRING_AGG(contact_id, ',' ORDER BY contact_id) AS source_contact_ids,
         COUNT(*) AS crm_contacts
@@ -64,12 +66,12 @@ product AS (
         ON bridged.identifier_type = 'user_id' AND bridged.identifier_value = users.user_id
 ),
 
-product_values AS (
+product_values AS (  -- the first non-NULL value by recency, as in crm_values
     SELECT
         customer_id,
-        ARRAY_AGG(email_normalized IGNORE NULLS ORDER BY recency)[SAFE_OFFSET(0)] AS email,
-        ARRAY_AGG(company_name IGNORE NULLS ORDER BY recency)[SAFE_OFFSET(0)] AS company_name,
-        ARRAY_AGG(plan IGNORE NULLS ORDER BY recency)[SAFE_OFFSET(0)] AS plan,
+        MIN_BY(email_normalized, IF(email_normalized IS NULL, NULL, recency)) AS email,
+        MIN_BY(company_name, IF(company_name IS NULL, NULL, recency)) AS company_name,
+        MIN_BY(plan, IF(plan IS NULL, NULL, recency)) AS plan,
         MIN(signed_up_at) AS signed_up_at,
         MAX(last_login_at) AS last_login_at,
         STRING_AGG(user_id, ',' ORDER BY user_id) AS product_user_ids
