@@ -70,6 +70,15 @@ JOIN hooked AS b ON b.node = a.label
 """
 
 
+def _working_table(engine, name: str, select_sql: str, params: dict[str, Any] | None = None) -> None:
+    """(Re)build one of connected_components' working tables. On DuckDB a TEMP table: held by this connection
+    in memory (spilled if need be), never compressed into the warehouse file, gone with the connection."""
+    if engine.name == "duckdb":
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select_sql}", params)
+    else:
+        engine.replace_table(name, select_sql, params)
+
+
 def connected_components(engine, edges_sql: str, out_table: str, params: dict[str, Any] | None = None,
                          max_iterations: int = 100) -> int:
     """Connected components of an undirected graph, in the warehouse: min-label propagation with hooking
@@ -96,14 +105,14 @@ def connected_components(engine, edges_sql: str, out_table: str, params: dict[st
     try:
         # the rounds join integer ids, not `type:value` strings: ids are numbered in node order, so the
         # smallest id of a component is its smallest node
-        engine.replace_table(given, f"""
+        _working_table(engine, given, f"""
 SELECT CAST(node_a AS STRING) AS node_a, CAST(node_b AS STRING) AS node_b
 FROM (
 {body}
 ) AS given
 WHERE node_a IS NOT NULL OR node_b IS NOT NULL
 """, params)
-        engine.replace_table(nodes, f"""
+        _working_table(engine, nodes, f"""
 SELECT node, ROW_NUMBER() OVER (ORDER BY node) AS id
 FROM (
     SELECT node_a AS node FROM {given} WHERE node_a IS NOT NULL
@@ -111,7 +120,7 @@ FROM (
     SELECT node_b AS node FROM {given} WHERE node_b IS NOT NULL
 ) AS named
 """)
-        engine.replace_table(edges, f"""
+        _working_table(engine, edges, f"""
 WITH pairs AS (
     SELECT a.id AS id_a, b.id AS id_b
     FROM {given} AS g
@@ -128,22 +137,24 @@ FROM (
     SELECT id AS src, id AS dst FROM {nodes}
 ) AS directed
 """)
-        engine.replace_table(labels, f"SELECT src AS node, MIN(dst) AS label FROM {edges} GROUP BY src")
+        _working_table(engine, labels, f"SELECT src AS node, MIN(dst) AS label FROM {edges} GROUP BY src")
+        # the two label tables take turns: each round reads the last one and writes the other
+        current, following = labels, nxt
         iterations = 0
         while True:
             if iterations >= max_iterations:
                 raise NotConvergedError(f"{out}: labels still changing after {max_iterations} rounds")
             iterations += 1
-            engine.replace_table(nxt, _round_sql(edges, labels))
+            _working_table(engine, following, _round_sql(edges, current))
             changed = int(engine.query(
-                f"SELECT COUNT(*) AS n FROM {nxt} AS nx JOIN {labels} AS l ON l.node = nx.node "
+                f"SELECT COUNT(*) AS n FROM {following} AS nx JOIN {current} AS l ON l.node = nx.node "
                 "WHERE nx.label != l.label")["n"].iloc[0])
-            engine.replace_table(labels, f"SELECT node, label FROM {nxt}")
+            current, following = following, current
             if changed == 0:
                 break
         engine.replace_table(out, f"""
 SELECT n.node, c.node AS component
-FROM {labels} AS l
+FROM {current} AS l
 JOIN {nodes} AS n ON n.id = l.node
 JOIN {nodes} AS c ON c.id = l.label
 """)
@@ -180,26 +191,59 @@ def build_anchor_components(engine, params: dict[str, Any]) -> None:
                      f"SELECT node_a, node_b FROM {evidence} WHERE edge_source IN ('product_user', 'crm_contact')")
 
 
+def _pass1_edges_sql(engine) -> str:
+    evidence = engine.relation("int__identity_evidence")
+    links = engine.relation("int__identity_device_links")
+    return (f"SELECT node_a, node_b FROM {evidence} WHERE edge_source IN ('product_user', 'crm_contact') "
+            f"UNION ALL SELECT node_a, node_b FROM {links}")
+
+
 @python_model("int__identity_components_pass1", "identity",
               refs=("int__identity_evidence", "int__identity_device_links"))
 def build_components_pass1(engine, params: dict[str, Any]) -> None:
     """int__identity_components_pass1: components of the anchor edges and the device links that survived
     the shared-device guard, before the max_identifiers_per_customer guard.
     grain: one row per node; key node (unique); component = its smallest node id."""
-    evidence = engine.relation("int__identity_evidence")
-    links = engine.relation("int__identity_device_links")
-    _components_step(engine, "int__identity_components_pass1",
-                     f"SELECT node_a, node_b FROM {evidence} WHERE edge_source IN ('product_user', 'crm_contact') "
-                     f"UNION ALL SELECT node_a, node_b FROM {links}")
+    _components_step(engine, "int__identity_components_pass1", _pass1_edges_sql(engine))
 
 
-@python_model("int__identity_components_pass2", "identity", refs=("int__identity_graph_edges",))
+def _pass1_rounds_if_same_graph(engine, edges_sql: str) -> int | None:
+    """Pass 1's rounds when edges_sql has exactly pass 1's (node_a, node_b) pairs, else None. The components
+    (and the rounds) depend only on that set of pairs, so such a graph's components are pass 1's."""
+    pass1 = "int__identity_components_pass1"
+    if not engine.has_table(ITERATIONS_TABLE):
+        return None
+    found = engine.query(f"SELECT iterations FROM {ITERATIONS_TABLE} WHERE table_name = @table_name",
+                         {"table_name": pass1})
+    if len(found) != 1:
+        return None
+    first = _pass1_edges_sql(engine)
+    differ = int(engine.query(f"""
+SELECT COUNT(*) AS n FROM (
+    (SELECT node_a, node_b FROM ({first}) AS p EXCEPT DISTINCT SELECT node_a, node_b FROM ({edges_sql}) AS q)
+    UNION ALL
+    (SELECT node_a, node_b FROM ({edges_sql}) AS q EXCEPT DISTINCT SELECT node_a, node_b FROM ({first}) AS p)
+) AS differing
+""")["n"].iloc[0])
+    return int(found["iterations"].iloc[0]) if differ == 0 else None
+
+
+@python_model("int__identity_components_pass2", "identity",
+              refs=("int__identity_graph_edges", "int__identity_components_pass1", "int__identity_evidence",
+                    "int__identity_device_links"))
 def build_components_pass2(engine, params: dict[str, Any]) -> None:
     """int__identity_components_pass2: components of int__identity_graph_edges (devices of over-cap
-    components re-attached by their single best link).
+    components re-attached by their single best link). When the cap guard dropped no link, the graph is
+    pass 1's and its components (and rounds) are copied from int__identity_components_pass1.
     grain: one row per node; key node (unique); component = its smallest node id."""
-    edges = engine.relation("int__identity_graph_edges")
-    _components_step(engine, "int__identity_components_pass2", f"SELECT node_a, node_b FROM {edges}")
+    table = "int__identity_components_pass2"
+    edges_sql = f"SELECT node_a, node_b FROM {engine.relation('int__identity_graph_edges')}"
+    rounds = _pass1_rounds_if_same_graph(engine, edges_sql)
+    if rounds is None:
+        _components_step(engine, table, edges_sql)
+        return
+    engine.replace_table(table, f"SELECT node, component FROM {engine.relation('int__identity_components_pass1')}")
+    _record_iterations(engine, table, rounds)
 
 
 def iterations(engine) -> pd.DataFrame:

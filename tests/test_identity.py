@@ -282,6 +282,22 @@ def test_the_cap_reattaches_devices_by_their_best_link(tmp_path, build_identity)
     assert audit(eng, "int__identity_graph_edges")["component_over_cap"] == 1
 
 
+def test_pass2_equals_a_fresh_computation_whether_copied_from_pass1_or_recomputed(tmp_path, build_identity):
+    # without a cap drop pass 2's graph is pass 1's: its components and rounds are pass 1's (copied); with
+    # one (the cap of 5 above) they are computed again. Either way they equal components of the graph edges.
+    root = tree(tmp_path, events=[login("111.1", "U1")], contacts=[contact("C1", "ann@acme.com", "U1")],
+                forms=[form("S1", "pat@p.com", "111.1", at="2024-03-01T11:00:00Z")], users=[user("P1", "pat@p.com")])
+    for cap, same in ((100, True), (5, False)):
+        eng = build_identity(root, max_identifiers_per_customer=cap)
+        pass1, pass2 = (dict(eng.query(f"SELECT node, component FROM {t}").values.tolist())
+                        for t in ("int__identity_components_pass1", "int__identity_components_pass2"))
+        assert (pass1 == pass2) is same
+        rounds = identity.connected_components(eng, "SELECT node_a, node_b FROM int__identity_graph_edges", "fresh")
+        assert dict(eng.query("SELECT node, component FROM fresh").values.tolist()) == pass2
+        recorded = identity.iterations(eng).set_index("table_name")["iterations"]
+        assert recorded["int__identity_components_pass2"] == rounds
+
+
 def test_the_cap_splits_a_component_still_too_big_so_each_contact_stands_alone(tmp_path, build_identity):
     # C1 and C2 share an email; with U1 and its device that is 5 identifiers, over a cap of 3 even after
     # re-attachment (the device has one link): each contact stands alone, the rest is unresolved.

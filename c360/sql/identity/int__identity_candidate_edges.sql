@@ -21,40 +21,50 @@
 --   GA4 events counts as granted.
 -- exclusion_reason, first that applies: no_device (a login or form without user_pseudo_id),
 --   consent_denied, blocked_value (either end blocked).
-WITH latest_event AS (
-    SELECT user_pseudo_id, MAX(event_timestamp) AS event_timestamp
+-- the consent of the device's latest event, in one aggregation (no join back, no sort of the events): each
+-- event's UNIX_MICROS doubled, plus 1 when it denies, so the maximum is the latest event, a denial winning a tie
+WITH device_consent AS (
+    SELECT
+        user_pseudo_id,
+        MOD(MAX(UNIX_MICROS(event_timestamp) * 2 + IF(LOWER(TRIM(consent__analytics_storage)) = 'no', 1, 0)), 2)
+            != 0 AS consent_denied
     FROM {{ ref('base__ga4__events') }}
     WHERE user_pseudo_id IS NOT NULL
     GROUP BY user_pseudo_id
 ),
 
--- the consent of the device's latest event; at a tie a denial wins (one pass, no sort of the events)
-device_consent AS (
-    SELECT
-        events.user_pseudo_id,
-        LOGICAL_OR(COALESCE(LOWER(TRIM(events.consent__analytics_storage)) = 'no', FALSE)) AS consent_denied
-    FROM {{ ref('base__ga4__events') }} AS events
-    INNER JOIN latest_event
-        ON events.user_pseudo_id = latest_event.user_pseudo_id
-        AND events.event_timestamp = latest_event.event_timestamp
-    GROUP BY events.user_pseudo_id
+-- per (device, user_id), only the events at its latest event_timestamp (all of them when it has none) go on
+-- to the ranking below: the window MAX sorts nothing, so the ranking sorts only the events tied at the top
+login_latest AS (
+    SELECT *
+    FROM (
+        SELECT
+            user_pseudo_id,
+            TRIM(user_id) AS user_id,
+            event_timestamp,
+            event_name,
+            ga_session_id,
+            MAX(event_timestamp) OVER (PARTITION BY user_pseudo_id, TRIM(user_id)) AS latest_at
+        FROM {{ ref('base__ga4__events') }}
+        WHERE user_id IS NOT NULL
+    ) AS keyed
+    WHERE event_timestamp = latest_at OR latest_at IS NULL
 ),
 
 login_events AS (
     SELECT
         user_pseudo_id,
-        TRIM(user_id) AS user_id,
+        user_id,
         event_timestamp,
         CONCAT(
             'ga4:', COALESCE(user_pseudo_id, ''), ':', COALESCE(CAST(ga_session_id AS STRING), ''), ':',
             CAST(UNIX_MICROS(event_timestamp) AS STRING), ':', event_name
         ) AS evidence_id,
         ROW_NUMBER() OVER (
-            PARTITION BY user_pseudo_id, TRIM(user_id)
+            PARTITION BY user_pseudo_id, user_id
             ORDER BY event_timestamp DESC, event_name DESC, ga_session_id DESC
         ) AS recency
-    FROM {{ ref('base__ga4__events') }}
-    WHERE user_id IS NOT NULL
+    FROM login_latest
 ),
 
 login AS (

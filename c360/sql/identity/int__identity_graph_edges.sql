@@ -29,15 +29,21 @@ component_sizes AS (
     GROUP BY component
 ),
 
-ranked_device_links AS (
+sized_device_links AS (
     SELECT
         l.*,
         p.component AS pass1_component,
-        s.identifiers > @max_identifiers_per_customer AS is_over_cap,
-        ROW_NUMBER() OVER (PARTITION BY l.node_a ORDER BY l.evidence_at DESC, l.edge_id) AS link_rank
+        s.identifiers > @max_identifiers_per_customer AS is_over_cap
     FROM device_links AS l
     JOIN pass1 AS p ON p.node = l.node_a
     JOIN component_sizes AS s ON s.component = p.component
+),
+
+-- only the links of over-cap components are ranked (a device's links all share its pass-1 component)
+ranked_device_links AS (
+    SELECT edge_id, ROW_NUMBER() OVER (PARTITION BY node_a ORDER BY evidence_at DESC, edge_id) AS link_rank
+    FROM sized_device_links
+    WHERE is_over_cap
 ),
 
 final AS (
@@ -49,10 +55,11 @@ final AS (
     JOIN pass1 AS p ON p.node = e.node_a
     UNION ALL
     SELECT
-        edge_id, edge_source, node_a_type, node_a_value, node_a, node_b_type, node_b_value, node_b,
-        evidence_id, evidence_at, pass1_component,
-        CASE WHEN is_over_cap AND link_rank > 1 THEN 'component_over_cap' END AS _drop_reason
-    FROM ranked_device_links
+        l.edge_id, l.edge_source, l.node_a_type, l.node_a_value, l.node_a, l.node_b_type, l.node_b_value, l.node_b,
+        l.evidence_id, l.evidence_at, l.pass1_component,
+        CASE WHEN r.link_rank > 1 THEN 'component_over_cap' END AS _drop_reason
+    FROM sized_device_links AS l
+    LEFT JOIN ranked_device_links AS r ON r.edge_id = l.edge_id
 )
 
 SELECT * FROM final
