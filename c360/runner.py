@@ -278,11 +278,12 @@ def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> flo
     return seconds
 
 
-def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend) -> list[dict[str, Any]]:
+def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend) -> tuple[list, dict[str, Any]]:
     """Run the notebooks in order, each on a fresh kernel started while the previous notebook ran (the kernels'
-    own messages go to kernels.log in the report folder), and render each one to HTML while the next runs.
-    Returns when every notebook ran and every report is written (or re-raises the first failure once the
-    reports written so far are complete)."""
+    own messages go to kernels.log in the report folder), and render each one to HTML while the next runs;
+    the backend's row counts and checksums are taken while the last one renders. Returns the notebooks'
+    timings and those stats when every notebook ran and every report is written (or re-raises the first
+    failure once the reports written so far are complete)."""
     timings = []
     envs = [backend.kernel_env(nb.stem) for nb in nbs]
     with (out_dir / "kernels.log").open("a", encoding="utf-8") as log, \
@@ -298,10 +299,11 @@ def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend
                 finally:
                     kernels.stop(km)
                 timings.append({"notebook": nb.name, "seconds": seconds})
+            stats = backend.stats()
         finally:
             for job in rendered:
                 job.result()
-    return timings
+    return timings, stats
 
 
 def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
@@ -326,8 +328,8 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
     run_params = {**params, **backend.prepare(run_id, out_dir)}
     manifest["backend"] = backend.describe()
     try:
-        manifest["notebooks"] = _execute_all(notebooks(), out_dir, run_params, backend)
-        manifest.update(backend.stats())
+        manifest["notebooks"], stats = _execute_all(notebooks(), out_dir, run_params, backend)
+        manifest.update(stats)
         backend.publish()
     except BaseException:
         backend.discard()
