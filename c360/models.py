@@ -132,6 +132,7 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
 
     env.globals.update(ref=ref, source=source, ga4_param=ga4_param, config=set_config,
                        is_incremental=lambda: incremental, touched_dates=touched_dates, ga4_events=ga4_events,
+                       target={"type": engine.name if engine is not None else None},
                        this=engine.relation(this) if engine is not None and this else this)
     env.globals.update(_macros())
     return env

@@ -202,3 +202,20 @@ def test_the_example_parameter_file_is_valid():
     assert params["backend"] == "bigquery" and config.ga4_dataset.dataset == "analytics_123456789"
     assert config.tables["crm__contacts"].id() == "my-analytics-project.fivetran_hubspot.contacts"
     assert "marketing__ad_spend" not in config.tables
+
+
+def test_bigquery_flattens_and_dedupes_the_export_in_one_scan():
+    # each scan of the export is billed: the events are flattened once and numbered by one window; the only
+    # other reference is the shard list, which reads the _TABLE_SUFFIX pseudo-column alone (no bytes)
+    from c360 import models
+    base = models.discover()["base__ga4__events"]
+    sql = models.render(base, engine("ga4_start_date=2024-03-01", "ga4_end_date=2024-03-31"))
+    assert sql.count("`my-project.analytics_123456.events_*`") == 2
+    assert sql.count("ROW_NUMBER()") == 1 and "repeated_fingerprints" not in sql
+    shard_list = sql[sql.index("daily_shards AS ("):sql.index("numbered AS (")]
+    # what the shard list takes from the flattened rows: the columns made of _TABLE_SUFFIX, nothing else
+    outside = shard_list[:shard_list.index("FROM (")] + shard_list[shard_list.rindex(") AS ev "):]
+    assert "shard_date" in outside and "is_intraday" in outside
+    assert "event_params" not in outside and "event_fingerprint" not in outside
+    duck = models.render(base, None)
+    assert "repeated_fingerprints" in duck  # DuckDB numbers only the rows whose fingerprint repeats

@@ -18,12 +18,26 @@ WITH daily_shards AS (
     SELECT DISTINCT shard_date FROM {{ ga4_events() }} AS ev WHERE NOT is_intraday
 ),
 
+{% if target.type == 'bigquery' %}
+-- BigQuery bills every scan of the export: one window over every event, the export read once (the shard list
+-- above reads only the _TABLE_SUFFIX pseudo-column); the first copy is kept, a daily shard's before an
+-- intraday one's
+numbered AS (
+    SELECT
+        *,
+        ROW_NUMBER() OVER (
+            PARTITION BY event_fingerprint, event_timestamp, event_name, user_pseudo_id, user_id, stream_id
+            ORDER BY is_intraday, shard
+        ) AS copy_number
+    FROM {{ events }}
+)
+{% else %}
 repeated_fingerprints AS (
     SELECT event_fingerprint FROM {{ events }} GROUP BY event_fingerprint HAVING COUNT(*) > 1
 ),
 
--- exact duplicates are decided only among the rows whose fingerprint repeats (a window over every event
--- would sort them all); the first copy is kept, a daily shard's before an intraday one's
+-- the same numbering, without sorting every event (a window over all of them is 3x slower on DuckDB):
+-- exact duplicates are decided only among the rows whose fingerprint repeats
 numbered AS (
     SELECT *, 1 AS copy_number
     FROM {{ events }} {{ 'AND' if is_incremental() else 'WHERE' }}
@@ -38,6 +52,7 @@ numbered AS (
     FROM {{ events }} {{ 'AND' if is_incremental() else 'WHERE' }}
         event_fingerprint IN (SELECT event_fingerprint FROM repeated_fingerprints)
 )
+{% endif %}
 
 SELECT
     * EXCEPT (is_intraday, shard_date, event_fingerprint, copy_number),
