@@ -1,9 +1,10 @@
 """Sources for the DuckDB engine: the files of the data contract, checked and loaded as typed tables.
 
-Each file becomes a `src__<system>__<table>` table shaped like its BigQuery counterpart (the GA4 export's
-nested rows with a `_TABLE_SUFFIX` column; Fivetran's typed CRM tables), so the base models are the same
-SQL on both engines. Everything here runs before any model: a bad file stops the run naming the file and
-line, or, with `on_bad_rows: quarantine`, its bad rows are set aside in `quarantine__*` and counted.
+Each CSV becomes a `src__<system>__<table>` table shaped like its Fivetran counterpart, so the base models
+are the same SQL on both engines. The GA4 shards are parsed and flattened in one pass into src__ga4__events:
+the rows of c360/sql/_ga4_events.sql, which base__ga4__events computes over the export in place on BigQuery.
+Everything here runs before any model: a bad file stops the run naming the file and line, or, with
+`on_bad_rows: quarantine`, its bad rows are set aside and counted (c360__quarantine).
 """
 from __future__ import annotations
 
