@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 from functools import lru_cache
 from pathlib import Path
 
@@ -135,13 +136,28 @@ def _translator_version() -> str:
     return f"{sqlglot.__version__}:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}"
 
 
+@lru_cache(maxsize=8)
+def _version_folder(folder: Path) -> Path:
+    """This translator's folder of the cache; the folders of other versions are removed (once per process),
+    so the cache holds one version's translations, not every version's ever run."""
+    mine = folder / hashlib.sha256(_translator_version().encode()).hexdigest()[:16]
+    try:
+        for other in folder.iterdir():
+            if other.is_dir() and other != mine:
+                shutil.rmtree(other, ignore_errors=True)
+    except OSError:
+        pass
+    return mine
+
+
 @lru_cache(maxsize=1024)
 def to_duckdb(sql: str) -> str:
     """Translate BigQuery SQL to DuckDB SQL, with the fix-ups applied.
 
     sqlglot takes 5-20 ms a statement, a third of a run on the fixtures, and a model's SQL is the same text
-    run after run, so translations are kept in memory and on disk (cache_dir()), keyed by the SQL, sqlglot's
-    version and this module's source: a changed model, fix-up or sqlglot is translated afresh.
+    run after run, so translations are kept in memory and on disk (cache_dir()): one folder per sqlglot
+    version and source of this module, one file per SQL text. A changed model, fix-up or sqlglot is
+    translated afresh, and the folders of other versions are removed.
 
     Example:
         >>> to_duckdb("SELECT DATE_SUB(d, INTERVAL 3 DAY) AS d3 FROM t")
@@ -150,8 +166,8 @@ def to_duckdb(sql: str) -> str:
     folder = cache_dir()
     if folder is None:
         return _translate(sql)
-    key = hashlib.sha256(f"{_translator_version()}\n{sql}".encode()).hexdigest()
-    path = folder / key[:2] / f"{key}.sql"
+    key = hashlib.sha256(sql.encode()).hexdigest()
+    path = _version_folder(folder) / key[:2] / f"{key}.sql"
     try:
         return path.read_text(encoding="utf-8")
     except OSError:

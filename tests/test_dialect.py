@@ -115,8 +115,10 @@ def test_safe_parse_date_is_null_for_a_string_that_is_not_a_date(con):
 def sql_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("C360_SQL_CACHE", str(tmp_path / "cache"))
     dialect.to_duckdb.cache_clear()
+    dialect._version_folder.cache_clear()
     yield tmp_path / "cache"
     dialect.to_duckdb.cache_clear()
+    dialect._version_folder.cache_clear()
 
 
 def test_a_translation_is_kept_on_disk_and_reused_by_the_next_process(sql_cache):
@@ -130,20 +132,23 @@ def test_a_translation_is_kept_on_disk_and_reused_by_the_next_process(sql_cache)
     assert to_duckdb(sql + " ") != "SELECT 42 AS d"  # another text, another entry
 
 
-def test_a_new_sqlglot_or_fix_up_layer_translates_afresh(sql_cache, monkeypatch):
+def test_a_new_sqlglot_or_fix_up_layer_translates_afresh_and_drops_the_old_translations(sql_cache, monkeypatch):
     sql = "SELECT COUNTIF(x > 1) AS n FROM t"
     to_duckdb(sql)
     [kept] = list(sql_cache.rglob("*.sql"))
     kept.write_text("SELECT 42 AS n")
     dialect.to_duckdb.cache_clear()
+    dialect._version_folder.cache_clear()  # as in a new process
     monkeypatch.setattr(dialect, "_translator_version", lambda: "sqlglot 99:another dialect.py")
     assert to_duckdb(sql) == dialect._translate(sql)
+    assert not kept.exists() and len(list(sql_cache.rglob("*.sql"))) == 1
 
 
 def test_an_empty_cache_setting_keeps_nothing_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("C360_SQL_CACHE", "")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     dialect.to_duckdb.cache_clear()
+    dialect._version_folder.cache_clear()
     try:
         assert to_duckdb("SELECT 1 AS one") == "SELECT 1 AS one"
         assert not list(tmp_path.rglob("*.sql"))
