@@ -1,7 +1,9 @@
 """SQL models: one BigQuery SQL file per model under c360/sql/<layer>/, built in dependency order.
 
 A model refers to other models with `{{ ref('name') }}` and to loaded sources with
-`{{ source('system', 'table') }}`, as in dbt; values come in as `@name` query parameters. A model whose
+`{{ source('system', 'table') }}`, as in dbt; values come in as `@name` query parameters.
+`{{ ga4_events() }}` is the GA4 export flattened (c360/sql/_ga4_events.sql; the DuckDB loader stores it),
+and `target.type` names the engine (duckdb | bigquery) for the rare model whose best plan differs. A model whose
 SELECT has a `_drop_reason` column keeps the rows where it is NULL and records the others, counted by
 reason, in `c360__row_audit`: nothing is dropped without a count.
 """
