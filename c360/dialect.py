@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import shutil
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -136,14 +137,18 @@ def _translator_version() -> str:
     return f"{sqlglot.__version__}:{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}"
 
 
+_VERSION_FOLDER = re.compile(r"^v[0-9a-f]{16}$")
+
+
 @lru_cache(maxsize=8)
 def _version_folder(folder: Path) -> Path:
-    """This translator's folder of the cache; the folders of other versions are removed (once per process),
-    so the cache holds one version's translations, not every version's ever run."""
-    mine = folder / hashlib.sha256(_translator_version().encode()).hexdigest()[:16]
+    """This translator's folder of the cache (`v` + 16 hex digits); the folders of other versions are removed
+    (once per process), so the cache holds one version's translations, not every version's ever run. Nothing
+    else in `folder` is touched."""
+    mine = folder / f"v{hashlib.sha256(_translator_version().encode()).hexdigest()[:16]}"
     try:
         for other in folder.iterdir():
-            if other.is_dir() and other != mine:
+            if other.is_dir() and other != mine and _VERSION_FOLDER.match(other.name):
                 shutil.rmtree(other, ignore_errors=True)
     except OSError:
         pass
@@ -175,9 +180,14 @@ def to_duckdb(sql: str) -> str:
     text = _translate(sql)
     try:  # best effort: a read-only home only makes runs slower
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)  # readers see the whole translation or none
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)  # readers see the whole translation or none
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     except OSError:
         pass
     return text

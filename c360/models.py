@@ -71,7 +71,8 @@ def ga4_param(key: str, kind: str = "string") -> str:
     """SQL for one event_params value, read from whichever typed field holds it.
 
     GA4 puts the same key in different fields on different events (ga_session_id as int or string,
-    session_engaged as '1' or 1), so each kind coalesces all of them.
+    session_engaged as '1' or 1), so each kind coalesces all of them. A value that is no INT64 (a string
+    that is not a number, a double beyond INT64's range) is NULL, not an error that stops the load.
     """
     if not re.match(r"^[a-z_]+$", key):
         raise ValueError(f"not an event_params key: {key!r}")
@@ -79,7 +80,7 @@ def ga4_param(key: str, kind: str = "string") -> str:
         "string": "COALESCE(p.value.string_value, CAST(p.value.int_value AS STRING), "
                   "CAST(p.value.double_value AS STRING), CAST(p.value.float_value AS STRING))",
         "int": "COALESCE(p.value.int_value, SAFE_CAST(p.value.string_value AS INT64), "
-               "CAST(p.value.double_value AS INT64), CAST(p.value.float_value AS INT64))",
+               "SAFE_CAST(p.value.double_value AS INT64), SAFE_CAST(p.value.float_value AS INT64))",
     }[kind]
     return f"(SELECT {value} FROM UNNEST(event_params) AS p WHERE p.key = '{key}' LIMIT 1)"
 

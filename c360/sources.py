@@ -8,10 +8,12 @@ Everything here runs before any model: a bad file stops the run naming the file 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -130,7 +132,7 @@ CSV_TABLES: tuple[CsvTable, ...] = (
 )
 
 
-LOADED_SHARDS = "c360__loaded_shards"  # the shards in src__ga4__events: file, size, mtime, date
+LOADED_SHARDS = "c360__loaded_shards"  # the shards in src__ga4__events: file, size, mtime, date, flattening
 TOUCHED_DATES = "c360__touched_dates"  # event dates whose rows this run loaded or removed
 
 
@@ -207,7 +209,8 @@ def _json_columns_literal() -> str:
 
 
 def _suffix_expr(col: str) -> str:
-    return f"regexp_extract({col}, 'events_((?:intraday_)?[0-9]{{8}})\\.', 1)"
+    """The `_TABLE_SUFFIX` of a shard's path (its file name's, whatever the folders are called)."""
+    return f"regexp_extract({col}, 'events_((?:intraday_)?[0-9]{{8}})\\.[^/]*$', 1)"
 
 
 def _ga4_select(shards: list[Path], lenient: bool) -> str:
@@ -257,9 +260,22 @@ def _bad_json_line(path: Path, required: tuple[str, ...]) -> tuple[int, str] | N
                 return lineno, f"missing required field(s) {', '.join(missing)}"
             if not re.fullmatch(r"-?[0-9]+", str(row["event_timestamp"])):
                 return lineno, f"event_timestamp is not an integer: {str(row['event_timestamp'])[:40]!r}"
-            if not re.fullmatch(r"[0-9]{8}", str(row["event_date"])):
-                return lineno, f"event_date is not YYYYMMDD: {str(row['event_date'])[:40]!r}"
+            if not _MIN_MICROS <= int(row["event_timestamp"]) <= _MAX_MICROS:
+                return lineno, f"event_timestamp is not in years 0001-9999: {row['event_timestamp']}"
+            if not re.fullmatch(r"[0-9]{8}", str(row["event_date"])) or not _is_date(str(row["event_date"])):
+                return lineno, f"event_date is not a YYYYMMDD date: {str(row['event_date'])[:40]!r}"
     return None
+
+
+_MIN_MICROS, _MAX_MICROS = -62135596800000000, 253402300799999999  # BigQuery's TIMESTAMP range, in microseconds
+
+
+def _is_date(yyyymmdd: str) -> bool:
+    try:
+        datetime.strptime(yyyymmdd, "%Y%m%d")
+        return True
+    except ValueError:
+        return False
 
 
 def _shard_date(path: Path) -> date:
@@ -282,11 +298,28 @@ def ga4_export_select(shards: list[Path], lenient: bool = False) -> str:
             f"FROM ({_ga4_select(shards, lenient)})")
 
 
+@lru_cache(maxsize=1)
 def _flattened_ga4_sql() -> str:
     """The flattening base__ga4__events reads (c360/sql/_ga4_events.sql) as DuckDB SQL over `_ga4_export`."""
     from c360 import dialect, models
 
     return dialect.to_duckdb(models.ga4_events_sql("_ga4_export"))
+
+
+def flattening_version() -> str:
+    """A hash of the flattening the loader runs (its DuckDB SQL). Rows flattened by another version (an older
+    c360, or the nested rows c360 stored before it flattened at load) are not mixed with new ones: a change
+    reloads every shard."""
+    return hashlib.sha256(_flattened_ga4_sql().encode()).hexdigest()[:16]
+
+
+def _stored_flattening(engine: DuckDBEngine) -> str | None:
+    """The flattening version of the rows in src__ga4__events (None: no table, or written before versions)."""
+    if not (engine.has_table("src__ga4__events") and engine.has_table(LOADED_SHARDS)
+            and "flattening" in engine.columns(LOADED_SHARDS)):
+        return None
+    found = engine.native(f"SELECT DISTINCT flattening FROM {LOADED_SHARDS}").fetchall()
+    return found[0][0] if len(found) == 1 else None
 
 
 def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, report: LoadReport,
@@ -306,7 +339,15 @@ def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, r
         where = _bad_json_line(Path(named[1]), GA4_REQUIRED) if named and named[1].endswith(("l", "gz")) else None
         if where:
             raise BadInputError(f"{display(named[1])}: line {where[0]}: {where[1]}") from None
-        raise BadInputError(f"GA4 export could not be read: {message}") from None
+        culprit = Path(named[1]) if named else _failing_shard(engine, shards, lenient, flat)
+        try:
+            where = _bad_json_line(culprit, GA4_REQUIRED) if culprit and not named and culprit.name.endswith(
+                ("l", "gz")) else None
+        except (OSError, EOFError):  # not gzip, unreadable: DuckDB's message says it
+            where = None
+        if where:
+            raise BadInputError(f"{display(culprit)}: line {where[0]}: {where[1]}") from None
+        raise BadInputError(f"{display(culprit) if culprit else 'GA4 export'} could not be read: {message}") from None
     engine.native("DROP VIEW _ga4_export")  # on failure the transaction's rollback removes it
     by_suffix = {shard_suffix(p): p for p in shards}
     bad = engine.native(f"SELECT shard, COUNT(*) FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?)) "
@@ -326,6 +367,24 @@ def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, r
                                    "reason": "malformed or missing required field", "rows": n})
 
 
+def _failing_shard(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat: str) -> Path | None:
+    """The first shard whose flattening fails on its own (slow path: only after a load failed without DuckDB
+    naming the file, e.g. a value out of a column's range)."""
+    engine.native("ROLLBACK")  # the failed statement aborted the load's transaction
+    try:
+        for path in shards:
+            engine.native(f"CREATE OR REPLACE TEMP VIEW _ga4_export AS {ga4_export_select([path], lenient)}")
+            try:
+                engine.native(f"CREATE OR REPLACE TEMP TABLE _ga4_probe AS {flat}")
+            except Exception:
+                return path
+        return None
+    finally:
+        engine.native("DROP VIEW IF EXISTS _ga4_export")
+        engine.native("DROP TABLE IF EXISTS _ga4_probe")
+        engine.native("BEGIN TRANSACTION")  # the caller's transaction block rolls this back
+
+
 def _replace_shards(engine: DuckDBEngine, stats: dict, reload: list[Path], removed: list[str], first: bool,
                     on_bad_rows: str, report: LoadReport, touched_from: str) -> None:
     """One transaction: drop the rows of the shards re-read or gone, parse the re-read ones in, record the event
@@ -341,10 +400,11 @@ def _replace_shards(engine: DuckDBEngine, stats: dict, reload: list[Path], remov
         engine.native(f"CREATE OR REPLACE TABLE {TOUCHED_DATES} AS SELECT DISTINCT event_date FROM _touched "
                       "WHERE event_date IS NOT NULL ORDER BY 1")
         engine.native(f"CREATE OR REPLACE TABLE {LOADED_SHARDS} (file VARCHAR, size BIGINT, mtime_ns BIGINT, "
-                      "shard_date DATE)")
+                      "shard_date DATE, flattening VARCHAR)")
         engine.native(f"INSERT INTO {LOADED_SHARDS} SELECT * FROM (SELECT UNNEST(?), UNNEST(?), UNNEST(?), "
-                      "UNNEST(?))", [list(stats), [st.st_size for st in stats.values()],
-                                     [st.st_mtime_ns for st in stats.values()], [_shard_date(Path(f)) for f in stats]])
+                      "UNNEST(?)), (SELECT ?)", [list(stats), [st.st_size for st in stats.values()],
+                                                 [st.st_mtime_ns for st in stats.values()],
+                                                 [_shard_date(Path(f)) for f in stats], flattening_version()])
 
 
 def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport,
@@ -360,8 +420,7 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
     """
     shards = ga4_shards(source_root)
     stats = {str(p): p.stat() for p in shards}
-    first = full_refresh or not (engine.has_table("src__ga4__events") and engine.has_table(LOADED_SHARDS)
-                                 and "shard" in engine.columns("src__ga4__events"))
+    first = full_refresh or _stored_flattening(engine) != flattening_version()
     if first:
         reload, removed = shards, []
     else:

@@ -114,7 +114,14 @@ CASES = [
     Case("a non-integer event_timestamp", first_line_with("event_timestamp", '"soon"'), "error",
          r"events_20240301\.jsonl: line 1"),
     Case("an event_date that is not YYYYMMDD", first_line_with("event_date", '"2024-03-01"'), "error",
-         r"events_20240301\.jsonl: line 1: event_date is not YYYYMMDD"),
+         r"events_20240301\.jsonl: line 1: event_date is not a YYYYMMDD date"),
+    Case("an event_date that is no day", first_line_with("event_date", '"20240230"'), "error",
+         r"events_20240301\.jsonl: line 1: event_date is not a YYYYMMDD date: '20240230'"),
+    Case("an event_timestamp beyond year 9999", first_line_with("event_timestamp", '"9223372036854775807"'), "error",
+         r"events_20240301\.jsonl: line 1: event_timestamp is not in years 0001-9999"),
+    Case("an int event param beyond INT64", first_line_with(
+        "event_params", '[{"key": "ga_session_id", "value": {"int_value": "1"}}, '
+                        '{"key": "engagement_time_msec", "value": {"double_value": 1e300}}]'), "loaded"),
     Case("one shard in two formats", lambda r: shutil.copy(r / SHARD, r / "ga4" / "events_20240301.jsonl.gz"),
          "error", r"events_20240301\.jsonl\.gz: the same shard as events_20240301\.jsonl"),
     Case("a required CSV column missing", drop_csv_column("crm/deals.csv", "stage"), "error",

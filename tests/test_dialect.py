@@ -144,6 +144,15 @@ def test_a_new_sqlglot_or_fix_up_layer_translates_afresh_and_drops_the_old_trans
     assert not kept.exists() and len(list(sql_cache.rglob("*.sql"))) == 1
 
 
+def test_pruning_removes_only_the_caches_own_version_folders(sql_cache, monkeypatch):
+    # C360_SQL_CACHE may point at a folder shared with other things: only `v<16 hex>` folders are c360's
+    (sql_cache / "someone_elses_project").mkdir(parents=True)
+    (sql_cache / "v0123456789abcdef").mkdir()  # an older translator's folder
+    to_duckdb("SELECT 1 AS one")
+    left = sorted(p.name for p in sql_cache.iterdir())
+    assert "someone_elses_project" in left and "v0123456789abcdef" not in left and len(left) == 2
+
+
 def test_an_empty_cache_setting_keeps_nothing_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("C360_SQL_CACHE", "")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

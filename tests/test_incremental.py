@@ -128,14 +128,20 @@ def test_checksums_are_equal_for_equal_content_and_differ_otherwise(tmp_path):
     eng.close()
 
 
-def test_a_warehouse_holding_the_nested_export_is_reloaded_whole(tmp_path):
-    # a warehouse written before the loader flattened the shards holds the export's nested rows (no `shard`
-    # column): an incremental run cannot drop its shards' rows by shard, so it reads every shard again
+@pytest.mark.parametrize("older", ["nested rows", "another flattening"])
+def test_a_warehouse_flattened_otherwise_is_reloaded_whole(tmp_path, older):
+    # rows of another flattening are never mixed with new ones: a warehouse written before the loader flattened
+    # the shards (the export's nested rows, no `shard` column, no recorded version), or by a c360 whose
+    # c360/sql/_ga4_events.sql differs, has every shard read again
     root = copy_tree(tmp_path / "src", lambda name: True)
     run_pipeline(root, tmp_path / "w.duckdb")
     eng = engines.DuckDBEngine(tmp_path / "w.duckdb")
     try:
-        eng.native("CREATE OR REPLACE TABLE src__ga4__events AS SELECT * EXCLUDE (shard) FROM src__ga4__events")
+        if older == "nested rows":
+            eng.native("CREATE OR REPLACE TABLE src__ga4__events AS SELECT * EXCLUDE (shard) FROM src__ga4__events")
+            eng.native("ALTER TABLE c360__loaded_shards DROP COLUMN flattening")
+        else:
+            eng.native("UPDATE c360__loaded_shards SET flattening = 'an older one'")
         report = sources.load_sources(eng, root)
         assert set(report.files_frame().query("table == 'src__ga4__events'")["read"]) == {"read"}
         assert "shard" in eng.columns("src__ga4__events")
