@@ -95,28 +95,21 @@ def dataset(persons: int, days: int) -> Path:
     return out
 
 
-def floor_seconds(source_root: Path) -> tuple[float, int]:
-    """Read every shard once (explicit schema) and flatten the base fields into a table: the floor."""
+def _param(key: str, field: str) -> str:
+    """An event parameter's value as the floors read it: the first entry with the key, one typed field."""
+    return f"list_filter(event_params, lambda p: p.key = '{key}')[1].value.{field}"
+
+
+def _timed_flatten(source_root: Path, select_list: str) -> tuple[float, int]:
+    """Seconds to read every shard once (explicit schema) and write `select_list` of it as a table; its rows."""
     shards = sorted(str(p) for p in (source_root / "ga4").iterdir() if SHARD.match(p.name))
     columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in GA4_COLUMNS.items()) + "}"
-
-    def param(key: str, field: str) -> str:
-        return f"list_filter(event_params, lambda p: p.key = '{key}')[1].value.{field}"
-
     db = OUT / "floor.duckdb"
     db.unlink(missing_ok=True)
     con = duckdb.connect(str(db))
     t0 = time.perf_counter()
-    con.execute(f"""
-        CREATE TABLE flat AS SELECT
-            strptime(event_date, '%Y%m%d')::DATE AS event_date, make_timestamp(event_timestamp) AS event_timestamp,
-            event_name, user_pseudo_id, user_id,
-            coalesce({param('ga_session_id', 'int_value')}, TRY_CAST({param('ga_session_id', 'string_value')} AS BIGINT)) AS ga_session_id,
-            {param('page_location', 'string_value')} AS page_location,
-            {param('source', 'string_value')} AS param_source, {param('medium', 'string_value')} AS param_medium,
-            collected_traffic_source.manual_source AS manual_source, collected_traffic_source.gclid AS gclid,
-            privacy_info.analytics_storage AS consent, filename AS shard
-        FROM read_json({shards!r}, format='newline_delimited', columns={columns}, filename=true)""")
+    con.execute(f"CREATE TABLE flat AS SELECT {select_list} FROM read_json({shards!r}, "
+                f"format='newline_delimited', columns={columns}, filename=true)")
     seconds = time.perf_counter() - t0
     rows = con.execute("SELECT COUNT(*) FROM flat").fetchone()[0]
     con.close()
@@ -124,39 +117,36 @@ def floor_seconds(source_root: Path) -> tuple[float, int]:
     return seconds, rows
 
 
+def floor_seconds(source_root: Path) -> tuple[float, int]:
+    """The floor: every shard read once and 12 base fields flattened into a table."""
+    return _timed_flatten(source_root, f"""
+        strptime(event_date, '%Y%m%d')::DATE AS event_date, make_timestamp(event_timestamp) AS event_timestamp,
+        event_name, user_pseudo_id, user_id,
+        coalesce({_param('ga_session_id', 'int_value')}, TRY_CAST({_param('ga_session_id', 'string_value')} AS BIGINT)) AS ga_session_id,
+        {_param('page_location', 'string_value')} AS page_location,
+        {_param('source', 'string_value')} AS param_source, {_param('medium', 'string_value')} AS param_medium,
+        collected_traffic_source.manual_source AS manual_source, collected_traffic_source.gclid AS gclid,
+        privacy_info.analytics_storage AS consent, filename AS shard""")
+
+
 def floor_all_fields_seconds(source_root: Path) -> float:
     """The floor with every field base extraction needs: the 26 columns of base__ga4__events it reads from the
     export (ten event parameters) and a hash of the nested fields that make an event distinct (duplicates),
     written as a table. Written here by hand, not by c360's loader, so the ratio to it means something."""
-    shards = sorted(str(p) for p in (source_root / "ga4").iterdir() if SHARD.match(p.name))
-    columns = "{" + ", ".join(f"'{k}': '{v}'" for k, v in GA4_COLUMNS.items()) + "}"
-
-    def param(key: str, field: str) -> str:
-        return f"list_filter(event_params, lambda p: p.key = '{key}')[1].value.{field}"
-
     ints = ["ga_session_id", "ga_session_number", "engagement_time_msec", "session_engaged"]
     strings = ["page_location", "page_referrer", "gclid", "source", "medium", "campaign"]
-    db = OUT / "floor.duckdb"
-    db.unlink(missing_ok=True)
-    con = duckdb.connect(str(db))
-    t0 = time.perf_counter()
-    con.execute(f"""
-        CREATE TABLE flat AS SELECT
-            strptime(event_date, '%Y%m%d')::DATE AS event_date, make_timestamp(event_timestamp) AS event_timestamp,
-            event_name, user_pseudo_id, user_id,
-            {", ".join(f"{param(k, 'int_value')} AS {k}" for k in ints)},
-            {", ".join(f"{param(k, 'string_value')} AS p_{k}" for k in strings)},
-            collected_traffic_source.manual_source AS manual_source,
-            collected_traffic_source.manual_medium AS manual_medium,
-            collected_traffic_source.manual_campaign_name AS manual_campaign,
-            traffic_source.source AS first_source, traffic_source.medium AS first_medium,
-            traffic_source.name AS first_campaign, privacy_info.analytics_storage AS consent,
-            device.category AS device_category, geo.country AS country, stream_id, filename AS shard,
-            hash(event_params, privacy_info, collected_traffic_source, device, geo) AS fingerprint
-        FROM read_json({shards!r}, format='newline_delimited', columns={columns}, filename=true)""")
-    seconds = time.perf_counter() - t0
-    con.close()
-    db.unlink(missing_ok=True)
+    seconds, _ = _timed_flatten(source_root, f"""
+        strptime(event_date, '%Y%m%d')::DATE AS event_date, make_timestamp(event_timestamp) AS event_timestamp,
+        event_name, user_pseudo_id, user_id,
+        {", ".join(f"{_param(k, 'int_value')} AS {k}" for k in ints)},
+        {", ".join(f"{_param(k, 'string_value')} AS p_{k}" for k in strings)},
+        collected_traffic_source.manual_source AS manual_source,
+        collected_traffic_source.manual_medium AS manual_medium,
+        collected_traffic_source.manual_campaign_name AS manual_campaign,
+        traffic_source.source AS first_source, traffic_source.medium AS first_medium,
+        traffic_source.name AS first_campaign, privacy_info.analytics_storage AS consent,
+        device.category AS device_category, geo.country AS country, stream_id, filename AS shard,
+        hash(event_params, privacy_info, collected_traffic_source, device, geo) AS fingerprint""")
     return seconds
 
 
