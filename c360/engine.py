@@ -37,9 +37,6 @@ class DuckDBEngine:
     """A DuckDB warehouse file. Every statement runs in UTC."""
 
     name = "duckdb"
-    # the loader flattens the GA4 shards as it parses them: src__ga4__events holds c360/sql/_ga4_events.sql's
-    # rows, not the export's nested ones (see c360.sources.load_ga4)
-    flattens_ga4_at_load = True
 
     def __init__(self, path: str | Path, read_only: bool = False, memory_limit: str = ""):
         """memory_limit: what DuckDB may hold in memory before it spills to disk ('' = its default)."""

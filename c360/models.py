@@ -129,7 +129,7 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
 
     def ga4_events() -> str:
         export = source("ga4", "events")
-        if engine is None or getattr(engine, "flattens_ga4_at_load", False):
+        if engine is None or engine.name == "duckdb":  # the DuckDB loader stored the flattened rows (c360.sources)
             return export
         return f"({env.from_string(_GA4_EVENTS).render(export=export)})"
 

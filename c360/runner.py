@@ -18,8 +18,7 @@ from typing import Any
 
 import papermill as pm
 
-from c360 import kernels, params as P
-from c360 import provenance
+from c360 import kernels, params as P, provenance
 from c360.paths import NOTEBOOKS, PROJ_ROOT, REPORTS, resolve
 
 KERNEL = "python3"
@@ -133,21 +132,16 @@ class DuckDBBackend:
 
     def stats(self) -> dict[str, Any]:
         """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum)."""
-        import duckdb
-
         from c360.engine import DuckDBEngine
 
-        limit = self.params.get("duckdb_memory_limit", "")
-        con = duckdb.connect(str(self.work), config={"memory_limit": limit} if limit else {})
-        con.execute("CHECKPOINT")
-        con.close()
-        engine = DuckDBEngine(self.work, read_only=True, memory_limit=limit)
+        engine = DuckDBEngine(self.work, memory_limit=self.params.get("duckdb_memory_limit", ""))
         try:
+            engine.native("CHECKPOINT")  # the file holds everything (no write-ahead log left): it is what publishes
             names = [n for n in engine.tables() if not n.startswith("_stage__")]
             return {"row_counts": {n: engine.row_count(n) for n in names},
                     "checksums": {n: engine.checksum(n) for n in names}}
         finally:
-            engine.con.close()
+            engine.close()
 
     def publish(self) -> None:
         os.replace(self.work, self.warehouse)

@@ -333,21 +333,11 @@ def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, r
     try:
         engine.native(f"CREATE OR REPLACE TABLE src__ga4__events AS {flat}" if create
                       else f"INSERT INTO src__ga4__events BY NAME {flat}")
-    except Exception as e:  # DuckDB names the file; its line number can be off, so find the line here
+    except Exception as e:  # DuckDB names the file when it can; its line number can be off
         message = str(e).splitlines()[0]
         named = re.search(r'in file "([^"]+)"', message)
-        where = _bad_json_line(Path(named[1]), GA4_REQUIRED) if named and named[1].endswith(("l", "gz")) else None
-        if where:
-            raise BadInputError(f"{display(named[1])}: line {where[0]}: {where[1]}") from None
         culprit = Path(named[1]) if named else _failing_shard(engine, shards, lenient, flat)
-        try:
-            where = _bad_json_line(culprit, GA4_REQUIRED) if culprit and not named and culprit.name.endswith(
-                ("l", "gz")) else None
-        except (OSError, EOFError):  # not gzip, unreadable: DuckDB's message says it
-            where = None
-        if where:
-            raise BadInputError(f"{display(culprit)}: line {where[0]}: {where[1]}") from None
-        raise BadInputError(f"{display(culprit) if culprit else 'GA4 export'} could not be read: {message}") from None
+        raise BadInputError(_unreadable(culprit, message)) from None
     engine.native("DROP VIEW _ga4_export")  # on failure the transaction's rollback removes it
     by_suffix = {shard_suffix(p): p for p in shards}
     bad = engine.native(f"SELECT shard, COUNT(*) FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?)) "
@@ -365,6 +355,18 @@ def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, r
     for suffix, n in bad:
         report.quarantined.append({"file": display(by_suffix[suffix]), "table": "src__ga4__events",
                                    "reason": "malformed or missing required field", "rows": n})
+
+
+def _unreadable(path: Path | None, message: str) -> str:
+    """The error for a shard that could not be loaded: its file and bad line when a JSON shard shows one (found
+    here, slowly, only on this failure path), else its file and DuckDB's message."""
+    if path is None:
+        return f"GA4 export could not be read: {message}"
+    try:
+        where = _bad_json_line(path, GA4_REQUIRED) if not path.name.endswith(".parquet") else None
+    except (OSError, EOFError):  # not gzip, unreadable: DuckDB's message says so
+        where = None
+    return f"{display(path)}: line {where[0]}: {where[1]}" if where else f"{display(path)} could not be read: {message}"
 
 
 def _failing_shard(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat: str) -> Path | None:
