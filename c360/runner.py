@@ -16,8 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import papermill as pm
-
 from c360 import kernels, params as P, provenance
 from c360.paths import NOTEBOOKS, PROJ_ROOT, REPORTS, resolve
 
@@ -35,6 +33,8 @@ def notebooks() -> list[Path]:
 
 def declared_parameters(notebook: Path) -> list[str]:
     """The names a notebook's `parameters` cell declares."""
+    import papermill as pm  # about 1 s to import: the runner starts the first kernel before (see run)
+
     return list(pm.inspect_notebook(str(notebook)).keys())
 
 
@@ -127,7 +127,7 @@ class DuckDBBackend:
         out_dir.mkdir(parents=True, exist_ok=True)
         return {"warehouse": str(self.work)}
 
-    def kernel_env(self, notebook: str) -> dict[str, str]:
+    def kernel_env(self, notebook: str, out_dir: Path) -> dict[str, str]:
         return {}
 
     def stats(self) -> dict[str, Any]:
@@ -200,11 +200,12 @@ class BigQueryBackend:
         self.engine().job_log = self.jobs_dir / "runner.jsonl"
         return {}
 
-    def kernel_env(self, notebook: str) -> dict[str, str]:
-        """The notebook's kernel logs its jobs to jobs/<notebook>.jsonl."""
+    def kernel_env(self, notebook: str, out_dir: Path) -> dict[str, str]:
+        """The notebook's kernel logs its jobs to jobs/<notebook>.jsonl of the report folder `out_dir` (the folder
+        `prepare` creates before the notebook runs)."""
         from c360.bigquery import JOB_LOG_ENV
 
-        return {JOB_LOG_ENV: str(self.jobs_dir / f"{notebook}.jsonl")}
+        return {JOB_LOG_ENV: str(out_dir / "jobs" / f"{notebook}.jsonl")}
 
     def stats(self) -> dict[str, Any]:
         """Row counts and content checksums of every table of the dataset (see BigQueryEngine.checksum; the checksum
@@ -256,6 +257,8 @@ def job_summary(jobs_dir: Path, parts: list[str]) -> dict[str, Any]:
 def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> float:
     """Run one notebook, with the parameters it declares, on kernel `km` (started ahead, c360.kernels); hand the
     executed notebook to `render` (HTML, in the background). Returns its seconds."""
+    import papermill as pm
+
     t0 = time.time()
     print(f"[c360] {nb.stem} ...", end="", flush=True)
     target = out_dir / nb.name
@@ -272,17 +275,14 @@ def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> flo
     return seconds
 
 
-def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend) -> tuple[list, dict[str, Any]]:
-    """Run the notebooks in order, each on a fresh kernel started while the previous notebook ran (the kernels'
-    own messages go to kernels.log in the report folder), and render each one to HTML while the next runs;
-    the backend's row counts and checksums are taken while the last one renders. Returns the notebooks'
-    timings and those stats when every notebook ran and every report is written (or re-raises the first
-    failure once the reports written so far are complete)."""
+def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend, ahead: kernels.Ahead
+                 ) -> tuple[list, dict[str, Any]]:
+    """Run the notebooks in order, each on a fresh kernel from `ahead` (started while the previous notebook ran),
+    and render each one to HTML while the next runs; the backend's row counts and checksums are taken while the
+    last one renders. Returns the notebooks' timings and those stats when every notebook ran and every report is
+    written (or re-raises the first failure once the reports written so far are complete)."""
     timings = []
-    envs = [backend.kernel_env(nb.stem) for nb in nbs]
-    with (out_dir / "kernels.log").open("a", encoding="utf-8") as log, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="c360-html") as renderer, \
-            kernels.Ahead(KERNEL, PROJ_ROOT, envs, log) as ahead:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="c360-html") as renderer:
         rendered = []
         try:
             for nb in nbs:
@@ -303,35 +303,50 @@ def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend
 def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
     """Execute every notebook with its declared parameters; return the run's report folder.
 
+    The first notebook's kernel boots while the inputs are checked and the warehouse is prepared (its messages,
+    and every later kernel's, go to kernels.log in the report folder); a run stopped before any notebook ran
+    leaves no report folder.
+
     Raises:
-        BadInputError: the inputs break the data contract (checked before any kernel starts).
-        ParamError: a BigQuery name is malformed or a source table does not exist (before any kernel starts).
+        BadInputError: the inputs break the data contract (checked before any notebook runs).
+        ParamError: a BigQuery name is malformed or a source table does not exist (before any notebook runs).
         RunFailed: a notebook failed (the previous reports stay; see the backend for the warehouse).
     """
     started = time.time()
     run_id = new_run_id()
     backend = BACKENDS[params["backend"]](params)
-    manifest: dict[str, Any] = {
-        "run_id": run_id, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "parameters": params, "code": provenance.code_version(), "environment": provenance.environment(),
-        "inputs": backend.inputs(), "notebooks": [],
-    }
-    manifest["inputs_fingerprint"] = provenance.combined(manifest["inputs"])
-
+    nbs = notebooks()
     out_dir = reports_root / f"{run_id}.partial"
-    run_params = {**params, **backend.prepare(run_id, out_dir)}
-    manifest["backend"] = backend.describe()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prepared = False
     try:
-        manifest["notebooks"], stats = _execute_all(notebooks(), out_dir, run_params, backend)
-        manifest.update(stats)
-        backend.publish()
+        with (out_dir / "kernels.log").open("a", encoding="utf-8") as log, \
+                kernels.Ahead(KERNEL, PROJ_ROOT, [backend.kernel_env(nb.stem, out_dir) for nb in nbs], log) as ahead:
+            manifest: dict[str, Any] = {
+                "run_id": run_id, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "parameters": params, "code": provenance.code_version(), "environment": provenance.environment(),
+                "inputs": backend.inputs(), "notebooks": [],
+            }
+            manifest["inputs_fingerprint"] = provenance.combined(manifest["inputs"])
+            run_params = {**params, **backend.prepare(run_id, out_dir)}
+            prepared = True
+            manifest["backend"] = backend.describe()
+            try:
+                manifest["notebooks"], stats = _execute_all(nbs, out_dir, run_params, backend, ahead)
+                manifest.update(stats)
+                backend.publish()
+            except BaseException:
+                backend.discard()
+                print(" FAILED", flush=True)
+                raise
+            finally:
+                backend.release()
     except BaseException:
-        backend.discard()
-        out_dir.rename(reports_root / f"{run_id}.failed")
-        print(" FAILED", flush=True)
+        if prepared:
+            out_dir.rename(reports_root / f"{run_id}.failed")
+        else:
+            shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    finally:
-        backend.release()
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest["seconds"] = round(time.time() - started, 2)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")

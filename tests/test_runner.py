@@ -93,6 +93,18 @@ def test_bad_parameter_fails_before_any_kernel_starts(tmp_path):
     assert not (tmp_path / "reports").exists()
 
 
+def test_input_that_breaks_the_contract_stops_the_run_before_any_notebook_and_leaves_nothing(tmp_path):
+    bad_root = tmp_path / "bad"
+    subprocess.run(["cp", "-r", str(PROJ_ROOT / "data" / "fixtures"), str(bad_root)], check=True)
+    (bad_root / "crm" / "deals.csv").unlink()
+    result = _run(tmp_path, "-p", f"source_root={bad_root}")
+    assert result.returncode == 3, result.stderr
+    assert "deals.csv" in result.stderr
+    assert "01_base_extraction" not in result.stdout  # no notebook ran
+    assert not list((tmp_path / "reports").glob("*"))  # no report folder, partial or failed
+    assert not list(tmp_path.glob("c360.duckdb*"))  # no warehouse, no working copy, no lock
+
+
 def test_make_passes_command_line_variables_as_overrides():
     env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
     dry = subprocess.run(["make", "--no-print-directory", "-n", "run", "CONVERSION_WINDOW_DAYS=30",
