@@ -1,9 +1,11 @@
 """The synthetic source-root generator (c360.synth): deterministic, loadable, balanced, and full of the quirks."""
 from __future__ import annotations
 
+import csv
 import gzip
 import json
-from datetime import date
+import re
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,18 @@ import pytest
 from c360 import cli, engine as engines, models, params as P, sources, synth
 
 PERSONS, DAYS = 200, 3
+# The GA4 BigQuery export's columns, in the export's order (Google's "BigQuery Export schema" page)
+EXPORT_COLUMNS = ("event_date", "event_timestamp", "event_name", "event_params", "event_previous_timestamp",
+                  "event_value_in_usd", "event_bundle_sequence_id", "event_server_timestamp_offset", "user_id",
+                  "user_pseudo_id", "privacy_info", "user_properties", "user_first_touch_timestamp", "user_ltv",
+                  "device", "geo", "app_info", "traffic_source", "stream_id", "platform", "event_dimensions",
+                  "ecommerce", "items", "collected_traffic_source", "is_active_user", "batch_event_index",
+                  "batch_page_id", "batch_ordering_id", "session_traffic_source_last_click", "publisher")
+DEVICE_FIELDS = ("category", "mobile_brand_name", "mobile_model_name", "mobile_marketing_name",
+                 "mobile_os_hardware_model", "operating_system", "operating_system_version", "vendor_id",
+                 "advertising_id", "language", "is_limited_ad_tracking", "time_zone_offset_seconds", "browser",
+                 "browser_version", "web_info")
+GEO_FIELDS = ("city", "country", "continent", "region", "sub_continent", "metro")
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -29,6 +43,17 @@ def _load(root: Path, warehouse: Path):
 
 def _one(eng, sql: str):
     return eng.native(sql).fetchone()[0]
+
+
+def _rows(path: Path) -> list[dict]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _params(row: dict) -> dict:
+    """event_params as {key: value}, the value being whichever typed field is not null."""
+    return {p["key"]: next((v for v in p["value"].values() if v is not None), None) for p in row["event_params"]}
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +215,158 @@ def test_raw_rows_vary_their_representation(built):
     assert any(r["privacy_info"] is None for r in rows)
     assert any(r["user_pseudo_id"] is None for r in rows)
     assert {r["event_date"] for r in rows} == {"20240301"}  # the first shard: no late rows from before
+
+
+def test_rows_carry_the_full_export_schema_with_consistent_values(built):
+    root = built[0]
+    shards = sorted((root / "ga4").glob("events_*.jsonl.gz"))
+    rows = [(shard.name, r) for shard in shards for r in _rows(shard)]
+    plans = {u["user_id"]: u["plan"] for u in csv.DictReader(open(root / "product/users.csv", encoding="utf-8"))}
+    crm_forms = {}
+    for f in csv.DictReader(open(root / "crm/form_submissions.csv", encoding="utf-8")):
+        if f["ga_client_id"]:
+            at = int(datetime.fromisoformat(f["submitted_at"].replace("Z", "+00:00")).timestamp())
+            crm_forms[(f["ga_client_id"].split(".", 2)[-1] if f["ga_client_id"].startswith("GA1.")
+                       else f["ga_client_id"], at)] = f["form_name"]
+    devices, places, form_matches = {}, {}, []
+    for shard, r in rows:
+        # every column of the export, in its order; traffic_source only in daily shards, and the quirks of this
+        # generator: ecommerce and batch_event_index only on some rows
+        assert list(r) == [c for c in EXPORT_COLUMNS if c in r]
+        optional = {"ecommerce", "batch_event_index"} | ({"traffic_source"} if "intraday" in shard else set())
+        assert set(EXPORT_COLUMNS) - set(r) <= optional
+        assert ("traffic_source" in r) != ("intraday" in shard)
+        assert tuple(r["device"]) == DEVICE_FIELDS and tuple(r["geo"]) == GEO_FIELDS
+        assert r["platform"] == "WEB" and r["app_info"] is None and r["items"] == [] and r["publisher"] is None
+        assert isinstance(r["is_active_user"], bool)
+        params = _params(r)
+        # a device keeps its handset, browser, language and place across its events
+        if r["user_pseudo_id"]:
+            devices.setdefault(r["user_pseudo_id"], set()).add(json.dumps(r["device"], sort_keys=True))
+            places.setdefault(r["user_pseudo_id"], set()).add(json.dumps(r["geo"], sort_keys=True))
+            first_touch = int(r["user_first_touch_timestamp"])
+            assert first_touch <= int(r["event_timestamp"])
+            if r["event_name"] == "first_visit":
+                assert first_touch == int(r["event_timestamp"])
+            assert r["user_ltv"] == {"revenue": 0.0, "currency": "USD"}
+        if "page_location" in params:
+            host = re.match(r"https://([^/?]+)", params["page_location"])[1]
+            assert r["device"]["web_info"]["hostname"] == host
+            assert isinstance(params["page_title"], str) and params["page_title"]
+            page_id = int(r["batch_page_id"])
+            assert page_id == params["batch_page_id"] and page_id <= int(r["event_timestamp"]) // 1000
+            assert int(r["batch_ordering_id"]) == params["batch_ordering_id"] >= 1
+        if r["event_name"] == "page_view":
+            assert "page_title" in params
+        if "engagement_time_msec" in params:
+            assert isinstance(params["engagement_time_msec"], int) and params["engagement_time_msec"] >= 0
+        if "entrances" in params:
+            assert r["event_name"] == "page_view" and params["entrances"] == 1
+        # user properties: only for a logged-in product user, with the product's plan
+        if r["user_properties"]:
+            props = {p["key"]: p["value"]["string_value"] for p in r["user_properties"]}
+            assert props["plan"] == plans[r["user_id"]]
+        else:
+            assert r["user_properties"] == []
+        # the session's last click is the campaign its session_start came with (a tag collected later in the
+        # session does not change it)
+        click = r["session_traffic_source_last_click"]
+        coll = r["collected_traffic_source"]
+        if r["event_name"] == "session_start" and coll:
+            if coll["manual_source"]:
+                assert (click["manual_campaign"]["source"], click["manual_campaign"]["medium"]) == (
+                    coll["manual_source"], coll["manual_medium"])
+            if coll["gclid"]:
+                assert click["google_ads_campaign"]["campaign_id"]
+                assert click["cross_channel_campaign"]["default_channel_group"] == "Paid Search"
+        if r["event_name"] == "generate_lead":
+            assert r["event_value_in_usd"] == params["value"] > 0 and params["currency"] == "USD"
+        else:
+            assert r["event_value_in_usd"] is None
+        if r["event_name"] == "form_submit":  # the form the CRM recorded for that browser at that second
+            key = (r["user_pseudo_id"], int(r["event_timestamp"]) // 1_000_000)
+            if key in crm_forms:
+                form_matches.append(params["form_name"] == crm_forms[key])
+    assert form_matches and all(form_matches)
+    assert all(len(v) == 1 for v in devices.values()) and all(len(v) == 1 for v in places.values())
+    assert len({d for v in devices.values() for d in v}) > 10  # ... and devices differ from each other
+    assert any(r["user_properties"] for _, r in rows)
+    names = {r["event_name"] for _, r in rows if "entrances" in _params(r)}
+    assert names == {"page_view"}
+
+
+def _pipeline_view(row: dict, struct_fields: dict, param_keys: set) -> dict:
+    """What the loader and the flattening read of a row: its GA4_COLUMNS, structs cut to the fields the loader's
+    schema declares, event_params cut to the keys c360/sql/_ga4_events.sql reads."""
+    out = {}
+    for col in sources.GA4_COLUMNS:
+        v = row.get(col)
+        if col == "event_params":
+            v = [p for p in v if p["key"] in param_keys]
+        elif col in struct_fields and v is not None:
+            v = {k: v.get(k) for k in struct_fields[col]}
+        out[col] = v
+    return out
+
+
+def test_the_enrichment_changes_nothing_the_pipeline_reads(tmp_path, monkeypatch):
+    """The extra export fields come from streams of their own: the main random stream is never drawn from, and
+    another enrichment stream leaves every CRM file and every field the pipeline reads exactly as it was."""
+    real = synth.Enrichment
+    states = []
+
+    class Watched(real):
+        def __init__(self, w, lk, seed):
+            before = w.rng.bit_generator.state
+            super().__init__(w, lk, seed)
+            self.main = w.rng
+            states.append(before == w.rng.bit_generator.state)
+
+        def frame(self, f, d, x):
+            before = self.main.bit_generator.state
+            super().frame(f, d, x)
+            states.append(before == self.main.bit_generator.state)
+
+    monkeypatch.setattr(synth, "Enrichment", Watched)
+    synth.generate(tmp_path / "a", 150, DAYS, seed=4)
+    assert len(states) == 1 + DAYS and all(states)
+    monkeypatch.setattr(synth, "ENRICH_TAG", synth.ENRICH_TAG + 1)
+    synth.generate(tmp_path / "b", 150, DAYS, seed=4)
+    a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert set(a) == set(b)
+    assert all(a[name] == b[name] for name in a if not name.startswith("ga4/"))
+    assert all(a[name] != b[name] for name in a if name.startswith("ga4/"))  # the enrichment did change
+    sql = (Path(sources.__file__).parent / "sql/_ga4_events.sql").read_text()
+    param_keys = set(re.findall(r"ga4_param\('(\w+)'", sql))
+    assert {"ga_session_id", "page_location", "engagement_time_msec"} <= param_keys
+    struct_fields = {c: re.findall(r"(\w+) VARCHAR", t) for c, t in sources.GA4_COLUMNS.items()
+                     if t.startswith("STRUCT") and c != "event_params"}
+    for name in a:
+        if name.startswith("ga4/"):
+            ra, rb = _rows(tmp_path / "a" / name), _rows(tmp_path / "b" / name)
+            assert len(ra) == len(rb)
+            assert all(_pipeline_view(x, struct_fields, param_keys) == _pipeline_view(y, struct_fields, param_keys)
+                       for x, y in zip(ra, rb)), name
+    tables = []
+    for side in ("a", "b"):
+        eng, _ = _load(tmp_path / side, tmp_path / f"{side}.duckdb")
+        tables.append(eng.native("SELECT * FROM base__ga4__events ORDER BY ALL").df())
+        eng.con.close()
+    assert len(tables[0]) > 0 and tables[0].equals(tables[1])
+
+
+def test_parquet_shards_carry_the_export_columns(tmp_path):
+    import pyarrow.parquet as pq
+
+    synth.generate(tmp_path, 60, 2, seed=2, fmt="parquet")
+    (shard,) = (tmp_path / "ga4").glob("events_*.parquet")
+    table = pq.read_table(shard)
+    assert table.schema.names == list(EXPORT_COLUMNS)
+    device = table.column("device").combine_chunks()
+    assert [device.type.field(i).name for i in range(device.type.num_fields)] == list(DEVICE_FIELDS)
+    rows = table.to_pylist()
+    assert all(r["device"]["web_info"]["hostname"] == "www.c360demo.com" for r in rows)
+    assert all(_params(r).get("page_title") for r in rows if r["event_name"] == "page_view")
 
 
 def test_each_format_loads_to_the_same_events(tmp_path):
