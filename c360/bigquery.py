@@ -1,8 +1,8 @@
 """The BigQuery engine: the same models, run where the data is.
 
 `BigQueryEngine` implements the engine interface of `c360.engine.DuckDBEngine` (relation, source, execute,
-query, tables, has_table, row_count, columns, checksum, replace_table, write_frame, transaction, close) on
-BigQuery. The models are the same BigQuery Standard SQL files as on DuckDB, sent as they are (no second
+query, tables, has_table, is_view, row_count, columns, checksum, replace_table, write_frame, transaction,
+close) on BigQuery. The models are the same BigQuery Standard SQL files as on DuckDB, sent as they are (no second
 dialect copy); the heavy work stays in BigQuery and only small results (report tables, the path table) come
 back to pandas.
 
@@ -421,6 +421,14 @@ class BigQueryEngine:
         try:
             self.client.get_table(self._table_id(name))
             return True
+        except NotFound:
+            return False
+
+    def is_view(self, name: str) -> bool:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return self.client.get_table(self._table_id(name)).table_type == "VIEW"
         except NotFound:
             return False
 

@@ -46,6 +46,10 @@ class DuckDBEngine:
         config = {"memory_limit": memory_limit} if memory_limit else {}
         self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         self.con.execute("SET TimeZone='UTC'")
+        # DuckDB's common-subplan optimizer stores a copy of the rows of a subplan a query repeats: a query that
+        # reads the view base__ga4__events twice (int__web_sessions' incremental build) would copy every event,
+        # 4x slower than reading it twice. The models as a whole take as long without it (100k persons: 11.5 s)
+        self.con.execute("SET disabled_optimizers = 'common_subplan'")
 
     # -- names
     def relation(self, model: str) -> str:
@@ -71,11 +75,19 @@ class DuckDBEngine:
 
     # -- tables
     def tables(self) -> list[str]:
+        """The tables and views of the warehouse, by name."""
         return [r[0] for r in self.con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
 
     def has_table(self, name: str) -> bool:
+        """A table or a view of that name exists (tables() lists both)."""
         return name in self.tables()
+
+    def is_view(self, name: str) -> bool:
+        """`name` is a view (a model materialized='view'), not a table."""
+        return bool(self.con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ? "
+            "AND table_type = 'VIEW'", [name]).fetchall())
 
     def row_count(self, name: str) -> int:
         return self.con.execute(f"SELECT COUNT(*) FROM {check_identifier(name)}").fetchone()[0]

@@ -3,9 +3,9 @@
 A model refers to other models with `{{ ref('name') }}` and to loaded sources with
 `{{ source('system', 'table') }}`, as in dbt; values come in as `@name` query parameters.
 `{{ ga4_events() }}` is the GA4 export flattened (c360/sql/_ga4_events.sql; the DuckDB loader stores it),
-and `target.type` names the engine (duckdb | bigquery) for the rare model whose best plan differs. A model whose
-SELECT has a `_drop_reason` column keeps the rows where it is NULL and records the others, counted by
-reason, in `c360__row_audit`: nothing is dropped without a count.
+and `target.type` names the engine (duckdb | bigquery) for the rare model whose best plan (or materialization)
+differs. A model whose SELECT has a `_drop_reason` column keeps the rows where it is NULL and records the
+others, counted by reason, in `c360__row_audit`: nothing is dropped without a count.
 """
 from __future__ import annotations
 
@@ -103,7 +103,10 @@ TOUCHED_DATES = "c360__touched_dates"  # event dates whose GA4 rows changed in t
 
 
 def _jinja(engine, recorder: set | None = None, sources: set | None = None, config: dict | None = None,
-           incremental: bool = False, this: str = "") -> jinja2.Environment:
+           incremental: bool = False, this: str = "", helpers: dict | None = None,
+           target: str | None = None) -> jinja2.Environment:
+    """The Jinja environment models render in; without an engine, names stay bare and `target.type` is
+    `target` (None: no engine)."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     known = discover()
 
@@ -127,6 +130,14 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
     def touched_dates() -> str:
         return engine.relation(TOUCHED_DATES) if engine is not None else TOUCHED_DATES
 
+    def helper_table(name: str, sql: str) -> str:
+        """A small table `<model>__<name>` of `sql`'s rows that a view model reads: built with the view, in its
+        transaction, before it (see _build_view). Returns its SQL name."""
+        full = f"{this}__{check_identifier(name)}"
+        if helpers is not None:
+            helpers[full] = sql
+        return engine.relation(full) if engine is not None else full
+
     def ga4_events() -> str:
         export = source("ga4", "events")
         if engine is None or engine.name == "duckdb":  # the DuckDB loader stored the flattened rows (c360.sources)
@@ -135,7 +146,7 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
 
     env.globals.update(ref=ref, source=source, ga4_param=ga4_param, config=set_config,
                        is_incremental=lambda: incremental, touched_dates=touched_dates, ga4_events=ga4_events,
-                       target={"type": engine.name if engine is not None else None},
+                       helper_table=helper_table, target={"type": engine.name if engine is not None else target},
                        this=engine.relation(this) if engine is not None and this else this)
     env.globals.update(_macros())
     return env
@@ -158,25 +169,35 @@ def _macros() -> dict:
     return {name: getattr(module, name) for name in dir(module) if not name.startswith("_")}
 
 
-def config_of(model: Model) -> dict:
-    """The model's `{{ config(...) }}`: materialized (table | incremental), strategy (insert_overwrite with
-    partition_by; merge with unique_key and an optional delete_where for target rows to drop as well)."""
-    found = dict(_analyze(model.template)[2]) if model.fn is None else {}
+def config_of(model: Model, target: str | None = None) -> dict:
+    """The model's `{{ config(...) }}` on engine `target` (its name: a config may depend on `target.type`):
+    materialized (table | incremental | view), strategy (insert_overwrite with partition_by; merge with
+    unique_key and an optional delete_where for target rows to drop as well)."""
+    found = dict(_analyze(model.template, target)[2]) if model.fn is None else {}
     return {"materialized": "table", **found}
 
 
 def render(model: Model, engine, incremental: bool = False) -> str:
     """The model's SQL with ref() and source() resolved for `engine` (its incremental form when asked)."""
-    return _jinja(engine, incremental=incremental, this=model.name).from_string(model.template).render()
+    return _render(model, engine, incremental)[0]
+
+
+def _render(model: Model, engine, incremental: bool = False) -> tuple[str, dict[str, str]]:
+    """render(), and the helper tables the SQL reads (name -> SELECT; see helper_table)."""
+    helpers: dict[str, str] = {}
+    sql = _jinja(engine, incremental=incremental, this=model.name, helpers=helpers).from_string(
+        model.template).render()
+    return sql, helpers
 
 
 @lru_cache(maxsize=256)
-def _analyze(template: str) -> tuple[frozenset, frozenset, tuple]:
-    """The refs, sources and config of a model's SQL (cached on the text: rendering builds a Jinja env)."""
+def _analyze(template: str, target: str | None = None) -> tuple[frozenset, frozenset, tuple]:
+    """The refs, sources and config of a model's SQL on engine `target` (cached on the text: rendering builds
+    a Jinja env)."""
     refs: set[str] = set()
     srcs: set[str] = set()
     config: dict = {}
-    _jinja(None, refs, srcs, config).from_string(template).render()
+    _jinja(None, refs, srcs, config, target=target).from_string(template).render()
     return frozenset(refs), frozenset(srcs), tuple(sorted(config.items()))
 
 
@@ -206,9 +227,12 @@ def _ensure_audit_table(engine) -> None:
 
 
 def _fault_point(model: Model) -> None:
-    """Test-only fault injection: C360_FAULT=pause:<model> stops here, mid-model, with the staging table
-    written and nothing swapped, after writing its process id to the file named by C360_FAULT_MARKER."""
+    """Test-only fault injection: C360_FAULT=pause:<model> stops here, mid-model, with the staging table (a
+    view: its helper tables) written and nothing swapped, after writing its process id to the file named by
+    C360_FAULT_MARKER; C360_FAULT=fail:<model> raises here."""
     fault = os.environ.get("C360_FAULT", "")
+    if fault == f"fail:{model.name}":
+        raise RuntimeError(f"C360_FAULT: {model.name} failed mid-build")
     if fault == f"pause:{model.name}":
         marker = os.environ.get("C360_FAULT_MARKER")
         if marker:
@@ -219,8 +243,8 @@ def _fault_point(model: Model) -> None:
 def is_incremental(engine, model: Model, params: dict[str, Any]) -> bool:
     """An incremental model is built incrementally when its table exists, the run is not a full refresh,
     and the loader recorded which event dates changed."""
-    return (config_of(model)["materialized"] == "incremental" and not params.get("full_refresh", False)
-            and engine.has_table(model.name) and engine.has_table(TOUCHED_DATES))
+    return (config_of(model, engine.name)["materialized"] == "incremental" and not params.get("full_refresh", False)
+            and engine.has_table(model.name) and engine.has_table(TOUCHED_DATES) and not engine.is_view(model.name))
 
 
 def table_layout(cfg: dict) -> str:
@@ -243,7 +267,7 @@ def _promote_stage(engine, name: str, audited: bool, layout: str = "") -> None:
         if audited:
             engine.native(f"DELETE FROM {stage} WHERE _drop_reason IS NOT NULL")
             engine.native(f"ALTER TABLE {stage} DROP COLUMN _drop_reason")
-        engine.native(f"DROP TABLE IF EXISTS {target}")
+        engine.native(f"DROP {'VIEW' if engine.is_view(name) else 'TABLE'} IF EXISTS {target}")
         engine.native(f"ALTER TABLE {stage} RENAME TO {target}")
         return
     cols, keep = ("* EXCEPT (_drop_reason)", "WHERE _drop_reason IS NULL") if audited else ("*", "")
@@ -257,14 +281,16 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     The model's rows go to a staging table first; swapping them in (and updating the row audit) is one
     transaction, so a failure leaves the previous table. Incremental models (`{{ config(materialized=
     'incremental', ...) }}`) replace only the partitions (insert_overwrite, partition_by) or keys (merge,
-    unique_key) the run touched.
+    unique_key) the run touched. A view (materialized='view') is built as _build_view says.
     """
     started = time.perf_counter()
     if model.fn is not None:
         model.fn(engine, params)
         return {"model": model.name, "rows": engine.row_count(model.name), "dropped": 0,
                 "seconds": round(time.perf_counter() - started, 3)}
-    cfg = config_of(model)
+    cfg = config_of(model, engine.name)
+    if cfg["materialized"] == "view":
+        return _build_view(engine, model, cfg, params, started)
     incremental = is_incremental(engine, model, params)
     target, stage, audit = engine.relation(model.name), engine.relation(f"_stage__{model.name}"), \
         engine.relation(AUDIT_TABLE)
@@ -312,6 +338,42 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
             name)["n"].iloc[0])
     return {"model": model.name, "rows": rows, "dropped": dropped, "incremental": incremental,
             "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started: float) -> dict[str, Any]:
+    """Build a view model (DuckDB): in one transaction, its helper tables (helper_table) are rebuilt, its
+    audit rows counted from its SELECT, and the view replaced (a table of that name, from an earlier c360,
+    with it), so a failure leaves the previous relation and helpers. No staging table: the view keeps only
+    the rows whose `_drop_reason` is NULL, without that column. A view is always current: never incremental.
+    Its SQL is stored, so it takes no query parameters (its helper tables may)."""
+    if engine.name != "duckdb":
+        raise ValueError(f"{model.name}: materialized='view' is implemented on DuckDB only")
+    sql, helpers = _render(model, engine)
+    wanted = sorted(set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", sql)))
+    if wanted:
+        raise ValueError(f"{model.name}: a view cannot take query parameters ({', '.join(wanted)})")
+    target, audit = engine.relation(model.name), engine.relation(AUDIT_TABLE)
+    _ensure_audit_table(engine)
+    part = cfg.get("partition_by")
+    part_key = f"CAST({part} AS STRING)" if part else "CAST(NULL AS STRING)"
+    name = {"model": model.name}
+    with engine.transaction():
+        for helper, helper_sql in helpers.items():
+            engine.execute(f"CREATE OR REPLACE TABLE {engine.relation(helper)} AS {helper_sql}", params)
+        _fault_point(model)
+        audited = "_drop_reason" in engine.query(f"SELECT * FROM ({sql}) AS q LIMIT 0").columns
+        outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
+        engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
+        engine.execute(f"INSERT INTO {audit} SELECT @model, {outcome}, COUNT(*), {part_key} FROM ({sql}) AS q "
+                       "GROUP BY 2, 4", name)
+        if engine.has_table(model.name) and not engine.is_view(model.name):
+            engine.execute(f"DROP TABLE {target}")
+        cols, keep = ("* EXCEPT (_drop_reason)", "WHERE _drop_reason IS NULL") if audited else ("*", "")
+        engine.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT {cols} FROM ({sql}) AS q {keep}")
+    counts = engine.query(f"SELECT outcome = 'kept' AS kept, SUM(row_count) AS n FROM {audit} "
+                          "WHERE model = @model GROUP BY 1", name).set_index("kept")["n"]
+    return {"model": model.name, "rows": int(counts.get(True, 0)), "dropped": int(counts.get(False, 0)),
+            "incremental": False, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:

@@ -317,6 +317,7 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
     backend = BACKENDS[params["backend"]](params)
     nbs = notebooks()
     out_dir = reports_root / f"{run_id}.partial"
+    new_root = not reports_root.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     prepared = False
     try:
@@ -344,8 +345,10 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
     except BaseException:
         if prepared:
             out_dir.rename(reports_root / f"{run_id}.failed")
-        else:
+        else:  # nothing ran: no trace, not even the reports folder this run created
             shutil.rmtree(out_dir, ignore_errors=True)
+            if new_root and not any(reports_root.iterdir()):
+                reports_root.rmdir()
         raise
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest["seconds"] = round(time.time() - started, 2)

@@ -218,4 +218,5 @@ def test_bigquery_flattens_and_dedupes_the_export_in_one_scan():
     assert "shard_date" in outside and "is_intraday" in outside
     assert "event_params" not in outside and "event_fingerprint" not in outside
     duck = models.render(base, None)
-    assert "repeated_fingerprints" in duck  # DuckDB numbers only the rows whose fingerprint repeats
+    # DuckDB numbers only the rows whose fingerprint repeats, stored beside the view that reads them
+    assert "FROM base__ga4__events__copies" in duck and "ROW_NUMBER()" not in duck
