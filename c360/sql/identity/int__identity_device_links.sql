@@ -3,6 +3,9 @@
 --   anchor (see int__identity_device_anchors).
 -- dropped (_drop_reason): shared_device (an edge of a shared device to an anchor other than the one with
 --   its most recent evidence: a shared device never bridges two CRM customers).
+-- materialized: a view on DuckDB (a projection of one table, read by two models: not worth a copy),
+--   a table on BigQuery.
+{{ config(materialized=('view' if target.type == 'duckdb' else 'table')) }}
 WITH source AS (
     SELECT * FROM {{ ref('int__identity_device_anchors') }}
 ),

@@ -5,6 +5,9 @@
 --   device's latest event denies analytics_storage), blocked_value (an end is in identity_blocklist or
 --   matches identity_blocklist_patterns). Shared devices and over-cap components are handled later
 --   (int__identity_device_links, int__identity_graph_edges).
+-- materialized: a view on DuckDB (a projection of one table, read by two models: not worth a copy),
+--   a table on BigQuery.
+{{ config(materialized=('view' if target.type == 'duckdb' else 'table')) }}
 WITH source AS (
     SELECT * FROM {{ ref('int__identity_candidate_edges') }}
 ),
