@@ -317,7 +317,7 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
     backend = BACKENDS[params["backend"]](params)
     nbs = notebooks()
     out_dir = reports_root / f"{run_id}.partial"
-    new_root = not reports_root.exists()
+    created = [d for d in (out_dir, *out_dir.parents) if not d.exists()]  # what this run makes, deepest first
     out_dir.mkdir(parents=True, exist_ok=True)
     prepared = False
     try:
@@ -329,26 +329,28 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
                 "inputs": backend.inputs(), "notebooks": [],
             }
             manifest["inputs_fingerprint"] = provenance.combined(manifest["inputs"])
-            run_params = {**params, **backend.prepare(run_id, out_dir)}
-            prepared = True
-            manifest["backend"] = backend.describe()
             try:
+                run_params = {**params, **backend.prepare(run_id, out_dir)}
+                prepared = True
+                manifest["backend"] = backend.describe()
                 manifest["notebooks"], stats = _execute_all(nbs, out_dir, run_params, backend, ahead)
                 manifest.update(stats)
                 backend.publish()
             except BaseException:
-                backend.discard()
-                print(" FAILED", flush=True)
+                backend.discard()  # a working copy, even one prepare left half-written
+                if prepared:
+                    print(" FAILED", flush=True)
                 raise
             finally:
                 backend.release()
     except BaseException:
         if prepared:
             out_dir.rename(reports_root / f"{run_id}.failed")
-        else:  # nothing ran: no trace, not even the reports folder this run created
+        else:  # nothing ran: no trace, not even the folders this run created for its reports
             shutil.rmtree(out_dir, ignore_errors=True)
-            if new_root and not any(reports_root.iterdir()):
-                reports_root.rmdir()
+            for folder in created[1:]:
+                if folder.exists() and not any(folder.iterdir()):
+                    folder.rmdir()
         raise
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest["seconds"] = round(time.time() - started, 2)

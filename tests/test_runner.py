@@ -9,6 +9,7 @@ import signal
 import time
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -97,11 +98,14 @@ def test_input_that_breaks_the_contract_stops_the_run_before_any_notebook_and_le
     bad_root = tmp_path / "bad"
     subprocess.run(["cp", "-r", str(PROJ_ROOT / "data" / "fixtures"), str(bad_root)], check=True)
     (bad_root / "crm" / "deals.csv").unlink()
-    result = _run(tmp_path, "-p", f"source_root={bad_root}")
+    result = subprocess.run(
+        [sys.executable, "-m", "c360", "run", "--reports", str(tmp_path / "new" / "reports"),
+         "-p", f"warehouse={tmp_path / 'c360.duckdb'}", "-p", f"source_root={bad_root}"],
+        cwd=PROJ_ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 3, result.stderr
     assert "deals.csv" in result.stderr
     assert "01_base_extraction" not in result.stdout  # no notebook ran
-    assert not (tmp_path / "reports").exists()  # no report folder, partial or failed
+    assert not (tmp_path / "new").exists()  # no report folder, partial or failed, nor the folders above it
     assert not list(tmp_path.glob("c360.duckdb*"))  # no warehouse, no working copy, no lock
 
 
@@ -180,3 +184,20 @@ def test_a_failure_for_lack_of_memory_says_which_parameter_to_raise(tmp_path):
     nb.cells[1].outputs[0]["evalue"] = "Binder Error: column x not found"
     nbformat.write(nb, path)
     assert "duckdb_memory_limit" not in _failed_cell(path)
+
+
+def test_a_run_that_fails_while_copying_the_warehouse_releases_it(tmp_path, monkeypatch):
+    from c360 import params as P, runner
+
+    warehouse = tmp_path / "c360.duckdb"
+    warehouse.write_bytes(b"previous warehouse")
+
+    def full_disk(src, dst, *a, **k):
+        Path(dst).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runner.shutil, "copy2", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        runner.run(P.load(overrides=[f"warehouse={warehouse}"]), tmp_path / "reports")
+    assert warehouse.read_bytes() == b"previous warehouse"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c360.duckdb"]  # no lock, no half copy, no reports
