@@ -9,7 +9,10 @@ exponent (slope of log time against log events), and an incremental run that add
 warehouse holding the others (with the default lookback_days, and with lookback_days=0). Results are printed and saved to bench/results.json. A benchmark, not a test:
 nothing here fails on a time.
 
-    BENCH_SIZES=10000x30,30000x30,100000x30 BENCH_SEED=7 python bench/run.py
+    BENCH_SIZES=10000x30,30000x30,100000x30 BENCH_SEED=7 BENCH_REPEAT=3 python bench/run.py
+
+Each floor, each full run and the fixtures run are measured BENCH_REPEAT times, interleaved, and the median is
+reported (with every run's seconds); the incremental runs once.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import math
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -36,6 +40,7 @@ from c360.sources import GA4_COLUMNS, SHARD  # noqa: E402
 OUT = ROOT / "bench" / "out"
 SIZES = [tuple(int(x) for x in s.split("x")) for s in os.environ.get("BENCH_SIZES", "10000x30,30000x30,100000x30").split(",")]
 SEED = int(os.environ.get("BENCH_SEED", "7"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))  # runs per measure; the median is reported (noise: 10-20 %)
 
 
 class PeakRss:
@@ -184,6 +189,13 @@ def run_pipeline(source_root: Path, warehouse: Path, *extra: str) -> dict:
             "models": {k: round(v, 2) for k, v in per_model.items()}}
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run whose wall time is the median of `runs` (the lower middle one of an even count), with every run's
+    seconds."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    return {**ordered[(len(ordered) - 1) // 2], "seconds_all_runs": [r["seconds"] for r in runs]}
+
+
 def incremental(source_root: Path, persons: int, days: int) -> dict:
     """A warehouse holding all days but the last; then the last day arrives (an incremental run)."""
     root = OUT / f"inc-{persons}x{days}"
@@ -221,20 +233,28 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__},
                "seed": SEED, "sizes": []}
-    fixtures = run_pipeline(ROOT / "data" / "fixtures", OUT / "w-fixtures.duckdb", "-p", "full_refresh=true")
+    fixtures = median_run([run_pipeline(ROOT / "data" / "fixtures", OUT / "w-fixtures.duckdb", "-p",
+                                         "full_refresh=true") for _ in range(REPEAT)])
     results["fixtures"] = fixtures
-    print(f"fixed cost (whole pipeline on data/fixtures): {fixtures['seconds']:.1f} s")
+    print(f"medians of {REPEAT} runs; fixed cost (whole pipeline on data/fixtures): {fixtures['seconds']:.1f} s "
+          f"(runs: {fixtures['seconds_all_runs']})")
     for persons, days in SIZES:
         root = dataset(persons, days)
         generated = json.loads((root / ".complete").read_text())
-        floor, rows = floor_seconds(root)
-        floor_all = floor_all_fields_seconds(root)
-        full = run_pipeline(root, OUT / f"w-{persons}x{days}.duckdb", "-p", "full_refresh=true")
+        floors, floors_all, fulls = [], [], []
+        for _ in range(REPEAT):  # interleaved, so a slow spell of the machine touches every measure alike
+            seconds, rows = floor_seconds(root)
+            floors.append(seconds)
+            floors_all.append(floor_all_fields_seconds(root))
+            fulls.append(run_pipeline(root, OUT / f"w-{persons}x{days}.duckdb", "-p", "full_refresh=true"))
+        floor, floor_all, full = statistics.median(floors), statistics.median(floors_all), median_run(fulls)
         data_cost = full["seconds"] - fixtures["seconds"]
         shard_bytes = ga4_bytes(root)
         size = {"persons": persons, "days": days, "raw_rows": rows, "generated": generated,
                 "ga4_bytes": shard_bytes, "ga4_bytes_per_event": round(shard_bytes / rows, 1),
                 "floor_seconds": round(floor, 2), "floor_all_fields_seconds": round(floor_all, 2), "full": full,
+                "floor_seconds_all_runs": [round(x, 2) for x in floors],
+                "floor_all_fields_seconds_all_runs": [round(x, 2) for x in floors_all],
                 "events_per_second": round(rows / full["seconds"]),
                 "data_cost_over_floor": round(data_cost / floor, 2),
                 "data_cost_over_floor_all_fields": round(data_cost / floor_all, 2)}

@@ -344,7 +344,8 @@ def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started
     """Build a view model (DuckDB): in one transaction, its helper tables (helper_table) are rebuilt, its
     audit rows counted from its SELECT, and the view replaced (a table of that name, from an earlier c360,
     with it), so a failure leaves the previous relation and helpers. No staging table: the view keeps only
-    the rows whose `_drop_reason` is NULL, without that column. A view is always current: never incremental.
+    the rows whose `_drop_reason` is NULL, without that column. Never incremental: a view reads its tables as
+    they are, and its helper tables as of its last build (right after each load).
     Its SQL is stored, so it takes no query parameters (its helper tables may)."""
     if engine.name != "duckdb":
         raise ValueError(f"{model.name}: materialized='view' is implemented on DuckDB only")
