@@ -47,33 +47,6 @@ GA4_COLUMNS: dict[str, str] = {
 GA4_REQUIRED = ("event_date", "event_timestamp", "event_name")
 
 
-def ga4_arrow_schema():
-    """The GA4 BigQuery export's columns as a pyarrow schema (Parquet shards; the generators write it)."""
-    import pyarrow as pa
-
-    value = pa.struct([("string_value", pa.string()), ("int_value", pa.int64()),
-                       ("float_value", pa.float64()), ("double_value", pa.float64())])
-    return pa.schema([
-        ("event_date", pa.string()),
-        ("event_timestamp", pa.int64()),
-        ("event_name", pa.string()),
-        ("event_params", pa.list_(pa.struct([("key", pa.string()), ("value", value)]))),
-        ("user_id", pa.string()),
-        ("user_pseudo_id", pa.string()),
-        ("privacy_info", pa.struct([("analytics_storage", pa.string()), ("ads_storage", pa.string()),
-                                    ("uses_transient_token", pa.string())])),
-        ("device", pa.struct([("category", pa.string()), ("operating_system", pa.string())])),
-        ("geo", pa.struct([("country", pa.string())])),
-        ("traffic_source", pa.struct([("name", pa.string()), ("medium", pa.string()), ("source", pa.string())])),
-        ("stream_id", pa.string()),
-        ("platform", pa.string()),
-        ("collected_traffic_source", pa.struct([("manual_campaign_name", pa.string()),
-                                                ("manual_source", pa.string()), ("manual_medium", pa.string()),
-                                                ("gclid", pa.string())])),
-        ("batch_event_index", pa.int64()),
-    ])
-
-
 @dataclass(frozen=True)
 class CsvTable:
     """One CSV of the data contract: where it lives, its typed columns, which must be present."""

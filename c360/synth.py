@@ -1322,7 +1322,8 @@ class Enrichment:
 
 def export_arrow_schema():
     """The GA4 BigQuery export's columns as a pyarrow schema, in the export's order: what a synthetic Parquet
-    shard holds (c360.sources.ga4_arrow_schema's columns, with the same types, plus the rest of the export)."""
+    shard holds (the columns of the fixtures' shard, data/fixtures/build_fixtures.py, with the same types, plus
+    the rest of the export)."""
     import pyarrow as pa
 
     s, i, f = pa.string(), pa.int64(), pa.float64()
