@@ -258,6 +258,21 @@ def table_layout(cfg: dict) -> str:
     return layout
 
 
+def _kept(audited: bool) -> tuple[str, str]:
+    """The select list and WHERE clause of a model's kept rows, without `_drop_reason` (if it has one)."""
+    return ("* EXCEPT (_drop_reason)", "WHERE _drop_reason IS NULL") if audited else ("*", "")
+
+
+def _record_outcomes(engine, model: Model, cfg: dict, audited: bool, rows: str) -> None:
+    """Append to the row audit the rows of relation `rows`, counted per outcome (kept, or the drop reason) and
+    per partition of the model's partition_by."""
+    part = cfg.get("partition_by")
+    part_key = f"CAST({part} AS STRING)" if part else "CAST(NULL AS STRING)"
+    outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
+    engine.execute(f"INSERT INTO {engine.relation(AUDIT_TABLE)} SELECT @model, {outcome}, COUNT(*), {part_key} "
+                   f"FROM {rows} GROUP BY 2, 4", {"model": model.name})
+
+
 def _promote_stage(engine, name: str, audited: bool, layout: str = "") -> None:
     """Make `_stage__<name>` the model's table, without its dropped rows and `_drop_reason`. DuckDB renames
     the staging table in place (no copy of the rows); other engines copy the kept rows into a table with the
@@ -270,7 +285,7 @@ def _promote_stage(engine, name: str, audited: bool, layout: str = "") -> None:
         engine.native(f"DROP {'VIEW' if engine.is_view(name) else 'TABLE'} IF EXISTS {target}")
         engine.native(f"ALTER TABLE {stage} RENAME TO {target}")
         return
-    cols, keep = ("* EXCEPT (_drop_reason)", "WHERE _drop_reason IS NULL") if audited else ("*", "")
+    cols, keep = _kept(audited)
     engine.execute(f"CREATE OR REPLACE TABLE {target}{layout} AS SELECT {cols} FROM {stage} {keep}")
     engine.execute(f"DROP TABLE {stage}")
 
@@ -298,11 +313,8 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     _fault_point(model)
     _ensure_audit_table(engine)
     audited = "_drop_reason" in engine.columns(f"_stage__{model.name}")
-    keep = "WHERE _drop_reason IS NULL" if audited else ""
-    cols = "* EXCEPT (_drop_reason)" if audited else "*"
-    outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
+    cols, keep = _kept(audited)
     part = cfg.get("partition_by")
-    part_key = f"CAST({part} AS STRING)" if part else "CAST(NULL AS STRING)"
     name = {"model": model.name}
     with engine.transaction():
         if not incremental:
@@ -324,8 +336,7 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
             stage = target  # the audit counts the merged table, not the keys this run rebuilt
         else:
             raise ValueError(f"{model.name}: unknown incremental strategy {cfg.get('strategy')!r}")
-        engine.execute(f"INSERT INTO {audit} SELECT @model, {outcome}, COUNT(*), {part_key} FROM {stage} "
-                       "GROUP BY 2, 4", name)
+        _record_outcomes(engine, model, cfg, audited, stage)
         if incremental:
             engine.execute(f"DROP TABLE {engine.relation(f'_stage__{model.name}')}")
         else:
@@ -355,21 +366,17 @@ def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started
         raise ValueError(f"{model.name}: a view cannot take query parameters ({', '.join(wanted)})")
     target, audit = engine.relation(model.name), engine.relation(AUDIT_TABLE)
     _ensure_audit_table(engine)
-    part = cfg.get("partition_by")
-    part_key = f"CAST({part} AS STRING)" if part else "CAST(NULL AS STRING)"
     name = {"model": model.name}
     with engine.transaction():
         for helper, helper_sql in helpers.items():
             engine.execute(f"CREATE OR REPLACE TABLE {engine.relation(helper)} AS {helper_sql}", params)
         _fault_point(model)
         audited = "_drop_reason" in engine.query(f"SELECT * FROM ({sql}) AS q LIMIT 0").columns
-        outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
         engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
-        engine.execute(f"INSERT INTO {audit} SELECT @model, {outcome}, COUNT(*), {part_key} FROM ({sql}) AS q "
-                       "GROUP BY 2, 4", name)
+        _record_outcomes(engine, model, cfg, audited, f"({sql}) AS q")
         if engine.has_table(model.name) and not engine.is_view(model.name):
             engine.execute(f"DROP TABLE {target}")
-        cols, keep = ("* EXCEPT (_drop_reason)", "WHERE _drop_reason IS NULL") if audited else ("*", "")
+        cols, keep = _kept(audited)
         engine.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT {cols} FROM ({sql}) AS q {keep}")
     counts = engine.query(f"SELECT outcome = 'kept' AS kept, SUM(row_count) AS n FROM {audit} "
                           "WHERE model = @model GROUP BY 1", name).set_index("kept")["n"]
