@@ -93,8 +93,9 @@ SPEC: dict[str, Param] = {
             choices=("fail", "quarantine"),
         ),
         Param("full_refresh", "bool", "rebuild everything from the sources instead of the changed partitions"),
-        Param("lookback_days", "int", "re-read GA4 shards dated within this many days of the newest one loaded "
-              "(GA4 updates a daily table for about 72 hours)", minimum=0, maximum=365),
+        Param("lookback_days", "int", "GA4 shards dated within this many days of the newest one loaded are "
+              "re-read when their bytes changed, even at the same size and time (GA4 updates a daily table for about "
+              "72 hours)", minimum=0, maximum=365),
         Param("won_stages", "list[str]", "deal stages that count as won", non_empty=True),
         Param("lost_stages", "list[str]", "deal stages that count as lost (the rest are open)"),
         Param("email_canonicalization", "bool",

@@ -105,7 +105,8 @@ CSV_TABLES: tuple[CsvTable, ...] = (
 )
 
 
-LOADED_SHARDS = "c360__loaded_shards"  # the shards in src__ga4__events: file, size, mtime, date, flattening
+LOADED_SHARDS = "c360__loaded_shards"  # the shards in src__ga4__events: file, size, mtime, date, flattening,
+#                                        and the sha256 of those inside the lookback window
 TOUCHED_DATES = "c360__touched_dates"  # event dates whose rows this run loaded or removed
 
 
@@ -360,10 +361,20 @@ def _failing_shard(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat
         engine.native("BEGIN TRANSACTION")  # the caller's transaction block rolls this back
 
 
-def _replace_shards(engine: DuckDBEngine, stats: dict, reload: list[Path], removed: list[str], first: bool,
-                    on_bad_rows: str, report: LoadReport, touched_from: str) -> None:
+def _file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read now (never from a cache keyed by size and time)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _replace_shards(engine: DuckDBEngine, stats: dict, digests: dict[str, str], reload: list[Path],
+                    removed: list[str], first: bool, on_bad_rows: str, report: LoadReport, touched_from: str) -> None:
     """One transaction: drop the rows of the shards re-read or gone, parse the re-read ones in, record the event
-    dates that changed (c360__touched_dates) and what was loaded (c360__loaded_shards)."""
+    dates that changed (c360__touched_dates) and what was loaded (c360__loaded_shards, with `digests`: the
+    sha256 of the shards inside the lookback window)."""
     with engine.transaction():
         gone = sorted({shard_suffix(f) for f in [*reload, *removed]})
         if not first and gone:
@@ -375,11 +386,12 @@ def _replace_shards(engine: DuckDBEngine, stats: dict, reload: list[Path], remov
         engine.native(f"CREATE OR REPLACE TABLE {TOUCHED_DATES} AS SELECT DISTINCT event_date FROM _touched "
                       "WHERE event_date IS NOT NULL ORDER BY 1")
         engine.native(f"CREATE OR REPLACE TABLE {LOADED_SHARDS} (file VARCHAR, size BIGINT, mtime_ns BIGINT, "
-                      "shard_date DATE, flattening VARCHAR)")
-        engine.native(f"INSERT INTO {LOADED_SHARDS} SELECT * FROM (SELECT UNNEST(?), UNNEST(?), UNNEST(?), "
-                      "UNNEST(?)), (SELECT ?)", [list(stats), [st.st_size for st in stats.values()],
-                                                 [st.st_mtime_ns for st in stats.values()],
-                                                 [_shard_date(Path(f)) for f in stats], flattening_version()])
+                      "shard_date DATE, flattening VARCHAR, sha256 VARCHAR)")
+        engine.native(f"INSERT INTO {LOADED_SHARDS} SELECT f, s, m, d, ?, h FROM (SELECT UNNEST(?) AS f, "
+                      "UNNEST(?) AS s, UNNEST(?) AS m, UNNEST(?) AS d, UNNEST(?) AS h)",
+                      [flattening_version(), list(stats), [st.st_size for st in stats.values()],
+                       [st.st_mtime_ns for st in stats.values()], [_shard_date(Path(f)) for f in stats],
+                       [digests.get(f) for f in stats]])
 
 
 def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport,
@@ -387,31 +399,46 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
     """Load the GA4 shards into src__ga4__events, each raw shard parsed and flattened once, straight into the
     table (c360/sql/_ga4_events.sql: the rows base__ga4__events reads; the nested export is not stored).
 
-    The first run (or a full refresh) reads every shard. Later runs re-read only the shards that are new,
-    changed (size or modification time) or dated within `lookback_days` of the newest shard already loaded
-    (GA4 keeps updating a daily table for about 72 hours), and drop the rows of shards that disappeared.
+    The first run (or a full refresh) reads every shard. Later runs re-read only the shards that are new or
+    changed (size or modification time), and those dated within `lookback_days` of the newest shard already
+    loaded whose bytes changed (GA4 keeps updating a daily table for about 72 hours: inside that window a
+    shard's sha256 is compared with the one recorded when it was read, so a copy that kept the old size and
+    time is still seen); they drop the rows of shards that disappeared.
     The event dates whose rows changed are written to c360__touched_dates, the partitions incremental
     models rebuild. A bad shard leaves the table as it was.
     """
     shards = ga4_shards(source_root)
     stats = {str(p): p.stat() for p in shards}
     first = full_refresh or _stored_flattening(engine) != flattening_version()
+    digests: dict[str, str] = {}
+
+    def digest(p: Path) -> str:
+        if str(p) not in digests:
+            digests[str(p)] = _file_sha256(p)
+        return digests[str(p)]
+
     if first:
         reload, removed = shards, []
     else:
-        loaded = {f: (size, mtime, d) for f, size, mtime, d in engine.native(
-            f"SELECT file, size, mtime_ns, shard_date FROM {LOADED_SHARDS}").fetchall()}
-        cutoff = max(d for *_, d in loaded.values()) - timedelta(days=lookback_days) if loaded else date.min
-        reload = [p for p in shards if str(p) not in loaded or _shard_date(p) >= cutoff
-                  or loaded[str(p)][:2] != (stats[str(p)].st_size, stats[str(p)].st_mtime_ns)]
+        has_sha = "sha256" in engine.columns(LOADED_SHARDS)  # an older c360 recorded none: re-read the window
+        loaded = {f: (size, mtime, d, sha) for f, size, mtime, d, sha in engine.native(
+            f"SELECT file, size, mtime_ns, shard_date, {'sha256' if has_sha else 'NULL'} FROM {LOADED_SHARDS}"
+        ).fetchall()}
+        cutoff = max(v[2] for v in loaded.values()) - timedelta(days=lookback_days) if loaded else date.min
+        reload = [p for p in shards if str(p) not in loaded
+                  or loaded[str(p)][:2] != (stats[str(p)].st_size, stats[str(p)].st_mtime_ns)
+                  or (_shard_date(p) >= cutoff and loaded[str(p)][3] != digest(p))]
         removed = [f for f in loaded if f not in stats]
+    # the window the next run will compare: the lookback_days before the newest shard now present
+    window_from = max(map(_shard_date, shards)) - timedelta(days=lookback_days) if shards else date.min
+    window = {str(p): digest(p) for p in shards if _shard_date(p) >= window_from}
     touched_from = "SELECT DISTINCT event_date FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?))"
     engine.native("CREATE OR REPLACE TEMP TABLE _touched (event_date DATE)")
     # the source table is a set (every reader orders or groups it): letting DuckDB write the shards' rows in
     # whatever order its threads finish makes the copy about a quarter faster
     engine.native("SET preserve_insertion_order = false")
     try:
-        _replace_shards(engine, stats, reload, removed, first, on_bad_rows, report, touched_from)
+        _replace_shards(engine, stats, window, reload, removed, first, on_bad_rows, report, touched_from)
     finally:
         engine.native("RESET preserve_insertion_order")
     counts = dict(engine.native("SELECT shard, COUNT(*) FROM src__ga4__events GROUP BY 1").fetchall())

@@ -2,6 +2,7 @@
 arrive. Builds every layer as the notebooks do, without kernels."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,16 +17,23 @@ BOOKKEEPING = {"c360__loaded_shards", "c360__touched_dates", "c360__row_audit", 
 
 
 def run_pipeline(root: Path, warehouse: Path, **overrides) -> dict:
-    """Load and build every layer; return the per-model build results."""
+    """Load and build every layer; return the per-model build results by layer, and the LoadReport ('loaded')."""
     params = P.load(overrides=[f"source_root={root}", f"warehouse={warehouse}",
                                *(f"{k}={v}" for k, v in overrides.items())])
     eng = engines.connect(params)
     try:
-        sources.load_sources(eng, root, params["on_bad_rows"], params["full_refresh"], params["lookback_days"])
+        loaded = sources.load_sources(eng, root, params["on_bad_rows"], params["full_refresh"],
+                                      params["lookback_days"])
         built = {layer: models.build(eng, layer, params) for layer in models.LAYERS}
     finally:
         eng.close()
-    return built
+    return {**built, "loaded": loaded}
+
+
+def shards_read(built: dict) -> list[str]:
+    """The GA4 shard files the run's loader parsed (not kept from the previous run)."""
+    return [Path(f["file"]).name for f in built["loaded"].files
+            if f["table"] == "src__ga4__events" and f["read"] == "read"]
 
 
 def tables(warehouse: Path) -> dict[str, pd.DataFrame]:
@@ -94,8 +102,52 @@ def test_a_rerun_on_the_same_inputs_changes_nothing(tmp_path, full):
     first = tables(warehouse)
     built = run_pipeline(FIXTURES, warehouse)
     assert built["customer"].set_index("model").loc["int__web_sessions", "incremental"]
+    # no shard is parsed again, not even those inside the lookback window: their bytes are the ones read before
+    assert shards_read(built) == []
     assert_same(tables(warehouse), first)
     assert_same(first, full)
+
+
+def _rewrite_keeping_size_and_time(path: Path, old: bytes, new: bytes) -> None:
+    """Change a file's bytes as a copy that preserves size and modification time would (len(old) == len(new))."""
+    st = path.stat()
+    data = path.read_bytes()
+    assert len(old) == len(new) and data.count(old) > 0
+    path.write_bytes(data.replace(old, new))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+
+
+def test_a_shard_inside_the_lookback_window_is_reread_when_its_bytes_change(tmp_path, full):
+    # GA4 rewrites a daily table for about 72 hours: inside lookback_days of the newest shard, a shard whose
+    # bytes changed is read again even when its size and modification time look unchanged (sha256 compared)
+    root, warehouse = tmp_path / "src", tmp_path / "w.duckdb"
+    copy_tree(root, lambda n: True)
+    run_pipeline(root, warehouse)
+    _rewrite_keeping_size_and_time(root / "ga4" / "events_20240327.jsonl", b'"page_view"', b'"page_vieW"')
+    built = run_pipeline(root, warehouse)
+    assert shards_read(built) == ["events_20240327.jsonl"]
+    after = tables(warehouse)
+    with pytest.raises(AssertionError):
+        assert_same(after, full)  # the rewrite is visible in the tables ...
+    reference = tmp_path / "reference.duckdb"
+    run_pipeline(root, reference, full_refresh="true")
+    assert_same(after, tables(reference))  # ... exactly as a full refresh of the rewritten tree sees it
+
+
+def test_a_warehouse_without_recorded_digests_rereads_the_lookback_window(tmp_path):
+    # shards loaded by an older c360 have no sha256 recorded: those inside the window are read again, once
+    root, warehouse = tmp_path / "src", tmp_path / "w.duckdb"
+    copy_tree(root, lambda n: True)
+    run_pipeline(root, warehouse)
+    eng = engines.DuckDBEngine(warehouse)
+    eng.native(f"ALTER TABLE {sources.LOADED_SHARDS} DROP COLUMN sha256")
+    eng.close()
+    # the newest shard is dated 03-28: the default lookback_days (3) reaches back to 03-25
+    window = ["events_20240325.jsonl", "events_20240326.jsonl", "events_20240327.jsonl",
+              "events_intraday_20240327.jsonl", "events_intraday_20240328.jsonl"]
+    assert shards_read(run_pipeline(root, warehouse)) == window
+    assert shards_read(run_pipeline(root, warehouse)) == []
 
 
 def test_a_removed_shard_removes_its_events(tmp_path):
