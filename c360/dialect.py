@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -138,17 +139,23 @@ def _translator_version() -> str:
 
 
 _VERSION_FOLDER = re.compile(r"^v[0-9a-f]{16}$")
+UNUSED_FOR = 7 * 24 * 3600  # seconds after which another version's translations are removed
 
 
 @lru_cache(maxsize=8)
 def _version_folder(folder: Path) -> Path:
-    """This translator's folder of the cache (`v` + 16 hex digits); the folders of other versions are removed
-    (once per process), so the cache holds one version's translations, not every version's ever run. Nothing
-    else in `folder` is touched."""
+    """This translator's folder of the cache (`v` + 16 hex digits), marked used now (its modification time);
+    the folders of other versions unused for UNUSED_FOR are removed (once per process), so the cache does not
+    keep every version ever run, while two checkouts of different versions sharing a home keep theirs.
+    Nothing else in `folder` is touched."""
     mine = folder / f"v{hashlib.sha256(_translator_version().encode()).hexdigest()[:16]}"
     try:
+        mine.mkdir(parents=True, exist_ok=True)
+        os.utime(mine)
+        now = time.time()
         for other in folder.iterdir():
-            if other.is_dir() and other != mine and _VERSION_FOLDER.match(other.name):
+            if (other.is_dir() and other != mine and _VERSION_FOLDER.match(other.name)
+                    and now - other.stat().st_mtime > UNUSED_FOR):
                 shutil.rmtree(other, ignore_errors=True)
     except OSError:
         pass
@@ -162,7 +169,7 @@ def to_duckdb(sql: str) -> str:
     sqlglot takes 5-20 ms a statement, a third of a run on the fixtures, and a model's SQL is the same text
     run after run, so translations are kept in memory and on disk (cache_dir()): one folder per sqlglot
     version and source of this module, one file per SQL text. A changed model, fix-up or sqlglot is
-    translated afresh, and the folders of other versions are removed.
+    translated afresh; the folders of other versions are removed once unused for a week.
 
     Example:
         >>> to_duckdb("SELECT DATE_SUB(d, INTERVAL 3 DAY) AS d3 FROM t")

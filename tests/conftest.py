@@ -3,12 +3,29 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from c360 import engine as engines
+from c360 import dialect, engine as engines
 from c360 import models, params as P, sources
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_sql_cache(tmp_path_factory):
+    """The suite translates into a cache of its own (C360_SQL_CACHE, inherited by the kernels and runs it
+    starts), never the user's ~/.cache/c360/sql: what a test sees does not depend on what ran before it."""
+    before = os.environ.get("C360_SQL_CACHE")
+    os.environ["C360_SQL_CACHE"] = str(tmp_path_factory.mktemp("sql_cache"))
+    dialect.to_duckdb.cache_clear()
+    dialect._version_folder.cache_clear()
+    yield
+    if before is None:
+        os.environ.pop("C360_SQL_CACHE", None)
+    else:
+        os.environ["C360_SQL_CACHE"] = before
+
 
 CONTACT_COLS = ["contact_id", "email", "first_name", "last_name", "company_name", "job_title", "lifecycle_stage",
                 "external_id", "created_at", "updated_at", "_fivetran_deleted", "_fivetran_synced"]

@@ -1,6 +1,9 @@
 """The fix-up layer: each case where sqlglot's BigQuery -> DuckDB translation changes meaning, run on DuckDB."""
 from __future__ import annotations
 
+import os
+import time
+
 import duckdb
 import pytest
 
@@ -132,22 +135,44 @@ def test_a_translation_is_kept_on_disk_and_reused_by_the_next_process(sql_cache)
     assert to_duckdb(sql + " ") != "SELECT 42 AS d"  # another text, another entry
 
 
-def test_a_new_sqlglot_or_fix_up_layer_translates_afresh_and_drops_the_old_translations(sql_cache, monkeypatch):
+def _age(folder, days: float) -> None:
+    """Make a cache folder look last used `days` ago."""
+    then = time.time() - days * 24 * 3600
+    os.utime(folder, (then, then))
+
+
+def test_a_new_sqlglot_or_fix_up_layer_translates_afresh_and_drops_old_translations_unused_for_a_week(
+        sql_cache, monkeypatch):
     sql = "SELECT COUNTIF(x > 1) AS n FROM t"
     to_duckdb(sql)
     [kept] = list(sql_cache.rglob("*.sql"))
     kept.write_text("SELECT 42 AS n")
-    dialect.to_duckdb.cache_clear()
-    dialect._version_folder.cache_clear()  # as in a new process
-    monkeypatch.setattr(dialect, "_translator_version", lambda: "sqlglot 99:another dialect.py")
-    assert to_duckdb(sql) == dialect._translate(sql)
+    old_folder = kept.parents[1]
+
+    def new_process(version: str) -> None:
+        dialect.to_duckdb.cache_clear()
+        dialect._version_folder.cache_clear()
+        monkeypatch.setattr(dialect, "_translator_version", lambda: version)
+
+    new_process("sqlglot 99:another dialect.py")
+    assert to_duckdb(sql) == dialect._translate(sql)  # translated afresh, not the old version's text
+    assert kept.exists()  # used moments ago (another checkout may still run that version): kept
+    _age(old_folder, 6)
+    new_process("sqlglot 99:another dialect.py")
+    to_duckdb(sql)
+    assert kept.exists()
+    _age(old_folder, 8)
+    new_process("sqlglot 99:another dialect.py")
+    to_duckdb(sql)
     assert not kept.exists() and len(list(sql_cache.rglob("*.sql"))) == 1
 
 
 def test_pruning_removes_only_the_caches_own_version_folders(sql_cache, monkeypatch):
     # C360_SQL_CACHE may point at a folder shared with other things: only `v<16 hex>` folders are c360's
     (sql_cache / "someone_elses_project").mkdir(parents=True)
-    (sql_cache / "v0123456789abcdef").mkdir()  # an older translator's folder
+    (sql_cache / "v0123456789abcdef").mkdir()  # an older translator's folder, unused for a month
+    _age(sql_cache / "someone_elses_project", 30)
+    _age(sql_cache / "v0123456789abcdef", 30)
     to_duckdb("SELECT 1 AS one")
     left = sorted(p.name for p in sql_cache.iterdir())
     assert "someone_elses_project" in left and "v0123456789abcdef" not in left and len(left) == 2
