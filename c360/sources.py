@@ -370,7 +370,7 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _replace_shards(engine: DuckDBEngine, stats: dict, digests: dict[str, str], reload: list[Path],
+def _replace_shards(engine: DuckDBEngine, stats: dict, digests: dict[str, str | None], reload: list[Path],
                     removed: list[str], first: bool, on_bad_rows: str, report: LoadReport, touched_from: str) -> None:
     """One transaction: drop the rows of the shards re-read or gone, parse the re-read ones in, record the event
     dates that changed (c360__touched_dates) and what was loaded (c360__loaded_shards, with `digests`: the
@@ -417,6 +417,7 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
             digests[str(p)] = _file_sha256(p)
         return digests[str(p)]
 
+    loaded: dict[str, tuple] = {}
     if first:
         reload, removed = shards, []
     else:
@@ -429,9 +430,13 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
                   or loaded[str(p)][:2] != (stats[str(p)].st_size, stats[str(p)].st_mtime_ns)
                   or (_shard_date(p) >= cutoff and loaded[str(p)][3] != digest(p))]
         removed = [f for f in loaded if f not in stats]
-    # the window the next run will compare: the lookback_days before the newest shard now present
+    # the window the next run compares: the lookback_days before the newest shard now present. Each shard in it
+    # is recorded with the digest of the bytes its rows came from: a shard read now, its bytes now; a shard kept,
+    # the digest recorded when it was read (none: the next run in whose window it falls reads it again)
     window_from = max(map(_shard_date, shards)) - timedelta(days=lookback_days) if shards else date.min
-    window = {str(p): digest(p) for p in shards if _shard_date(p) >= window_from}
+    reloaded = {str(p) for p in reload}
+    window = {str(p): digest(p) if str(p) in reloaded else loaded[str(p)][3]
+              for p in shards if _shard_date(p) >= window_from}
     touched_from = "SELECT DISTINCT event_date FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?))"
     engine.native("CREATE OR REPLACE TEMP TABLE _touched (event_date DATE)")
     # the source table is a set (every reader orders or groups it): letting DuckDB write the shards' rows in
@@ -442,7 +447,6 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
     finally:
         engine.native("RESET preserve_insertion_order")
     counts = dict(engine.native("SELECT shard, COUNT(*) FROM src__ga4__events GROUP BY 1").fetchall())
-    reloaded = {str(p) for p in reload}
     for path in shards:
         report.files.append({"file": display(path), "table": "src__ga4__events",
                              "format": SHARD.match(path.name)["ext"], "rows": counts.get(shard_suffix(path), 0),
