@@ -55,7 +55,8 @@ def channel_table(per_touch: pd.DataFrame, paths: pd.DataFrame, unattributed: pd
 
 
 @python_model("mrt__marketing__channel_attribution", "attribution",
-              refs=("int__attribution_paths", "mrt__marketing__attributed_touchpoints"))
+              refs=("int__attribution_paths", "mrt__marketing__attributed_touchpoints", "int__attribution_touchpoints"),
+              params=("attribution_models",))
 def build_channel_attribution(engine, params) -> None:
     """mrt__marketing__channel_attribution: one row per (window_days, model, channel) (unique):
     attributed conversions and conversion value of every model in `attribution_models`."""

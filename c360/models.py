@@ -9,8 +9,11 @@ others, counted by reason, in `c360__row_audit`: nothing is dropped without a co
 """
 from __future__ import annotations
 
+import hashlib
+import inspect
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -27,6 +30,7 @@ from c360.paths import SQL_DIR
 LAYERS = ("base", "identity", "customer", "attribution")
 AUDIT_TABLE = "c360__row_audit"
 TIMINGS_TABLE = "c360__model_runs"
+STATE_TABLE = "c360__model_state"  # DuckDB: each model's fingerprint as of its last build (see build)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Model:
     path: Path | None = None
     fn: Callable[[Any, dict[str, Any]], None] | None = None  # Python step: fn(engine, params) writes `name`
     refs: tuple[str, ...] = ()  # a Python step's inputs
+    params: tuple[str, ...] = ()  # the parameters a Python step reads
 
     @property
     def template(self) -> str:
@@ -59,10 +64,12 @@ class Model:
 _PY_STEPS: dict[str, Model] = {}
 
 
-def python_model(name: str, layer: str, refs: tuple[str, ...]):
-    """Register `fn(engine, params)` as the model `name`; it must write table `name` (atomically)."""
+def python_model(name: str, layer: str, refs: tuple[str, ...], params: tuple[str, ...] = ()):
+    """Register `fn(engine, params)` as the model `name`; it must write table `name` (atomically). `refs`: the
+    models it reads; `params`: the parameters it reads (with its module's source, what decides whether an
+    unchanged model is kept, see build)."""
     def register(fn):
-        _PY_STEPS[name] = Model(name, layer, fn=fn, refs=tuple(refs))
+        _PY_STEPS[name] = Model(name, layer, fn=fn, refs=tuple(refs), params=tuple(params))
         return fn
     return register
 
@@ -384,17 +391,108 @@ def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started
             "incremental": False, "seconds": round(time.perf_counter() - started, 3)}
 
 
+@lru_cache(maxsize=1)
+def _builder_version() -> str:
+    """What every build depends on besides a model's own SQL or code: DuckDB's version and the sources of the
+    modules that build, translate and run the SQL."""
+    import duckdb
+
+    h = hashlib.sha256(duckdb.__version__.encode())
+    for module in ("models.py", "engine.py", "dialect.py"):
+        h.update(Path(__file__).with_name(module).read_bytes())
+    return h.hexdigest()
+
+
+def fingerprint(engine, model: Model, params: dict[str, Any], inputs: dict[str, str]) -> str | None:
+    """What the model's table is a function of: its SQL as DuckDB runs it (helper tables included) or its Python
+    module's source, the values of the parameters it reads, the fingerprints of the models it reads and the
+    content checksums of the source tables it reads (`inputs`, by name), and the builder (_builder_version).
+    None when an input has none (a model built before fingerprints were kept): such a model is rebuilt."""
+    from c360 import dialect
+
+    h = hashlib.sha256(f"{_builder_version()}\n{model.name}\n".encode())
+    if model.fn is not None:
+        h.update(inspect.getsource(sys.modules[model.fn.__module__]).encode())
+        used = {k: params.get(k) for k in model.params}
+        reads = sorted(model.refs)
+    else:
+        sql, helpers = _render(model, engine)
+        for text in (sql, *(helpers[k] for k in sorted(helpers))):
+            h.update(dialect.to_duckdb(text).encode() + b"\n")
+        used = {k: params.get(k) for k in sorted(set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)",
+                                                                 "\n".join([sql, *helpers.values()]))))}
+        reads = sorted(dependencies(model) | sources_of(model))
+    h.update(repr(sorted(used.items())).encode())
+    for name in reads:
+        if inputs.get(name) is None:
+            return None
+        h.update(f"{name}={inputs[name]}\n".encode())
+    return h.hexdigest()
+
+
+def _state(engine) -> dict[str, str]:
+    if not engine.has_table(STATE_TABLE):
+        engine.native(f"CREATE TABLE {STATE_TABLE} (model VARCHAR, fingerprint VARCHAR)")
+        return {}
+    return dict(engine.native(f"SELECT model, fingerprint FROM {STATE_TABLE}").fetchall())
+
+
+def _intact(engine, model: Model) -> bool:
+    """The model's relation is there as its materialization makes it (a view with its helper tables, or a
+    table): what a kept model must be."""
+    if not engine.has_table(model.name):
+        return False
+    if model.fn is not None or config_of(model, engine.name)["materialized"] != "view":
+        return not engine.is_view(model.name)
+    return engine.is_view(model.name) and all(engine.has_table(h) for h in _render(model, engine)[1])
+
+
+def _kept_unchanged(engine, model: Model) -> dict[str, Any]:
+    """The build result of a model kept as it was: its rows, and its dropped rows as the audit recorded them."""
+    dropped = engine.native(f"SELECT COALESCE(SUM(row_count), 0) FROM {AUDIT_TABLE} WHERE model = ? "
+                            "AND outcome != 'kept'", [model.name]).fetchone()[0] if engine.has_table(AUDIT_TABLE) else 0
+    return {"model": model.name, "rows": engine.row_count(model.name), "dropped": int(dropped),
+            "incremental": False, "seconds": 0.0}
+
+
 def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     """Build every model of a layer in dependency order.
+
+    On DuckDB a model is kept as it is, not rebuilt, when nothing it is a function of changed since its last
+    build (see fingerprint: its SQL or code, the parameters it reads, the models and source tables it reads),
+    unless the run is a full refresh: a re-run that changes only the conversion window rebuilds attribution,
+    not identity. The fingerprints are kept in c360__model_state; a model's is removed before it is rebuilt
+    and written once it is, so a build that fails half-way is rebuilt next time. BigQuery rebuilds every model.
 
     Args:
         engine: the warehouse (c360.engine).
         layer: one of LAYERS.
         params: the run's parameters; models read the ones they name as `@name`.
     Returns:
-        One row per model: model, rows, dropped, seconds.
+        One row per model: model, rows, dropped, incremental, unchanged (kept as it was), seconds.
     """
-    built = pd.DataFrame([build_model(engine, m, params) for m in plan(layer)])
+    if engine.name != "duckdb":
+        built = pd.DataFrame([{**build_model(engine, m, params), "unchanged": False} for m in plan(layer)])
+        _record_timings(engine, layer, built)
+        return built
+    state = _state(engine)
+    refresh = bool(params.get("full_refresh", False))
+    layer_models = plan(layer)
+    wanted = sorted({s for m in layer_models for s in sources_of(m)} & set(engine.tables()))
+    checksums = engine.checksums(wanted)  # what the source tables hold now
+    results = []
+    for model in layer_models:
+        mark = fingerprint(engine, model, params, {**state, **checksums})
+        if not refresh and mark is not None and state.get(model.name) == mark and _intact(engine, model):
+            results.append({**_kept_unchanged(engine, model), "unchanged": True})
+            continue
+        engine.native(f"DELETE FROM {STATE_TABLE} WHERE model = ?", [model.name])
+        state.pop(model.name, None)
+        results.append({**build_model(engine, model, params), "unchanged": False})
+        if mark is not None:
+            engine.native(f"INSERT INTO {STATE_TABLE} VALUES (?, ?)", [model.name, mark])
+            state[model.name] = mark
+    built = pd.DataFrame(results)
     _record_timings(engine, layer, built)
     return built
 

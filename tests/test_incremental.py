@@ -13,7 +13,8 @@ from c360 import engine as engines, models, params as P, sources
 from c360.paths import PROJ_ROOT
 
 FIXTURES = PROJ_ROOT / "data" / "fixtures"
-BOOKKEEPING = {"c360__loaded_shards", "c360__touched_dates", "c360__row_audit", "c360__quarantine", "c360__model_runs"}
+BOOKKEEPING = {"c360__loaded_shards", "c360__touched_dates", "c360__row_audit", "c360__quarantine", "c360__model_runs",
+               "c360__model_state"}
 
 
 def run_pipeline(root: Path, warehouse: Path, **overrides) -> dict:
@@ -101,7 +102,8 @@ def test_a_rerun_on_the_same_inputs_changes_nothing(tmp_path, full):
     run_pipeline(FIXTURES, warehouse)
     first = tables(warehouse)
     built = run_pipeline(FIXTURES, warehouse)
-    assert built["customer"].set_index("model").loc["int__web_sessions", "incremental"]
+    # nothing any model reads changed: every model is kept as it was, none rebuilt
+    assert all(built[layer]["unchanged"].all() for layer in models.LAYERS)
     # no shard is parsed again, not even those inside the lookback window: their bytes are the ones read before
     assert shards_read(built) == []
     assert_same(tables(warehouse), first)
@@ -224,3 +226,49 @@ def test_a_warehouse_flattened_otherwise_is_reloaded_whole(tmp_path, older):
     assert sorted(got) == sorted(want)
     for name in want:
         pd.testing.assert_frame_equal(got[name], want[name], obj=name)
+
+
+def _rebuilt(built: dict) -> set[str]:
+    """The models a run rebuilt (the others it kept as they were: nothing they read changed)."""
+    return {m for layer in models.LAYERS for m, kept in zip(built[layer]["model"], built[layer]["unchanged"])
+            if not kept}
+
+
+def test_a_rerun_with_another_conversion_window_rebuilds_only_what_reads_it(tmp_path):
+    warehouse, reference = tmp_path / "w.duckdb", tmp_path / "reference.duckdb"
+    run_pipeline(FIXTURES, warehouse)
+    built = run_pipeline(FIXTURES, warehouse, conversion_window_days=30)
+    # the window is read by the touchpoints (and ROI); the paths, the attributed touchpoints and the channel
+    # table read those: nothing of base, identity or customer 360 is rebuilt
+    assert _rebuilt(built) == {m.name for m in models.plan("attribution")}
+    assert all(built[layer]["unchanged"].all() for layer in ("base", "identity", "customer"))
+    run_pipeline(FIXTURES, reference, full_refresh="true", conversion_window_days=30)
+    assert_same(tables(warehouse), tables(reference))
+
+
+def test_a_changed_source_file_rebuilds_what_reads_it_and_nothing_else(tmp_path):
+    root, warehouse, reference = tmp_path / "src", tmp_path / "w.duckdb", tmp_path / "reference.duckdb"
+    copy_tree(root, lambda n: True)
+    run_pipeline(root, warehouse)
+    deals = root / "crm" / "deals.csv"
+    deals.write_text(deals.read_text().replace("Initech pilot,2500.00", "Initech pilot,2600.00"))
+    built = run_pipeline(root, warehouse)
+    rebuilt = _rebuilt(built)
+    # deals feed the deal aggregates, customer 360 and attribution; never the identity graph
+    assert {"base__crm__deals", "int__deal_aggregates", "mrt__core__customer_360",
+            "int__attribution_touchpoints"} <= rebuilt
+    assert not rebuilt & {m.name for m in models.plan("identity")}
+    assert "base__ga4__events" not in rebuilt and "int__web_sessions" not in rebuilt
+    run_pipeline(root, reference, full_refresh="true")
+    assert_same(tables(warehouse), tables(reference))
+
+
+def test_a_parameter_a_python_step_reads_rebuilds_it(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    run_pipeline(FIXTURES, warehouse)
+    built = run_pipeline(FIXTURES, warehouse, attribution_models='["first_touch", "markov"]')
+    assert "mrt__marketing__channel_attribution" in _rebuilt(built)
+    eng = engines.DuckDBEngine(warehouse, read_only=True)
+    found = eng.query("SELECT DISTINCT model FROM mrt__marketing__channel_attribution ORDER BY 1")["model"].tolist()
+    eng.con.close()
+    assert found == ["first_touch", "markov"]

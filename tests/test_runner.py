@@ -142,7 +142,8 @@ def test_a_run_killed_mid_model_loses_nothing_and_the_next_run_completes(tmp_pat
     marker = tmp_path / "paused.pid"
     env = {**os.environ, "C360_FAULT": "pause:base__ga4__events", "C360_FAULT_MARKER": str(marker)}
     proc = subprocess.Popen([sys.executable, "-m", "c360", "run", "--reports", str(tmp_path / "reports"),
-                             "-p", f"warehouse={warehouse}"], cwd=PROJ_ROOT, env=env, start_new_session=True,
+                             "-p", f"warehouse={warehouse}", "-p", "full_refresh=true"],  # rebuilds the unchanged view
+                            cwd=PROJ_ROOT, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not marker.exists() and time.time() < deadline and proc.poll() is None:

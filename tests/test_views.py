@@ -88,8 +88,8 @@ def test_config_resolves_per_engine():
     assert models.config_of(base, "bigquery")["materialized"] == "incremental"
 
 
-def _params(root, eng):
-    return P.load(overrides=[f"source_root={root}", f"warehouse={eng.path}"])
+def _params(root, eng, *extra):
+    return P.load(overrides=[f"source_root={root}", f"warehouse={eng.path}", *extra])
 
 
 def test_a_table_of_that_name_from_an_earlier_c360_is_replaced_by_the_view(tmp_path, build_base):
@@ -127,8 +127,8 @@ def test_a_failed_build_leaves_the_previous_relation(tmp_path, build_base, monke
 
     before = state()
     monkeypatch.setenv("C360_FAULT", f"fail:{BASE}")
-    with pytest.raises(RuntimeError, match="C360_FAULT"):
-        models.build(eng, "base", _params(root, eng))
+    with pytest.raises(RuntimeError, match="C360_FAULT"):  # a full refresh: inputs unchanged would keep the view
+        models.build(eng, "base", _params(root, eng, "full_refresh=true"))
     assert state() == before
     assert eng.is_view(BASE) == (previous == "view")
     assert not [t for t in eng.tables() if t.startswith("_stage__")]
