@@ -103,8 +103,9 @@ class DuckDBEngine:
         change smaller than a billionth of the value is not seen either."""
         return self.checksums([name])[name]
 
-    def checksums(self, names: list[str]) -> dict[str, str]:
-        """`checksum` of several tables (or views) in one query: DuckDB scans the small ones side by side."""
+    def checksums(self, names: list[str], exact: bool = False) -> dict[str, str]:
+        """`checksum` of several tables (or views) in one query: DuckDB scans the small ones side by side.
+        `exact`: doubles are hashed as they are, so any change is seen (what deciding to keep a model needs)."""
         if not names:
             return {}
         columns: dict[str, list[tuple[str, str]]] = {check_identifier(n): [] for n in names}
@@ -114,7 +115,8 @@ class DuckDBEngine:
             columns[table].append((column, data_type))
         parts = []
         for i, name in enumerate(names):
-            exprs = [f"printf('%.9g', \"{c}\")" if t in ("DOUBLE", "FLOAT") else f'"{c}"' for c, t in columns[name]]
+            exprs = [f"printf('%.9g', \"{c}\")" if t in ("DOUBLE", "FLOAT") and not exact else f'"{c}"'
+                     for c, t in columns[name]]
             parts.append(f"SELECT {i} AS i, COUNT(*) AS n, COALESCE(SUM(hash({', '.join(exprs)})), 0) AS h "
                          f"FROM {name}")
         found = {i: (n, h) for i, n, h in self.con.execute(" UNION ALL ".join(parts)).fetchall()}

@@ -405,7 +405,7 @@ def _builder_version() -> str:
 
 def fingerprint(engine, model: Model, params: dict[str, Any], inputs: dict[str, str]) -> str | None:
     """What the model's table is a function of: its SQL as DuckDB runs it (helper tables included) or its Python
-    module's source, the values of the parameters it reads, the fingerprints of the models it reads and the
+    module's source, the values of the parameters it reads, the fingerprints of the models it reads and the exact
     content checksums of the source tables it reads (`inputs`, by name), and the builder (_builder_version).
     None when an input has none (a model built before fingerprints were kept): such a model is rebuilt."""
     from c360 import dialect
@@ -479,7 +479,7 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     refresh = bool(params.get("full_refresh", False))
     layer_models = plan(layer)
     wanted = sorted({s for m in layer_models for s in sources_of(m)} & set(engine.tables()))
-    checksums = engine.checksums(wanted)  # what the source tables hold now
+    checksums = engine.checksums(wanted, exact=True)  # what the source tables hold now, to the last bit
     results = []
     for model in layer_models:
         mark = fingerprint(engine, model, params, {**state, **checksums})

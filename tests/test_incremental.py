@@ -246,12 +246,13 @@ def test_a_rerun_with_another_conversion_window_rebuilds_only_what_reads_it(tmp_
     assert_same(tables(warehouse), tables(reference))
 
 
-def test_a_changed_source_file_rebuilds_what_reads_it_and_nothing_else(tmp_path):
+@pytest.mark.parametrize("amount", ["2600.00", "2500.0000001"])  # the second differs in the 11th digit only
+def test_a_changed_source_file_rebuilds_what_reads_it_and_nothing_else(tmp_path, amount):
     root, warehouse, reference = tmp_path / "src", tmp_path / "w.duckdb", tmp_path / "reference.duckdb"
     copy_tree(root, lambda n: True)
     run_pipeline(root, warehouse)
     deals = root / "crm" / "deals.csv"
-    deals.write_text(deals.read_text().replace("Initech pilot,2500.00", "Initech pilot,2600.00"))
+    deals.write_text(deals.read_text().replace("Initech pilot,2500.00", f"Initech pilot,{amount}"))
     built = run_pipeline(root, warehouse)
     rebuilt = _rebuilt(built)
     # deals feed the deal aggregates, customer 360 and attribution; never the identity graph
