@@ -34,7 +34,8 @@ def environment() -> dict:
             **{pkg: metadata.version(pkg) for pkg in ("duckdb", "sqlglot", "pandas", "papermill")}}
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read now."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -52,7 +53,7 @@ def fingerprints(files: list[Path]) -> list[dict]:
     for path in sorted(files):
         st = path.stat()
         key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-        digest = cache.get(key) or _sha256(path)
+        digest = cache.get(key) or file_sha256(path)
         cache[key] = digest
         out.append({"file": display(path), "bytes": st.st_size, "sha256": digest})
     try:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from c360.engine import DuckDBEngine
 from c360.paths import SEEDS_DIR, display
+from c360.provenance import file_sha256
 
 SHARD = re.compile(r"^events_(?P<intraday>intraday_)?(?P<date>\d{8})\.(?P<ext>jsonl|jsonl\.gz|parquet)$")
 
@@ -361,15 +362,6 @@ def _failing_shard(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat
         engine.native("BEGIN TRANSACTION")  # the caller's transaction block rolls this back
 
 
-def _file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, read now (never from a cache keyed by size and time)."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _replace_shards(engine: DuckDBEngine, stats: dict, digests: dict[str, str | None], reload: list[Path],
                     removed: list[str], first: bool, on_bad_rows: str, report: LoadReport, touched_from: str) -> None:
     """One transaction: drop the rows of the shards re-read or gone, parse the re-read ones in, record the event
@@ -414,7 +406,7 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
 
     def digest(p: Path) -> str:
         if str(p) not in digests:
-            digests[str(p)] = _file_sha256(p)
+            digests[str(p)] = file_sha256(p)  # its bytes now, never a digest cached by size and time
         return digests[str(p)]
 
     loaded: dict[str, tuple] = {}
