@@ -403,16 +403,31 @@ def _builder_version() -> str:
     return h.hexdigest()
 
 
+def _step_code(fn: Callable) -> str:
+    """The source of a Python step's module and of every c360 module it uses, directly or through another."""
+    todo, seen = [sys.modules[fn.__module__]], {}
+    while todo:
+        module = todo.pop()
+        if module.__name__ in seen:
+            continue
+        seen[module.__name__] = inspect.getsource(module)
+        for value in vars(module).values():
+            used = value if inspect.ismodule(value) else sys.modules.get(getattr(value, "__module__", None) or "")
+            if used is not None and used.__name__.split(".")[0] == "c360" and used.__name__ not in seen:
+                todo.append(used)
+    return "".join(f"# {name}\n{seen[name]}" for name in sorted(seen))
+
+
 def fingerprint(engine, model: Model, params: dict[str, Any], inputs: dict[str, str]) -> str | None:
     """What the model's table is a function of: its SQL as DuckDB runs it (helper tables included) or its Python
-    module's source, the values of the parameters it reads, the fingerprints of the models it reads and the exact
+    code (_step_code), the values of the parameters it reads, the fingerprints of the models it reads and the exact
     content checksums of the source tables it reads (`inputs`, by name), and the builder (_builder_version).
     None when an input has none (a model built before fingerprints were kept): such a model is rebuilt."""
     from c360 import dialect
 
     h = hashlib.sha256(f"{_builder_version()}\n{model.name}\n".encode())
     if model.fn is not None:
-        h.update(inspect.getsource(sys.modules[model.fn.__module__]).encode())
+        h.update(_step_code(model.fn).encode())
         used = {k: params.get(k) for k in model.params}
         reads = sorted(model.refs)
     else:

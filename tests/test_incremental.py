@@ -273,3 +273,22 @@ def test_a_parameter_a_python_step_reads_rebuilds_it(tmp_path):
     found = eng.query("SELECT DISTINCT model FROM mrt__marketing__channel_attribution ORDER BY 1")["model"].tolist()
     eng.con.close()
     assert found == ["first_touch", "markov"]
+
+
+def test_a_python_step_is_rebuilt_when_a_c360_module_it_uses_changes(monkeypatch):
+    # the channel table's step lives in c360/channel_models.py, its Markov and Shapley code in c360/attribution.py
+    step = models.discover()["mrt__marketing__channel_attribution"]
+    params = P.load()
+    inputs = {name: "f" for name in step.refs}
+    before = models.fingerprint(None, step, params, inputs)
+    assert before == models.fingerprint(None, step, params, inputs) and before is not None
+    assert models.fingerprint(None, step, {**params, "attribution_models": ["markov"]}, inputs) != before
+    assert models.fingerprint(None, step, {**params, "conversion_window_days": 7}, inputs) == before  # not read
+    assert models.fingerprint(None, step, params, {**inputs, "int__attribution_paths": "g"}) != before
+    real = models.inspect.getsource
+
+    def edited(obj):
+        return real(obj) + ("\n# a changed removal effect\n" if obj.__name__ == "c360.attribution" else "")
+
+    monkeypatch.setattr(models.inspect, "getsource", edited)
+    assert models.fingerprint(None, step, params, inputs) != before
