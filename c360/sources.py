@@ -386,6 +386,18 @@ def _replace_shards(engine: DuckDBEngine, stats: dict, digests: dict[str, str | 
                        [digests.get(f) for f in stats]])
 
 
+def _set_aside(engine: DuckDBEngine) -> dict[str, list[dict]]:
+    """The GA4 rows the previous load set aside (c360__quarantine), by file as LoadReport lists them."""
+    if not engine.has_table("c360__quarantine"):
+        return {}
+    out: dict[str, list[dict]] = {}
+    for file, table, reason, rows in engine.native(
+            "SELECT file, source_table, reason, row_count FROM c360__quarantine "
+            "WHERE source_table = 'src__ga4__events' ORDER BY file, reason").fetchall():
+        out.setdefault(file, []).append({"file": file, "table": table, "reason": reason, "rows": rows})
+    return out
+
+
 def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport,
              full_refresh: bool = False, lookback_days: int = 3) -> None:
     """Load the GA4 shards into src__ga4__events, each raw shard parsed and flattened once, straight into the
@@ -395,7 +407,8 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
     changed (size or modification time), and those dated within `lookback_days` of the newest shard already
     loaded whose bytes changed (GA4 keeps updating a daily table for about 72 hours: inside that window a
     shard's sha256 is compared with the one recorded when it was read, so a copy that kept the old size and
-    time is still seen); they drop the rows of shards that disappeared.
+    time is still seen); they drop the rows of shards that disappeared. A shard kept still reports the rows
+    set aside from it (on_bad_rows: quarantine) when it was read; with on_bad_rows: fail it is read again.
     The event dates whose rows changed are written to c360__touched_dates, the partitions incremental
     models rebuild. A bad shard leaves the table as it was.
     """
@@ -410,6 +423,7 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
         return digests[str(p)]
 
     loaded: dict[str, tuple] = {}
+    set_aside = _set_aside(engine) if not first else {}
     if first:
         reload, removed = shards, []
     else:
@@ -420,7 +434,9 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
         cutoff = max(v[2] for v in loaded.values()) - timedelta(days=lookback_days) if loaded else date.min
         reload = [p for p in shards if str(p) not in loaded
                   or loaded[str(p)][:2] != (stats[str(p)].st_size, stats[str(p)].st_mtime_ns)
-                  or (_shard_date(p) >= cutoff and loaded[str(p)][3] != digest(p))]
+                  or (_shard_date(p) >= cutoff and loaded[str(p)][3] != digest(p))
+                  # rows of it were set aside, and bad rows now stop the run: read it again, as a fresh run would
+                  or (on_bad_rows != "quarantine" and display(p) in set_aside)]
         removed = [f for f in loaded if f not in stats]
     # the window the next run compares: the lookback_days before the newest shard now present. Each shard in it
     # is recorded with the digest of the bytes its rows came from: a shard read now, its bytes now; a shard kept,
@@ -439,6 +455,9 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
     finally:
         engine.native("RESET preserve_insertion_order")
     counts = dict(engine.native("SELECT shard, COUNT(*) FROM src__ga4__events GROUP BY 1").fetchall())
+    for path in shards:  # a shard kept from an earlier run still counts the rows that run set aside from it
+        if str(path) not in reloaded:
+            report.quarantined.extend(set_aside.get(display(path), []))
     for path in shards:
         report.files.append({"file": display(path), "table": "src__ga4__events",
                              "format": SHARD.match(path.name)["ext"], "rows": counts.get(shard_suffix(path), 0),
