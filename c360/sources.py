@@ -109,6 +109,7 @@ CSV_TABLES: tuple[CsvTable, ...] = (
 LOADED_SHARDS = "c360__loaded_shards"  # the shards in src__ga4__events: file, size, mtime, date, flattening,
 #                                        and the sha256 of those inside the lookback window
 TOUCHED_DATES = "c360__touched_dates"  # event dates whose rows this run loaded or removed
+LOADED_FILES = "c360__loaded_files"  # the CSV files in src__* tables: file, table, sha256, how they were read
 
 
 class BadInputError(ValueError):
@@ -387,13 +388,12 @@ def _replace_shards(engine: DuckDBEngine, stats: dict, digests: dict[str, str | 
 
 
 def _set_aside(engine: DuckDBEngine) -> dict[str, list[dict]]:
-    """The GA4 rows the previous load set aside (c360__quarantine), by file as LoadReport lists them."""
+    """The rows the previous load set aside (c360__quarantine), by file as LoadReport lists them."""
     if not engine.has_table("c360__quarantine"):
         return {}
     out: dict[str, list[dict]] = {}
     for file, table, reason, rows in engine.native(
-            "SELECT file, source_table, reason, row_count FROM c360__quarantine "
-            "WHERE source_table = 'src__ga4__events' ORDER BY file, reason").fetchall():
+            "SELECT file, source_table, reason, row_count FROM c360__quarantine ORDER BY file, reason").fetchall():
         out.setdefault(file, []).append({"file": file, "table": table, "reason": reason, "rows": rows})
     return out
 
@@ -507,6 +507,19 @@ def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str,
                          "rows": engine.row_count(spec.table), "read": "read"})
 
 
+def _csv_reading(spec: CsvTable, on_bad_rows: str) -> str:
+    """How a CSV file is read: its contract (columns, types, keys), on_bad_rows, and the loader's own source."""
+    return hashlib.sha256(f"{spec!r}|{on_bad_rows}|".encode() + Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def _loaded_files(engine: DuckDBEngine) -> dict[tuple[str, str], tuple[str, str]]:
+    """(file, table) -> (sha256, reading) of the CSV files the tables hold, as the last load recorded them."""
+    engine.native(f"CREATE TABLE IF NOT EXISTS {LOADED_FILES} (file VARCHAR, \"table\" VARCHAR, sha256 VARCHAR, "
+                  "reading VARCHAR)")
+    return {(f, t): (h, r) for f, t, h, r in engine.native(
+        f"SELECT file, \"table\", sha256, reading FROM {LOADED_FILES}").fetchall()}
+
+
 def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fail", full_refresh: bool = False,
                  lookback_days: int = 3) -> LoadReport:
     """Load the whole source tree into src__* tables (and the project's email-domain seed when absent).
@@ -515,7 +528,9 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
         engine: the DuckDB warehouse.
         source_root: the folder laid out as the data contract says.
         on_bad_rows: 'fail' or 'quarantine'.
-        full_refresh, lookback_days: which GA4 shards to re-read (see load_ga4); CSV files are always read.
+        full_refresh, lookback_days: which GA4 shards to re-read (see load_ga4). A CSV file is read again unless
+            its bytes (sha256), its contract, on_bad_rows and the loader are what they were when it was last read
+            (a full refresh reads it); a file kept still reports the rows set aside from it then.
     Returns:
         A LoadReport: rows per file and rows set aside.
     Raises:
@@ -523,14 +538,29 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
     """
     preflight(source_root)
     report = LoadReport()
+    set_aside = _set_aside(engine)
     load_ga4(engine, source_root, on_bad_rows, report, full_refresh, lookback_days)
+    loaded = _loaded_files(engine)
+    if full_refresh:
+        loaded = {}
     for spec in CSV_TABLES:
         path = source_root / spec.path
         if not path.is_file() and spec.path.startswith("seeds/"):
             path = SEEDS_DIR / Path(spec.path).name  # the project's own seed
         if path.is_file():
+            read_as = _csv_reading(spec, on_bad_rows)
+            digest = file_sha256(path)
+            if loaded.get((str(path), spec.table)) == (digest, read_as) and engine.has_table(spec.table):
+                # the same bytes read the same way: the table holds what reading them again would give
+                report.files.append({"file": display(path), "table": spec.table, "format": "csv",
+                                     "rows": engine.row_count(spec.table), "read": "unchanged"})
+                report.quarantined.extend(q for q in set_aside.get(display(path), []) if q["table"] == spec.table)
+                continue
+            engine.native(f"DELETE FROM {LOADED_FILES} WHERE \"table\" = ?", [spec.table])
             load_csv(engine, path, spec, on_bad_rows, report)
+            engine.native(f"INSERT INTO {LOADED_FILES} VALUES (?, ?, ?, ?)", [str(path), spec.table, digest, read_as])
         else:
+            engine.native(f"DELETE FROM {LOADED_FILES} WHERE \"table\" = ?", [spec.table])
             cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in spec.columns.items())
             engine.native(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT {cols}, 0 AS _line LIMIT 0")
             report.files.append({"file": f"{spec.path} (absent)", "table": spec.table, "format": "-", "rows": 0,

@@ -14,7 +14,7 @@ from c360.paths import PROJ_ROOT
 
 FIXTURES = PROJ_ROOT / "data" / "fixtures"
 BOOKKEEPING = {"c360__loaded_shards", "c360__touched_dates", "c360__row_audit", "c360__quarantine", "c360__model_runs",
-               "c360__model_state"}
+               "c360__model_state", "c360__loaded_files"}
 
 
 def run_pipeline(root: Path, warehouse: Path, **overrides) -> dict:
@@ -104,8 +104,8 @@ def test_a_rerun_on_the_same_inputs_changes_nothing(tmp_path, full):
     built = run_pipeline(FIXTURES, warehouse)
     # nothing any model reads changed: every model is kept as it was, none rebuilt
     assert all(built[layer]["unchanged"].all() for layer in models.LAYERS)
-    # no shard is parsed again, not even those inside the lookback window: their bytes are the ones read before
-    assert shards_read(built) == []
+    # no file is parsed again, not even the shards inside the lookback window: their bytes are the ones read before
+    assert [f["file"] for f in built["loaded"].files if f["read"] == "read"] == []
     assert_same(tables(warehouse), first)
     assert_same(first, full)
 
@@ -254,6 +254,7 @@ def test_a_changed_source_file_rebuilds_what_reads_it_and_nothing_else(tmp_path,
     deals = root / "crm" / "deals.csv"
     deals.write_text(deals.read_text().replace("Initech pilot,2500.00", f"Initech pilot,{amount}"))
     built = run_pipeline(root, warehouse)
+    assert [Path(f["file"]).name for f in built["loaded"].files if f["read"] == "read"] == ["deals.csv"]
     rebuilt = _rebuilt(built)
     # deals feed the deal aggregates, customer 360 and attribution; never the identity graph
     assert {"base__crm__deals", "int__deal_aggregates", "mrt__core__customer_360",
