@@ -476,8 +476,9 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     On DuckDB a model is kept as it is, not rebuilt, when nothing it is a function of changed since its last
     build (see fingerprint: its SQL or code, the parameters it reads, the models and source tables it reads),
     unless the run is a full refresh: a re-run that changes only the conversion window rebuilds attribution,
-    not identity. The fingerprints are kept in c360__model_state; a model's is removed before it is rebuilt
-    and written once it is, so a build that fails half-way is rebuilt next time. BigQuery rebuilds every model.
+    not identity. The fingerprints are kept in c360__model_state; those of the models to rebuild are removed
+    before the first is rebuilt and written once all are, so a layer that fails half-way is rebuilt next time.
+    BigQuery rebuilds every model.
 
     Args:
         engine: the warehouse (c360.engine).
@@ -495,18 +496,20 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     layer_models = plan(layer)
     wanted = sorted({s for m in layer_models for s in sources_of(m)} & set(engine.tables()))
     checksums = engine.checksums(wanted, exact=True)  # what the source tables hold now, to the last bit
-    results = []
+    marks: dict[str, str | None] = {}  # a model's fingerprint needs its inputs' fingerprints, not their rows
     for model in layer_models:
-        mark = fingerprint(engine, model, params, {**state, **checksums})
-        if not refresh and mark is not None and state.get(model.name) == mark and _intact(engine, model):
-            results.append({**_kept_unchanged(engine, model), "unchanged": True})
-            continue
-        engine.native(f"DELETE FROM {STATE_TABLE} WHERE model = ?", [model.name])
-        state.pop(model.name, None)
-        results.append({**build_model(engine, model, params), "unchanged": False})
-        if mark is not None:
-            engine.native(f"INSERT INTO {STATE_TABLE} VALUES (?, ?)", [model.name, mark])
-            state[model.name] = mark
+        marks[model.name] = fingerprint(engine, model, params, {**state, **checksums, **marks})
+    keep = {m.name for m in layer_models if not refresh and marks[m.name] is not None
+            and state.get(m.name) == marks[m.name] and _intact(engine, m)}
+    rebuild = [m.name for m in layer_models if m.name not in keep]
+    # forgotten before any is rebuilt, remembered once all are (two statements, not two per model)
+    engine.native(f"DELETE FROM {STATE_TABLE} WHERE model IN (SELECT UNNEST(?))", [rebuild])
+    results = [{**_kept_unchanged(engine, m), "unchanged": True} if m.name in keep
+               else {**build_model(engine, m, params), "unchanged": False} for m in layer_models]
+    done = [(name, marks[name]) for name in rebuild if marks[name] is not None]
+    if done:
+        engine.native(f"INSERT INTO {STATE_TABLE} SELECT * FROM (SELECT UNNEST(?), UNNEST(?))",
+                      [[n for n, _ in done], [m for _, m in done]])
     built = pd.DataFrame(results)
     _record_timings(engine, layer, built)
     return built

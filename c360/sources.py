@@ -540,31 +540,40 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
     report = LoadReport()
     set_aside = _set_aside(engine)
     load_ga4(engine, source_root, on_bad_rows, report, full_refresh, lookback_days)
-    loaded = _loaded_files(engine)
-    if full_refresh:
-        loaded = {}
+    loaded = {} if full_refresh else _loaded_files(engine)
+    found = []  # (spec, path or None, sha256, reading, kept)
     for spec in CSV_TABLES:
         path = source_root / spec.path
         if not path.is_file() and spec.path.startswith("seeds/"):
             path = SEEDS_DIR / Path(spec.path).name  # the project's own seed
-        if path.is_file():
-            read_as = _csv_reading(spec, on_bad_rows)
-            digest = file_sha256(path)
-            if loaded.get((str(path), spec.table)) == (digest, read_as) and engine.has_table(spec.table):
-                # the same bytes read the same way: the table holds what reading them again would give
-                report.files.append({"file": display(path), "table": spec.table, "format": "csv",
-                                     "rows": engine.row_count(spec.table), "read": "unchanged"})
-                report.quarantined.extend(q for q in set_aside.get(display(path), []) if q["table"] == spec.table)
-                continue
-            engine.native(f"DELETE FROM {LOADED_FILES} WHERE \"table\" = ?", [spec.table])
-            load_csv(engine, path, spec, on_bad_rows, report)
-            engine.native(f"INSERT INTO {LOADED_FILES} VALUES (?, ?, ?, ?)", [str(path), spec.table, digest, read_as])
-        else:
-            engine.native(f"DELETE FROM {LOADED_FILES} WHERE \"table\" = ?", [spec.table])
+        if not path.is_file():
+            found.append((spec, None, None, None, False))
+            continue
+        digest, reading = file_sha256(path), _csv_reading(spec, on_bad_rows)
+        # the same bytes read the same way: the table holds what reading them again would give
+        kept = loaded.get((str(path), spec.table)) == (digest, reading) and engine.has_table(spec.table)
+        found.append((spec, path, digest, reading, kept))
+    # the records of the files read now are removed before the first is read and written once all are
+    _loaded_files(engine)
+    engine.native(f"DELETE FROM {LOADED_FILES} WHERE \"table\" IN (SELECT UNNEST(?))",
+                  [[spec.table for spec, *_, kept in found if not kept]])
+    for spec, path, digest, reading, kept in found:
+        if path is None:
             cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in spec.columns.items())
             engine.native(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT {cols}, 0 AS _line LIMIT 0")
             report.files.append({"file": f"{spec.path} (absent)", "table": spec.table, "format": "-", "rows": 0,
                                  "read": "absent"})
+        elif kept:
+            report.files.append({"file": display(path), "table": spec.table, "format": "csv",
+                                 "rows": engine.row_count(spec.table), "read": "unchanged"})
+            report.quarantined.extend(q for q in set_aside.get(display(path), []) if q["table"] == spec.table)
+        else:
+            load_csv(engine, path, spec, on_bad_rows, report)
+    read = [(str(path), spec.table, digest, reading) for spec, path, digest, reading, kept in found
+            if path is not None and not kept]
+    if read:
+        engine.native(f"INSERT INTO {LOADED_FILES} SELECT * FROM "
+                      "(SELECT UNNEST(?), UNNEST(?), UNNEST(?), UNNEST(?))", [list(col) for col in zip(*read)])
     engine.native(
         "CREATE OR REPLACE TABLE c360__quarantine AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::VARCHAR, "
         "NULL::VARCHAR, NULL::BIGINT)) t(file, source_table, reason, row_count) WHERE false")
