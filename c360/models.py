@@ -351,9 +351,7 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     rows = engine.row_count(model.name)
     dropped = 0
     if audited:
-        dropped = int(engine.query(
-            f"SELECT COALESCE(SUM(row_count), 0) AS n FROM {audit} WHERE model = @model AND outcome != 'kept'",
-            name)["n"].iloc[0])
+        dropped = _dropped(engine, model.name)
     return {"model": model.name, "rows": rows, "dropped": dropped, "incremental": incremental,
             "seconds": round(time.perf_counter() - started, 3)}
 
@@ -462,11 +460,16 @@ def _intact(engine, model: Model) -> bool:
     return engine.is_view(model.name) and all(engine.has_table(h) for h in _render(model, engine)[1])
 
 
+def _dropped(engine, name: str) -> int:
+    """The rows the row audit records as dropped from model `name` (every reason)."""
+    return int(engine.query(f"SELECT COALESCE(SUM(row_count), 0) AS n FROM {engine.relation(AUDIT_TABLE)} "
+                            "WHERE model = @model AND outcome != 'kept'", {"model": name})["n"].iloc[0])
+
+
 def _kept_unchanged(engine, model: Model) -> dict[str, Any]:
     """The build result of a model kept as it was: its rows, and its dropped rows as the audit recorded them."""
-    dropped = engine.native(f"SELECT COALESCE(SUM(row_count), 0) FROM {AUDIT_TABLE} WHERE model = ? "
-                            "AND outcome != 'kept'", [model.name]).fetchone()[0] if engine.has_table(AUDIT_TABLE) else 0
-    return {"model": model.name, "rows": engine.row_count(model.name), "dropped": int(dropped),
+    dropped = _dropped(engine, model.name) if engine.has_table(AUDIT_TABLE) else 0
+    return {"model": model.name, "rows": engine.row_count(model.name), "dropped": dropped,
             "incremental": False, "seconds": 0.0}
 
 

@@ -399,7 +399,8 @@ def _set_aside(engine: DuckDBEngine) -> dict[str, list[dict]]:
 
 
 def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport,
-             full_refresh: bool = False, lookback_days: int = 3) -> None:
+             full_refresh: bool = False, lookback_days: int = 3,
+             set_aside: dict[str, list[dict]] | None = None) -> None:
     """Load the GA4 shards into src__ga4__events, each raw shard parsed and flattened once, straight into the
     table (c360/sql/_ga4_events.sql: the rows base__ga4__events reads; the nested export is not stored).
 
@@ -410,7 +411,8 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
     time is still seen); they drop the rows of shards that disappeared. A shard kept still reports the rows
     set aside from it (on_bad_rows: quarantine) when it was read; with on_bad_rows: fail it is read again.
     The event dates whose rows changed are written to c360__touched_dates, the partitions incremental
-    models rebuild. A bad shard leaves the table as it was.
+    models rebuild. A bad shard leaves the table as it was. `set_aside`: the previous load's rows set aside
+    (_set_aside; read here when not given).
     """
     shards = ga4_shards(source_root)
     stats = {str(p): p.stat() for p in shards}
@@ -423,7 +425,7 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
         return digests[str(p)]
 
     loaded: dict[str, tuple] = {}
-    set_aside = _set_aside(engine) if not first else {}
+    set_aside = {} if first else (_set_aside(engine) if set_aside is None else set_aside)
     if first:
         reload, removed = shards, []
     else:
@@ -539,8 +541,9 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
     preflight(source_root)
     report = LoadReport()
     set_aside = _set_aside(engine)
-    load_ga4(engine, source_root, on_bad_rows, report, full_refresh, lookback_days)
-    loaded = {} if full_refresh else _loaded_files(engine)
+    load_ga4(engine, source_root, on_bad_rows, report, full_refresh, lookback_days, set_aside)
+    recorded = _loaded_files(engine)
+    loaded = {} if full_refresh else recorded
     found = []  # (spec, path or None, sha256, reading, kept)
     for spec in CSV_TABLES:
         path = source_root / spec.path
@@ -554,7 +557,6 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
         kept = loaded.get((str(path), spec.table)) == (digest, reading) and engine.has_table(spec.table)
         found.append((spec, path, digest, reading, kept))
     # the records of the files read now are removed before the first is read and written once all are
-    _loaded_files(engine)
     engine.native(f"DELETE FROM {LOADED_FILES} WHERE \"table\" IN (SELECT UNNEST(?))",
                   [[spec.table for spec, *_, kept in found if not kept]])
     for spec, path, digest, reading, kept in found:
