@@ -3,7 +3,11 @@
 -- Sessions and their sources come from int__web_sessions (see its header for the source rules);
 -- customer_id: through int__identity_resolved, NULL for an anonymous device.
 -- dropped (_drop_reason): missing_user_pseudo_id (events of a device without an id form no session).
-{{ config(partition_by='session_date', cluster_by='customer_id, user_pseudo_id') }}
+-- materialized: on DuckDB a view (int__web_sessions plus one join to the resolved devices: storing it would be
+--   a second copy of every session, the largest write after the events); on BigQuery a table, partitioned
+--   and clustered for the BI tools that read it.
+{{ config(materialized=('view' if target.type == 'duckdb' else 'table'),
+          partition_by='session_date', cluster_by='customer_id, user_pseudo_id') }}
 WITH sessions AS (
     SELECT * FROM {{ ref('int__web_sessions') }}
 ),
