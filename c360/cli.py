@@ -13,9 +13,9 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def _cmd_run(args) -> int:
+    # only the runner before the run: it starts the first kernel at once, and every module imported before that
+    # delays the whole run (c360.sources and c360.bigquery bring pandas and duckdb: about 0.5 s)
     from c360 import runner
-    from c360.bigquery import NoCredentials
-    from c360.sources import BadInputError
 
     try:
         overrides = [*P.split_make_vars(args.make_vars or ""), *args.p]
@@ -28,12 +28,6 @@ def _cmd_run(args) -> int:
     except P.ParamError as e:  # backend bigquery: a source table or dataset that does not exist
         print(f"c360: bad parameters: {e}", file=sys.stderr)
         return 2
-    except BadInputError as e:
-        print(f"c360: bad input: {e}", file=sys.stderr)
-        return 3
-    except NoCredentials as e:
-        print(f"c360: {e}", file=sys.stderr)
-        return 5
     except runner.RunInProgress as e:
         print(f"c360: {e}", file=sys.stderr)
         return 4
@@ -41,6 +35,17 @@ def _cmd_run(args) -> int:
         print(f"c360: run failed: {e}", file=sys.stderr)
         print("c360: the previous warehouse and reports are unchanged.", file=sys.stderr)
         return 1
+    except Exception as e:
+        from c360.bigquery import NoCredentials
+        from c360.sources import BadInputError
+
+        if isinstance(e, BadInputError):
+            print(f"c360: bad input: {e}", file=sys.stderr)
+            return 3
+        if isinstance(e, NoCredentials):
+            print(f"c360: {e}", file=sys.stderr)
+            return 5
+        raise
     print(f"c360: reports in {out} (reports/latest)")
     return 0
 

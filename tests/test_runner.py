@@ -109,6 +109,19 @@ def test_input_that_breaks_the_contract_stops_the_run_before_any_notebook_and_le
     assert not list(tmp_path.glob("c360.duckdb*"))  # no warehouse, no working copy, no lock
 
 
+def test_bigquery_without_credentials_stops_with_its_own_exit_code_and_how_to_log_in(tmp_path):
+    env = {**os.environ, "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "no-such-key.json")}
+    env.pop("BIGQUERY_EMULATOR_HOST", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "c360", "run", "--reports", str(tmp_path / "reports"),
+         "--params", str(PROJ_ROOT / "params" / "bigquery.example.yaml")],
+        cwd=PROJ_ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 5, result.stderr
+    assert "gcloud auth application-default login" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "reports").exists()
+
+
 def test_make_passes_command_line_variables_as_overrides():
     env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
     dry = subprocess.run(["make", "--no-print-directory", "-n", "run", "CONVERSION_WINDOW_DAYS=30",
