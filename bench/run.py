@@ -9,7 +9,8 @@ exponent (slope of log time against log events), and an incremental run that add
 warehouse holding the others (with the default lookback_days, and with lookback_days=0), beside the least such a
 run could cost (the fixed cost plus the every-field floor over the new day's shards), and then a re-run with
 another conversion_window_days (what an analyst changing one parameter waits for). Results are printed and
-saved to bench/results.json. A benchmark, not a test: nothing here fails on a time.
+saved to bench/results.json, with a fixed CPU workload timed before and after (calibration_seconds_*: how fast
+the machine was while it ran). A benchmark, not a test: nothing here fails on a time.
 
     BENCH_SIZES=10000x30,30000x30,100000x30 BENCH_SEED=7 BENCH_REPEAT=3 python bench/run.py
 
@@ -174,6 +175,21 @@ def floor_all_fields_seconds(source_root: Path, shards: list[Path] | None = None
     return seconds
 
 
+def calibration_seconds() -> float:
+    """A fixed CPU workload (DuckDB hashing and grouping 20M integers on every core, as the pipeline's SQL does;
+    median of 3): how fast the machine was during a bench. Shared machines have slow spells; two benches compare
+    by their ratios, and this tells how much slower the machine itself was when their seconds differ."""
+    con = duckdb.connect()
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        con.execute("SELECT COUNT(*) FROM (SELECT hash(i) % 1000003 AS k, COUNT(*) FROM range(20000000) t(i) "
+                    "GROUP BY k)").fetchall()
+        times.append(time.perf_counter() - t0)
+    con.close()
+    return round(statistics.median(times), 3)
+
+
 def run_pipeline(source_root: Path, warehouse: Path, *extra: str) -> dict:
     """`python -m c360 run` as a user runs it; wall time, peak RSS, manifest, per-model seconds."""
     reports = OUT / "reports"
@@ -249,7 +265,8 @@ def incremental(source_root: Path, persons: int, days: int) -> dict:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__},
-               "seed": SEED, "sizes": []}
+               "seed": SEED, "sizes": [], "calibration_seconds_before": calibration_seconds()}
+    print(f"machine speed: a fixed DuckDB workload took {results['calibration_seconds_before']:.2f} s")
     fixtures = median_run([run_pipeline(ROOT / "data" / "fixtures", OUT / "w-fixtures.duckdb", "-p",
                                          "full_refresh=true") for _ in range(REPEAT)])
     results["fixtures"] = fixtures
@@ -314,6 +331,9 @@ def main() -> None:
     for label, key in (("full refresh", "notebooks_full_refresh"), ("add one day", "notebooks_incremental"),
                        ("add one day, lookback 0", "notebooks_incremental_lookback0")):
         print(f"    {label}: " + ", ".join(f"{k.split('_')[0]} {v:.1f}s" for k, v in inc[key].items()))
+    results["calibration_seconds_after"] = calibration_seconds()
+    print(f"machine speed: the fixed DuckDB workload took {results['calibration_seconds_before']:.2f} s before the "
+          f"bench and {results['calibration_seconds_after']:.2f} s after it")
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print("saved bench/results.json")
 
