@@ -50,6 +50,79 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_sql(args) -> int:
+    """Print a model's SQL as the engine runs it; --explain: run it under DuckDB's EXPLAIN ANALYZE on the
+    warehouse (read-only) and print the plan with each operator's rows and time."""
+    import difflib
+
+    from c360 import models
+
+    try:
+        merged = P.load(args.params, args.p)
+    except P.ParamError as e:
+        print(f"c360: bad parameters: {e}", file=sys.stderr)
+        return 2
+    known = models.discover()
+    if args.model not in known:
+        close = difflib.get_close_matches(args.model, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else "; `ls c360/sql/*/` lists them"
+        print(f"c360: no model {args.model!r}{hint}", file=sys.stderr)
+        return 2
+    target = args.target or merged["backend"]
+    if args.explain and target != "duckdb":
+        print("c360: --explain runs on the DuckDB warehouse; on BigQuery a model's plan and slot time are in the "
+              "console's execution details of its job (jobs/<notebook>.jsonl of a run's reports lists them)",
+              file=sys.stderr)
+        return 2
+    try:
+        sql, helpers = models.compiled(args.model, target, args.incremental)
+    except ValueError as e:
+        print(f"c360: {e}; see c360/identity.py", file=sys.stderr)
+        return 2
+    if not args.explain:
+        cfg = models.config_of(known[args.model], target)
+        print(f"-- {args.model} on {target}: " + ", ".join(f"{k}={v}" for k, v in sorted(cfg.items())))
+        for name, helper_sql in helpers.items():
+            print(f"-- helper table {name} (built with the view, before it):\n{_formatted(helper_sql, args.pretty, target)};\n")
+        print(_formatted(sql, args.pretty, target) + ";")
+        return 0
+    return _explain(args.model, merged, args.incremental)
+
+
+def _formatted(sql: str, pretty: bool, target: str) -> str:
+    if not pretty:
+        return sql.strip()
+    import sqlglot
+
+    return sqlglot.parse_one(sql, read=target).sql(dialect=target, pretty=True)
+
+
+def _explain(name: str, params: dict, incremental: bool) -> int:
+    from c360 import dialect, models
+    from c360.engine import DuckDBEngine, _used_params
+    from c360.paths import resolve
+
+    path = resolve(params["warehouse"])
+    if not path.exists():
+        print(f"c360: no warehouse at {path}; `make run` builds it", file=sys.stderr)
+        return 2
+    engine = DuckDBEngine(path, read_only=True, memory_limit=params.get("duckdb_memory_limit", ""))
+    try:
+        missing = sorted(n for n in models.dependencies(models.discover()[name]) | models.sources_of(
+            models.discover()[name]) if not engine.has_table(n))
+        if missing:
+            print(f"c360: {path} has no {', '.join(missing)}: run the pipeline (or the notebooks before this "
+                  "model's) first", file=sys.stderr)
+            return 2
+        sql = models.render(models.discover()[name], engine, incremental)
+        plan = engine.con.execute("EXPLAIN ANALYZE " + dialect.to_duckdb(sql), _used_params(sql, params)).fetchall()
+    finally:
+        engine.con.close()
+    print(f"-- {name}: EXPLAIN ANALYZE on {path} (read-only; the model's SELECT, nothing written)")
+    print(plan[0][1])
+    return 0
+
+
 def _cmd_params(args) -> int:
     defaults = P.read_file(P.DEFAULT_PARAMS)
     for name, p in P.SPEC.items():
@@ -94,6 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--make-vars", default="", help=argparse.SUPPRESS)
     run.set_defaults(fn=_cmd_run)
     sub.add_parser("params", help="list every parameter").set_defaults(fn=_cmd_params)
+    sq = sub.add_parser("sql", help="print a model's SQL as the engine runs it; --explain profiles it on the warehouse")
+    sq.add_argument("model", help="a model name, e.g. int__web_sessions")
+    sq.add_argument("--target", choices=["duckdb", "bigquery"], default="",
+                    help="the engine's SQL to print (default: the parameters' backend)")
+    sq.add_argument("--incremental", action="store_true", help="the incremental form (models that have one)")
+    sq.add_argument("--pretty", action="store_true", help="formatted by sqlglot (default: the exact text run)")
+    sq.add_argument("--explain", action="store_true",
+                    help="run the SELECT under DuckDB's EXPLAIN ANALYZE on the warehouse (read-only)")
+    sq.add_argument("--params", default=str(P.DEFAULT_PARAMS), help="YAML parameter file")
+    sq.add_argument("-p", action="append", default=[], metavar="KEY=VALUE", help="override one parameter")
+    sq.set_defaults(fn=_cmd_sql)
     sub.add_parser("golden", help="re-execute notebooks/ on fixtures and store their outputs").set_defaults(fn=_cmd_golden)
     syn = sub.add_parser("synth", help="write a synthetic source root (GA4 export + CRM) following the data contract")
     syn.add_argument("out", help="folder to write (its GA4 shards and CSVs are replaced)")

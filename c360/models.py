@@ -147,8 +147,8 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
 
     def ga4_events() -> str:
         export = source("ga4", "events")
-        if engine is None or engine.name == "duckdb":  # the DuckDB loader stored the flattened rows (c360.sources)
-            return export
+        if (engine.name if engine is not None else target) in (None, "duckdb"):  # the DuckDB loader stored the
+            return export  # flattened rows (c360.sources)
         return f"({env.from_string(_GA4_EVENTS).render(export=export)})"
 
     env.globals.update(ref=ref, source=source, ga4_param=ga4_param, config=set_config,
@@ -182,6 +182,24 @@ def config_of(model: Model, target: str | None = None) -> dict:
     unique_key and an optional delete_where for target rows to drop as well)."""
     found = dict(_analyze(model.template, target)[2]) if model.fn is None else {}
     return {"materialized": "table", **found}
+
+
+def compiled(name: str, target: str, incremental: bool = False) -> tuple[str, dict[str, str]]:
+    """Model `name`'s SQL as engine `target` ('duckdb' or 'bigquery') runs it, with bare relation names, and the
+    helper tables it reads (name -> SELECT; DuckDB views): what `python -m c360 sql` prints. Raises KeyError for
+    an unknown model, ValueError for a Python step (its SQL is written as it runs)."""
+    from c360 import dialect
+
+    model = discover()[name]
+    if model.fn is not None:
+        raise ValueError(f"{name} is a Python step ({model.fn.__module__}.{model.fn.__name__}): its SQL is written "
+                         "as it runs, round by round")
+    helpers: dict[str, str] = {}
+    sql = _jinja(None, incremental=incremental, this=name, helpers=helpers, target=target).from_string(
+        model.template).render()
+    if target == "duckdb":
+        return dialect.to_duckdb(sql), {h: dialect.to_duckdb(q) for h, q in helpers.items()}
+    return sql, helpers
 
 
 def render(model: Model, engine, incremental: bool = False) -> str:
