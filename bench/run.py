@@ -15,7 +15,9 @@ the machine was while it ran). A benchmark, not a test: nothing here fails on a 
     BENCH_SIZES=10000x30,30000x30,100000x30 BENCH_SEED=7 BENCH_REPEAT=3 python bench/run.py
 
 Each floor, each full run and the fixtures run are measured BENCH_REPEAT times, interleaved, and the median is
-reported (with every run's seconds); the incremental runs once.
+reported (with every run's seconds); the ratios to the floors are given both as the ratio of the medians and as
+the median of each repeat's ratio (a full run against the floors measured just before it); the incremental
+runs once.
 """
 from __future__ import annotations
 
@@ -212,6 +214,11 @@ def run_pipeline(source_root: Path, warehouse: Path, *extra: str) -> dict:
             "models": {k: round(v, 2) for k, v in per_model.items()}}
 
 
+def paired(fulls: list[dict], floors: list[float], fixed: float) -> float:
+    """The median over repeats of (full run - the fixed cost) / the floor measured just before that run."""
+    return round(statistics.median((f["seconds"] - fixed) / fl for f, fl in zip(fulls, floors)), 2)
+
+
 def median_run(runs: list[dict]) -> dict:
     """The run whose wall time is the median of `runs` (the lower middle one of an even count), with every run's
     seconds."""
@@ -291,13 +298,19 @@ def main() -> None:
                 "floor_all_fields_seconds_all_runs": [round(x, 2) for x in floors_all],
                 "events_per_second": round(rows / full["seconds"]),
                 "data_cost_over_floor": round(data_cost / floor, 2),
-                "data_cost_over_floor_all_fields": round(data_cost / floor_all, 2)}
+                "data_cost_over_floor_all_fields": round(data_cost / floor_all, 2),
+                # each repeat's full run against the floors measured just before it (the same spell of the
+                # machine), then the median: steadier than the ratio of medians when the machine's speed drifts
+                "data_cost_over_floor_paired": paired(fulls, floors, fixtures["seconds"]),
+                "data_cost_over_floor_all_fields_paired": paired(fulls, floors_all, fixtures["seconds"])}
         results["sizes"].append(size)
         print(f"{persons:>7} persons x {days} days: {rows:,} raw events in {shard_bytes / 1e6:,.0f} MB of GA4 shards "
               f"({size['ga4_bytes_per_event']:.0f} bytes/event), floor {floor:.1f} s (every base field: "
               f"{floor_all:.1f} s), full run {full['seconds']:.1f} s ({size['events_per_second']:,} events/s), "
               f"(run - fixtures) / floor {size['data_cost_over_floor']:.2f} "
-              f"({size['data_cost_over_floor_all_fields']:.2f}), peak RSS {full['peak_rss_mb']} MB")
+              f"({size['data_cost_over_floor_all_fields']:.2f}; run by run against the floors beside it: "
+              f"{size['data_cost_over_floor_paired']:.2f} ({size['data_cost_over_floor_all_fields_paired']:.2f})), "
+              f"peak RSS {full['peak_rss_mb']} MB")
         print("    notebooks: " + ", ".join(f"{k.split('_')[0]} {v:.1f}s" for k, v in full["notebooks"].items()))
         print("    slowest models: " + ", ".join(f"{k} {v:.2f}s" for k, v in list(full["models"].items())[:5]))
     small, large = results["sizes"][0], results["sizes"][-1]
