@@ -106,15 +106,22 @@ def _explain(name: str, params: dict, incremental: bool) -> int:
     if not path.exists():
         print(f"c360: no warehouse at {path}; `make run` builds it", file=sys.stderr)
         return 2
-    engine = DuckDBEngine(path, read_only=True, memory_limit=params.get("duckdb_memory_limit", ""))
     try:
-        missing = sorted(n for n in models.dependencies(models.discover()[name]) | models.sources_of(
-            models.discover()[name]) if not engine.has_table(n))
+        engine = DuckDBEngine(path, read_only=True, memory_limit=params.get("duckdb_memory_limit", ""))
+    except Exception as e:  # noqa: BLE001 - another process holds it for writing, or it is no DuckDB file
+        print(f"c360: cannot open {path} read-only: {e}", file=sys.stderr)
+        return 2
+    try:
+        model = models.discover()[name]
+        needed = models.dependencies(model) | models.sources_of(model)
+        if incremental:  # it reads its own table and the dates the last load touched
+            needed |= {name, models.TOUCHED_DATES}
+        missing = sorted(n for n in needed if not engine.has_table(n))
         if missing:
             print(f"c360: {path} has no {', '.join(missing)}: run the pipeline (or the notebooks before this "
                   "model's) first", file=sys.stderr)
             return 2
-        sql = models.render(models.discover()[name], engine, incremental)
+        sql = models.render(model, engine, incremental)
         plan = engine.con.execute("EXPLAIN ANALYZE " + dialect.to_duckdb(sql), _used_params(sql, params)).fetchall()
     finally:
         engine.con.close()

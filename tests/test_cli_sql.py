@@ -69,3 +69,13 @@ def test_explain_profiles_the_model_on_the_warehouse_and_writes_nothing(tmp_path
 def test_explain_needs_a_duckdb_warehouse(capsys, argv):
     code, _, err = _sql(capsys, "int__web_sessions", *argv)
     assert code == 2 and err.startswith("c360: ")
+
+
+def test_explain_of_an_incremental_form_needs_the_model_and_the_touched_dates(tmp_path, capsys):
+    warehouse = tmp_path / "w.duckdb"
+    build_layers(PROJ_ROOT / "data" / "fixtures", warehouse, layers=("base",)).close()
+    code, _, err = _sql(capsys, "int__web_sessions", "--explain", "--incremental", "-p", f"warehouse={warehouse}")
+    assert code == 2 and "int__web_sessions" in err.split("has no")[1]
+    (tmp_path / "junk.duckdb").write_text("not a database")
+    code, _, err = _sql(capsys, "int__web_sessions", "--explain", "-p", f"warehouse={tmp_path / 'junk.duckdb'}")
+    assert code == 2 and "cannot open" in err
