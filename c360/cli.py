@@ -77,13 +77,14 @@ def _cmd_sql(args) -> int:
     try:
         sql, helpers = models.compiled(args.model, target, args.incremental)
     except ValueError as e:
-        print(f"c360: {e}; see c360/identity.py", file=sys.stderr)
+        print(f"c360: {e}", file=sys.stderr)
         return 2
     if not args.explain:
         cfg = models.config_of(known[args.model], target)
         print(f"-- {args.model} on {target}: " + ", ".join(f"{k}={v}" for k, v in sorted(cfg.items())))
         for name, helper_sql in helpers.items():
-            print(f"-- helper table {name} (built with the view, before it):\n{_formatted(helper_sql, args.pretty, target)};\n")
+            print(f"-- helper table {name} (built with the view, before it):")
+            print(_formatted(helper_sql, args.pretty, target) + ";\n")
         print(_formatted(sql, args.pretty, target) + ";")
         return 0
     return _explain(args.model, merged, args.incremental)

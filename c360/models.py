@@ -192,8 +192,8 @@ def compiled(name: str, target: str, incremental: bool = False) -> tuple[str, di
 
     model = discover()[name]
     if model.fn is not None:
-        raise ValueError(f"{name} is a Python step ({model.fn.__module__}.{model.fn.__name__}): its SQL is written "
-                         "as it runs, round by round")
+        where = f"{model.fn.__module__.replace('.', '/')}.py: {model.fn.__name__}"
+        raise ValueError(f"{name} is a Python step ({where}): its SQL is written as it runs")
     helpers: dict[str, str] = {}
     sql = _jinja(None, incremental=incremental, this=name, helpers=helpers, target=target).from_string(
         model.template).render()
