@@ -194,9 +194,7 @@ def compiled(name: str, target: str, incremental: bool = False) -> tuple[str, di
     if model.fn is not None:
         where = f"{model.fn.__module__.replace('.', '/')}.py: {model.fn.__name__}"
         raise ValueError(f"{name} is a Python step ({where}): its SQL is written as it runs")
-    helpers: dict[str, str] = {}
-    sql = _jinja(None, incremental=incremental, this=name, helpers=helpers, target=target).from_string(
-        model.template).render()
+    sql, helpers = _render(model, None, incremental, target)
     if target == "duckdb":
         return dialect.to_duckdb(sql), {h: dialect.to_duckdb(q) for h, q in helpers.items()}
     return sql, helpers
@@ -207,10 +205,12 @@ def render(model: Model, engine, incremental: bool = False) -> str:
     return _render(model, engine, incremental)[0]
 
 
-def _render(model: Model, engine, incremental: bool = False) -> tuple[str, dict[str, str]]:
-    """render(), and the helper tables the SQL reads (name -> SELECT; see helper_table)."""
+def _render(model: Model, engine, incremental: bool = False, target: str | None = None
+            ) -> tuple[str, dict[str, str]]:
+    """render(), and the helper tables the SQL reads (name -> SELECT; see helper_table). Without an engine,
+    names stay bare and `target` is the engine whose SQL it is."""
     helpers: dict[str, str] = {}
-    sql = _jinja(engine, incremental=incremental, this=model.name, helpers=helpers).from_string(
+    sql = _jinja(engine, incremental=incremental, this=model.name, helpers=helpers, target=target).from_string(
         model.template).render()
     return sql, helpers
 
