@@ -54,8 +54,10 @@ from c360.paths import display, resolve
 
 GA4_SHARD_PREFIX = "events_"
 JOB_LOG_ENV = "C360_JOB_LOG"  # a JSON-lines file every BigQueryEngine appends its jobs to (the runner sets it)
-SEED_TABLES = ("email_domains", "ga4_source_categories")
+SEED_TABLES = ("email_domains", "ga4_source_categories", "currencies")
 REQUIRED_SOURCES = ("crm__contacts", "crm__deals")
+# optional columns of the data contract that models read: a configured table without them gets NULLs
+MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",)}
 # source(system, table) -> the parameter naming its table
 SOURCE_PARAMS = {
     "crm__contacts": "crm_contacts_table",
@@ -63,11 +65,12 @@ SOURCE_PARAMS = {
     "crm__form_submissions": "crm_form_submissions_table",
     "product__users": "product_users_table",
     "marketing__ad_spend": "ad_spend_table",
+    "marketing__fx_rates": "fx_rates_table",
     "seeds__email_domains": "email_domains_table",
 }
 # DuckDB loader types (c360.sources) -> BigQuery types, for the empty stand-in of an absent optional source
 _BQ_TYPES = {"VARCHAR": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "DOUBLE": "FLOAT64", "BOOLEAN": "BOOL",
-             "DATE": "DATE", "BIGINT": "INT64"}
+             "DATE": "DATE", "BIGINT": "INT64", "INTEGER": "INT64", "DECIMAL(38, 9)": "NUMERIC"}
 
 
 class BytesLimitError(RuntimeError):
@@ -226,14 +229,17 @@ def _human(n: int | None) -> str:
     return str(n)
 
 
-def _bq_schema(df: pd.DataFrame) -> list:
-    """BigQuery columns for a small DataFrame, by dtype (object columns are strings)."""
+def _bq_schema(df: pd.DataFrame, decimal_columns: tuple[str, ...] = ()) -> list:
+    """BigQuery columns for a small DataFrame, by dtype (object columns are strings; `decimal_columns`, holding
+    decimal.Decimal values, are NUMERIC)."""
     from google.cloud import bigquery
 
     fields = []
     for name, dtype in df.dtypes.items():
         check_identifier(str(name))
-        if pd.api.types.is_bool_dtype(dtype):
+        if name in decimal_columns:
+            t = "NUMERIC"
+        elif pd.api.types.is_bool_dtype(dtype):
             t = "BOOL"
         elif pd.api.types.is_integer_dtype(dtype):
             t = "INT64"
@@ -319,7 +325,7 @@ class BigQueryEngine:
         if system == "seeds":
             return self.relation(f"src__{key}")  # uploaded by prepare_sources
         if configured is not None:
-            return configured.sql()
+            return self._with_optional_columns(key, configured)
         if key in REQUIRED_SOURCES:
             raise P.ParamError(f"backend bigquery needs parameter '{SOURCE_PARAMS[key]}'")
         return self._empty_source(key)
@@ -345,6 +351,23 @@ class BigQueryEngine:
         hi = self.config.ga4_end_date.strftime("%Y%m%d") if self.config.ga4_end_date else "99999999"
         assert re.fullmatch(r"[0-9]{8}", lo) and re.fullmatch(r"[0-9]{8}", hi)
         return lo, hi
+
+    def _with_optional_columns(self, key: str, table: "TableName") -> str:
+        """A configured source table, with the data contract's optional columns it lacks added as NULLs (its
+        schema is read once, from metadata)."""
+        from c360.sources import CSV_TABLES
+
+        spec = next((s for s in CSV_TABLES if s.table == f"src__{key}"), None)
+        if spec is None or key not in MODEL_READS_OPTIONAL:
+            return table.sql()
+        cache = self.__dict__.setdefault("_schemas", {})
+        if key not in cache:
+            cache[key] = {f.name for f in self.client.get_table(table.id()).schema}
+        absent = [c for c in MODEL_READS_OPTIONAL[key] if c not in cache[key]]
+        if not absent:
+            return table.sql()
+        nulls = ", ".join(f"CAST(NULL AS {_BQ_TYPES[spec.columns[c]]}) AS {check_identifier(c)}" for c in absent)
+        return f"(SELECT *, {nulls} FROM {table.sql()})"
 
     @staticmethod
     def _empty_source(key: str) -> str:
@@ -477,13 +500,13 @@ class BigQueryEngine:
                 f"({limit:,}); not run. Narrow ga4_start_date/ga4_end_date or raise maximum_bytes_billed.")
         self._run(statement, params, name, estimate=estimate)
 
-    def write_frame(self, name: str, df: pd.DataFrame) -> int:
+    def write_frame(self, name: str, df: pd.DataFrame, decimal_columns: tuple[str, ...] = ()) -> int:
         """(Re)build table `name` from a small DataFrame: one load job with WRITE_TRUNCATE (atomic), through this
         engine's client. (pandas-gbq's to_gbq is not used: it builds a client of its own when the table is new,
         and leaves an existing table untouched when the frame is empty.)"""
         from google.cloud import bigquery
 
-        config = bigquery.LoadJobConfig(schema=_bq_schema(df), write_disposition="WRITE_TRUNCATE",
+        config = bigquery.LoadJobConfig(schema=_bq_schema(df, decimal_columns), write_disposition="WRITE_TRUNCATE",
                                         create_disposition="CREATE_IF_NEEDED")
         started = time.perf_counter()
         with _quiet_pending_deprecation():

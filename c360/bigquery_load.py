@@ -9,6 +9,7 @@ same rows.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def ga4_export_schema() -> list:
 
 
 _TYPES = {"VARCHAR": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "DOUBLE": "FLOAT", "BOOLEAN": "BOOLEAN", "DATE": "DATE",
-          "BIGINT": "INTEGER"}
+          "BIGINT": "INTEGER", "INTEGER": "INTEGER", "DECIMAL(38, 9)": "NUMERIC"}
 
 
 def _jsonable(value: Any) -> Any:
@@ -81,6 +82,8 @@ def _jsonable(value: Any) -> Any:
         return value.astimezone(dt.timezone.utc).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)  # NUMERIC from its text, never through a float
     return value
 
 
@@ -131,7 +134,8 @@ def upload_source_tree(client, source_root: Path, project: str, ga4_dataset: str
         out: dict[str, Any] = {"ga4_dataset": ga4_dataset}
         param_of = {"src__crm__contacts": "crm_contacts_table", "src__crm__deals": "crm_deals_table",
                     "src__crm__form_submissions": "crm_form_submissions_table",
-                    "src__product__users": "product_users_table", "src__marketing__ad_spend": "ad_spend_table"}
+                    "src__product__users": "product_users_table", "src__marketing__ad_spend": "ad_spend_table",
+                    "src__marketing__fx_rates": "fx_rates_table"}
         for spec in CSV_TABLES:
             if spec.table not in param_of:
                 continue  # seeds: the engine uploads them itself (BigQueryEngine.prepare_sources)

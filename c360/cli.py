@@ -159,7 +159,12 @@ def _cmd_synth(args) -> int:
     if args.persons < 1 or args.days < 1:
         print("c360: --persons and --days must be at least 1", file=sys.stderr)
         return 2
-    counts = synth.generate(Path(args.out), args.persons, args.days, args.seed, args.format, start)
+    try:
+        currencies = synth.parse_currencies(args.currencies)
+    except ValueError as e:
+        print(f"c360: --currencies: {e}", file=sys.stderr)
+        return 2
+    counts = synth.generate(Path(args.out), args.persons, args.days, args.seed, args.format, start, currencies)
     print(f"c360: wrote {args.out}: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
                                                   for k, v in counts.items()))
     return 0
@@ -195,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     syn.add_argument("--format", default="jsonl.gz", choices=["jsonl.gz", "jsonl", "parquet"],
                      help="daily GA4 shard format (default jsonl.gz)")
     syn.add_argument("--start", default="2024-03-01", help="first day, YYYY-MM-DD (default 2024-03-01)")
+    syn.add_argument("--currencies", default="USD",
+                     help="deal currencies, comma-separated; the first is the reporting currency (default USD); "
+                          "more than one also writes marketing/fx_rates.csv")
     syn.set_defaults(fn=_cmd_synth)
     args = parser.parse_args(argv)
     return args.fn(args)

@@ -77,6 +77,17 @@ def _farm_fingerprint_as_hash(tree: exp.Expression) -> exp.Expression:
     return tree.transform(fix)
 
 
+def _numeric_is_decimal_38_9(tree: exp.Expression) -> exp.Expression:
+    # BigQuery NUMERIC is a decimal of precision 38, scale 9; sqlglot emits a bare DECIMAL, which DuckDB reads as
+    # DECIMAL(18, 3): money would lose its fourth decimal and overflow at 10^15. Spell the type out.
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.DECIMAL and not node.expressions:
+            return exp.DataType.build("DECIMAL(38, 9)", dialect="duckdb")
+        return node
+
+    return tree.transform(fix)
+
+
 def _safe_parse_date_is_null(tree: exp.Expression) -> exp.Expression:
     # BigQuery SAFE.PARSE_DATE returns NULL for a string that is not a date; sqlglot emits SAFE.CAST(STRPTIME(..)),
     # which DuckDB cannot run. TRY_STRPTIME is DuckDB's NULL-on-failure parse.
@@ -208,6 +219,7 @@ def _translate(sql: str) -> str:
         tree = _countif_counts_zero(tree)
         tree = _farm_fingerprint_as_hash(tree)
         tree = _safe_parse_date_is_null(tree)
+        tree = _numeric_is_decimal_38_9(tree)
         snippets: dict[str, str] = {}
         tree = _unnest_lookups_as_lists(tree, snippets)
         text = tree.sql(dialect="duckdb")

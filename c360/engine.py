@@ -5,7 +5,9 @@ translates them (c360.dialect) and passes values as query parameters, never by s
 """
 from __future__ import annotations
 
+import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +41,18 @@ class DuckDBEngine:
     name = "duckdb"
 
     def __init__(self, path: str | Path, read_only: bool = False, memory_limit: str = ""):
-        """memory_limit: what DuckDB may hold in memory before it spills to disk ('' = its default)."""
+        """memory_limit: what DuckDB may hold in memory before it spills to disk ('' = its default).
+        Environment: C360_DUCKDB_THREADS=N runs `SET threads = N` (DuckDB's default: one per core); results must
+        not depend on it (tests/test_determinism.py runs with more threads than cores)."""
         self.path = Path(path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         config = {"memory_limit": memory_limit} if memory_limit else {}
         self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         self.con.execute("SET TimeZone='UTC'")
+        threads = os.environ.get("C360_DUCKDB_THREADS", "").strip()
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
         # DuckDB's common-subplan optimizer stores a copy of the rows of a subplan a query repeats: a query that
         # reads the view base__ga4__events twice (int__web_sessions' incremental build) would copy every event,
         # 4x slower than reading it twice. The models as a whole take as long without it (100k persons: 11.5 s)
@@ -66,8 +73,21 @@ class DuckDBEngine:
         self.con.execute(dialect.to_duckdb(sql), _used_params(sql, params))
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run a BigQuery SQL query and return its (small) result."""
-        return self.con.execute(dialect.to_duckdb(sql), _used_params(sql, params)).df()
+        """Run a BigQuery SQL query and return its (small) result. DECIMAL (NUMERIC) columns hold decimal.Decimal
+        values, as BigQuery's client returns NUMERIC: money never passes through a float."""
+        result = self.con.execute(dialect.to_duckdb(sql), _used_params(sql, params))
+        # NUMERIC and what is computed from it (DECIMAL(38, s)); a literal such as 1.5 (DECIMAL(2, 1) on DuckDB, a
+        # FLOAT64 on BigQuery) stays a float
+        decimals = [d[0] for d in result.description if str(d[1]).startswith("DECIMAL(38,")]
+        if not decimals:
+            return result.df()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the extra copy of a small result
+            table = result.to_arrow_table()
+        frame = duckdb.from_arrow(table).df()
+        for name in decimals:
+            frame[name] = pd.Series(table.column(name).to_pylist(), index=frame.index, dtype="object")
+        return frame
 
     def native(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
         """Run engine-native SQL (loaders only)."""
@@ -134,13 +154,16 @@ class DuckDBEngine:
             self.con.execute("ROLLBACK")
             raise
 
-    def write_frame(self, name: str, df: pd.DataFrame) -> int:
-        """(Re)build table `name` from a small DataFrame, atomically."""
+    def write_frame(self, name: str, df: pd.DataFrame, decimal_columns: tuple[str, ...] = ()) -> int:
+        """(Re)build table `name` from a small DataFrame, atomically. `decimal_columns` hold decimal.Decimal values
+        (or None) and become NUMERIC, DECIMAL(38, 9), whatever values they hold."""
         check_identifier(name)
         self.con.register("_c360_frame", df)
+        cast = ", ".join(f'CAST("{check_identifier(c)}" AS DECIMAL(38, 9)) AS "{c}"' for c in decimal_columns)
         try:
             with self.transaction():
-                self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _c360_frame")
+                self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * {f'REPLACE ({cast})' if cast else ''} "
+                                 "FROM _c360_frame")
         finally:
             self.con.unregister("_c360_frame")
         return self.row_count(name)

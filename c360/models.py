@@ -31,6 +31,8 @@ LAYERS = ("base", "identity", "customer", "attribution")
 AUDIT_TABLE = "c360__row_audit"
 TIMINGS_TABLE = "c360__model_runs"
 STATE_TABLE = "c360__model_state"  # DuckDB: each model's fingerprint as of its last build (see build)
+# DuckDB: each incremental model's definition (its SQL and parameter values) as of its last build (see build)
+DEFINITION_TABLE = "c360__model_definitions"
 
 
 @dataclass(frozen=True)
@@ -461,6 +463,30 @@ def fingerprint(engine, model: Model, params: dict[str, Any], inputs: dict[str, 
     return h.hexdigest()
 
 
+def definition(engine, model: Model, params: dict[str, Any]) -> str:
+    """What an incremental model's rows are a function of besides its input rows: its SQL as DuckDB runs it
+    (helper tables included) and the values of the parameters it reads (`@name`). When it is not the one of the
+    model's last build, an incremental build would merge the new definition's rows for the touched dates only
+    and keep the old definition's rows elsewhere, so build() rebuilds the model in full."""
+    from c360 import dialect
+
+    sql, helpers = _render(model, engine)
+    texts = [sql, *(helpers[k] for k in sorted(helpers))]
+    used = {k: params.get(k) for k in sorted(set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", "\n".join(texts))))}
+    h = hashlib.sha256(f"{model.name}\n".encode())
+    for text in texts:
+        h.update(dialect.to_duckdb(text).encode() + b"\n")
+    h.update(repr(sorted(used.items())).encode())
+    return h.hexdigest()
+
+
+def _definitions(engine) -> dict[str, str]:
+    if not engine.has_table(DEFINITION_TABLE):
+        engine.native(f"CREATE TABLE {DEFINITION_TABLE} (model VARCHAR, definition VARCHAR)")
+        return {}
+    return dict(engine.native(f"SELECT model, definition FROM {DEFINITION_TABLE}").fetchall())
+
+
 def _state(engine) -> dict[str, str]:
     if not engine.has_table(STATE_TABLE):
         engine.native(f"CREATE TABLE {STATE_TABLE} (model VARCHAR, fingerprint VARCHAR)")
@@ -523,14 +549,24 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     keep = {m.name for m in layer_models if not refresh and marks[m.name] is not None
             and state.get(m.name) == marks[m.name] and _intact(engine, m)}
     rebuild = [m.name for m in layer_models if m.name not in keep]
+    # an incremental model whose SQL or parameter values changed is rebuilt in full (see definition)
+    stored = _definitions(engine)
+    defined = {m.name: definition(engine, m, params) for m in layer_models
+               if m.name in rebuild and config_of(m, engine.name)["materialized"] == "incremental"}
+    redefined = {name for name, d in defined.items() if stored.get(name) != d}
     # forgotten before any is rebuilt, remembered once all are (two statements, not two per model)
     engine.native(f"DELETE FROM {STATE_TABLE} WHERE model IN (SELECT UNNEST(?))", [rebuild])
+    engine.native(f"DELETE FROM {DEFINITION_TABLE} WHERE model IN (SELECT UNNEST(?))", [sorted(defined)])
     results = [{**_kept_unchanged(engine, m), "unchanged": True} if m.name in keep
-               else {**build_model(engine, m, params), "unchanged": False} for m in layer_models]
+               else {**build_model(engine, m, {**params, "full_refresh": True} if m.name in redefined else params),
+                     "unchanged": False} for m in layer_models]
     done = [(name, marks[name]) for name in rebuild if marks[name] is not None]
     if done:
         engine.native(f"INSERT INTO {STATE_TABLE} SELECT * FROM (SELECT UNNEST(?), UNNEST(?))",
                       [[n for n, _ in done], [m for _, m in done]])
+    if defined:
+        engine.native(f"INSERT INTO {DEFINITION_TABLE} SELECT * FROM (SELECT UNNEST(?), UNNEST(?))",
+                      [sorted(defined), [defined[n] for n in sorted(defined)]])
     built = pd.DataFrame(results)
     _record_timings(engine, layer, built)
     return built
@@ -548,11 +584,14 @@ def _record_timings(engine, layer: str, built: pd.DataFrame) -> None:
 def row_accounting(engine, rows_read: dict[str, int] | None = None, layer: str | None = None) -> pd.DataFrame:
     """Per model (of `layer`, or all): rows in, kept, dropped by reason, and (given rows read per source table)
     whether input equals what was read. Rows set aside at load time (c360__quarantine) count as `malformed`.
-    Reasons that dropped nothing in these models are left out."""
+    Reasons that dropped nothing in these models are left out, and so are models that summarize several sources
+    (base__reporting_currency: one row from the deals and the ad spend)."""
     audit = engine.query(f"SELECT model, outcome, row_count FROM {engine.relation(AUDIT_TABLE)}")
+    summaries = {m.name for m in discover().values() if len(sources_of(m)) > 1}
+    audit = audit[~audit["model"].isin(summaries)].reset_index(drop=True)
     if layer is not None:
         audit = audit[audit["model"].isin([m.name for m in plan(layer)])].reset_index(drop=True)
-    source_of = {m.name: s for m in discover().values() for s in sources_of(m)}
+    source_of = {m.name: s for m in discover().values() if m.name not in summaries for s in sources_of(m)}
     if engine.has_table("c360__quarantine"):
         quarantined = engine.query("SELECT source_table, SUM(row_count) AS n FROM c360__quarantine GROUP BY 1")
         model_of = {s: m for m, s in source_of.items()}

@@ -45,6 +45,8 @@ BQ_TABLE = r"[A-Za-z0-9_]{1,1024}"
 BQ_DATASET_REF = rf"(?:{BQ_PROJECT}\.)?{BQ_DATASET}"
 BQ_TABLE_REF = rf"(?:{BQ_PROJECT}\.)?{BQ_DATASET}\.{BQ_TABLE}"
 BQ_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# A domain name as unwanted_referrals lists it: lower-case labels of letters, digits and dashes, joined by dots.
+DOMAIN = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
 BIGQUERY_PARAMS = (
     Param("bigquery_project", "str", "BigQuery: the project that runs (and is billed for) the jobs and holds "
           "bigquery_dataset", pattern=BQ_PROJECT),
@@ -66,6 +68,8 @@ BIGQUERY_PARAMS = (
           pattern=BQ_TABLE_REF),
     Param("product_users_table", "str", "BigQuery: the product users table ('' = none)", pattern=BQ_TABLE_REF),
     Param("ad_spend_table", "str", "BigQuery: the ad spend table ('' = none)", pattern=BQ_TABLE_REF),
+    Param("fx_rates_table", "str", "BigQuery: exchange rates (date, currency, rate), as marketing/fx_rates.csv "
+          "('' = none)", pattern=BQ_TABLE_REF),
     Param("email_domains_table", "str", "BigQuery: an email-domain classification table (domain, classification); "
           "'' = the seed CSV (source_root/seeds or c360/seeds), uploaded to bigquery_dataset", pattern=BQ_TABLE_REF),
     Param("maximum_bytes_billed", "int", "BigQuery: every job fails past this many billed bytes, and a model whose "
@@ -98,6 +102,9 @@ SPEC: dict[str, Param] = {
               "72 hours)", minimum=0, maximum=365),
         Param("won_stages", "list[str]", "deal stages that count as won", non_empty=True),
         Param("lost_stages", "list[str]", "deal stages that count as lost (the rest are open)"),
+        Param("reporting_currency", "str", "ISO 4217 code every money figure is reported in ('' = the single "
+              "currency of the deals); other currencies are converted with marketing/fx_rates.csv",
+              pattern=r"[A-Z]{3}"),
         Param("email_canonicalization", "bool",
               "also canonicalize emails: gmail.com/googlemail.com drop dots and +tag (-> gmail.com); outlook.com, "
               "hotmail.com, icloud.com, protonmail.com, proton.me, fastmail.com drop the +tag"),
@@ -108,6 +115,11 @@ SPEC: dict[str, Param] = {
         Param("max_identifiers_per_customer", "int",
               "a customer with more identifiers is not merged blindly: devices re-attached by their best link, "
               "then split so each CRM contact stands alone", minimum=2),
+        Param("unwanted_referrals", "list[str]",
+              "domains whose referrals carry no traffic info, as GA4's 'List unwanted referrals' setting: an event "
+              "with medium referral from one of them or a subdomain (case-insensitive) does not set its session's "
+              "source, nor does an event with ignore_referrer = 'true'; e.g. your own or your payment provider's",
+              pattern=DOMAIN),
         Param("conversion_window_days", "int",
               "a won deal's touchpoints are the sessions from closed_date minus this many days to closed_date",
               minimum=0, maximum=3650),
@@ -151,7 +163,9 @@ def _check_one(p: Param, value: Any) -> None:
             raise ParamError(f"parameter '{p.name}' must be >= {p.minimum}, got {v!r}")
         if p.maximum is not None and v > p.maximum:
             raise ParamError(f"parameter '{p.name}' must be <= {p.maximum}, got {v!r}")
-        if p.pattern is not None and (v != "" or p.non_empty) and not re.fullmatch(p.pattern, v):
+        # '' passes a str pattern unless non_empty (it means "none"); an item of a list must match
+        if p.pattern is not None and (v != "" or p.non_empty or p.kind.startswith("list[")) \
+                and not re.fullmatch(p.pattern, v):
             raise ParamError(f"parameter '{p.name}' must match {p.pattern}, got {v!r}")
 
 

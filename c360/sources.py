@@ -47,6 +47,12 @@ GA4_COLUMNS: dict[str, str] = {
 }
 GA4_REQUIRED = ("event_date", "event_timestamp", "event_name")
 
+# Money: BigQuery's NUMERIC (precision 38, scale 9), parsed from the file's text, never through a float. A value
+# that is no plain decimal number (NaN, infinities, 1e3), has more than 9 decimals or is beyond NUMERIC's range
+# (29 integer digits) is a bad row.
+MONEY = "DECIMAL(38, 9)"
+_MONEY_TEXT = r"^[+-]?([0-9]{1,29}([.][0-9]{0,9})?|[.][0-9]{1,9})$"
+
 
 @dataclass(frozen=True)
 class CsvTable:
@@ -71,7 +77,7 @@ CSV_TABLES: tuple[CsvTable, ...] = (
     ),
     CsvTable(
         "crm/deals.csv", "src__crm__deals",
-        {"deal_id": "VARCHAR", "contact_id": "VARCHAR", "deal_name": "VARCHAR", "amount": "DOUBLE",
+        {"deal_id": "VARCHAR", "contact_id": "VARCHAR", "deal_name": "VARCHAR", "amount": MONEY,
          "currency": "VARCHAR", "stage": "VARCHAR", "created_at": "TIMESTAMPTZ", "closed_at": "TIMESTAMPTZ",
          "_fivetran_deleted": "BOOLEAN"},
         keys=("deal_id",),
@@ -90,8 +96,14 @@ CSV_TABLES: tuple[CsvTable, ...] = (
     ),
     CsvTable(
         "marketing/ad_spend.csv", "src__marketing__ad_spend",
-        {"date": "DATE", "source": "VARCHAR", "medium": "VARCHAR", "campaign": "VARCHAR", "spend": "DOUBLE"},
-        keys=("date",), required_file=False,
+        {"date": "DATE", "source": "VARCHAR", "medium": "VARCHAR", "campaign": "VARCHAR", "spend": MONEY,
+         "currency": "VARCHAR"},
+        keys=("date",), required_file=False, optional_columns=("currency",),
+    ),
+    CsvTable(
+        "marketing/fx_rates.csv", "src__marketing__fx_rates",
+        {"date": "DATE", "currency": "VARCHAR", "rate": MONEY},
+        keys=("date", "currency", "rate"), required_file=False,
     ),
     CsvTable(
         "seeds/email_domains.csv", "src__seeds__email_domains",
@@ -102,6 +114,11 @@ CSV_TABLES: tuple[CsvTable, ...] = (
         "seeds/ga4_source_categories.csv", "src__seeds__ga4_source_categories",
         {"source": "VARCHAR", "source_category": "VARCHAR"},
         keys=("source", "source_category"), required_file=False,
+    ),
+    CsvTable(
+        "seeds/currencies.csv", "src__seeds__currencies",
+        {"currency": "VARCHAR", "minor_unit": "INTEGER"},
+        keys=("currency", "minor_unit"), required_file=False,
     ),
 )
 
@@ -488,6 +505,9 @@ def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str,
     typed = [f"TRY_CAST(NULLIF(TRIM({col(c)}), '') AS {t}) AS {c}" if t != "VARCHAR"
              else f"NULLIF({col(c)}, '') AS {c}" for c, t in spec.columns.items()]
     problems = [f"WHEN NULLIF(TRIM({col(k)}), '') IS NULL THEN 'empty {k}'" for k in spec.keys]
+    problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND NOT regexp_matches(TRIM({col(c)}), "
+                 f"{_sql_str(_MONEY_TEXT)}) THEN 'unparseable {c} (a decimal number with at most 29 digits before "
+                 f"the point and 9 after): ' || {col(c)}" for c, t in spec.columns.items() if t == MONEY and c in raw]
     problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND TRY_CAST(TRIM({col(c)}) AS {t}) IS NULL "
                  f"THEN 'unparseable {c}: ' || {col(c)}" for c, t in spec.columns.items() if t != "VARCHAR" and c in raw]
     engine.native(

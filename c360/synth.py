@@ -1,6 +1,7 @@
 """Synthetic source roots: a seeded, realistic, scalable stand-in for a GA4 export plus a CRM.
 
     python -m c360 synth OUT --persons N --days D --seed S [--format jsonl.gz|jsonl|parquet] [--start YYYY-MM-DD]
+                             [--currencies USD,EUR,GBP]
 
 Writes OUT laid out as the data contract (README.md) says, with every quirk the hand-made fixtures show, in
 realistic proportions (see DISTRIBUTIONS below). Everything is decided by one numpy Generator(PCG64(seed)), so
@@ -12,6 +13,13 @@ properties, first touch and lifetime value, the session's last-click attribution
 event_params of a web stream (page_title, entrances, form and login details, ...). That enrichment is drawn from
 random streams of its own (Enrichment: seeded from (seed, ENRICH_TAG, day)), never from the main Generator, so the
 events, sessions, people, CRM files and every field the pipeline reads are the same with or without it.
+
+Money is written as a CRM writes it: deal amounts and ad spend in cents, as text built from integer cents (never
+through float formatting). With several currencies (the first is the reporting currency), each deal is in one of
+them (mostly its company's local one) and marketing/fx_rates.csv gives a weekly rate per other currency; ad spend
+stays in the reporting currency. Which amounts are list prices and which currency a deal is in come from a money
+stream of their own (a jump of the main Generator, never drawn from it), so the rest of the world is the same
+whatever the currencies.
 
 How it scales: people, devices and sessions are numpy arrays decided up front (a few per person); events are
 never all in memory. Each day, the sessions starting that day are expanded into events column-wise (numpy),
@@ -71,7 +79,14 @@ P_DUP_CONTACT = 0.03  # a second contact row for the same person, email differs 
 P_DELETED_CONTACT, P_DELETED_DEAL = 0.02, 0.02  # _fivetran_deleted rows
 P_DEAL = (0.5, 0.22, 0.35)  # a contact has deals, by kind; 15 % of those have two
 P_STAGE = (0.30, 0.22, 0.48)  # closedwon, closedlost, open (if the close would fall after the export, it is open)
-DEAL_AMOUNT_MEDIAN, DEAL_AMOUNT_SIGMA = 6000.0, 0.9  # USD ~ LogNormal, rounded to 50, at least 500
+DEAL_AMOUNT_MEDIAN, DEAL_AMOUNT_SIGMA = 6000.0, 0.9  # reporting currency ~ LogNormal, in cents, at least 500
+P_LIST_PRICE = 0.25  # a deal at a list price (a multiple of 50); the others carry seats, discounts, proration: cents
+P_LOCAL_CURRENCY = 0.85  # with several currencies: a deal is in its company's currency when listed (else reporting)
+P_OTHER_CURRENCY = 0.05  # ... and, whatever the country, in a random listed currency
+FX_WEEKLY_SIGMA = 0.01  # weekly log change of a rate (random walk)
+# one unit of the currency in USD, about 2024; a currency not listed here starts at LogNormal(0, 1) USD
+FX_USD = {"USD": 1.0, "EUR": 1.0845, "GBP": 1.2650, "CAD": 0.7380, "INR": 0.01205, "AUD": 0.6560, "BRL": 0.2010,
+          "JPY": 0.006720, "SEK": 0.09570, "SGD": 0.7440, "MXN": 0.05870, "CHF": 1.1310}
 DEAL_CYCLE_SHAPE, DEAL_CYCLE_DAYS = 2.0, 8.0  # created -> closed ~ Gamma(2, 8 d) + 1 h
 DEAL_LOOKBACK_DAYS = 30  # deals are created from this many days before the window (or the contact) on
 P_LATE_EVENT = (0.004, 0.001)  # an event lands in the shard of event_date + 1 / + 2 days
@@ -87,6 +102,8 @@ P_TAG_ON_PAGE_VIEW_ONLY = 0.08  # the tag is on the landing page_view, not on se
 P_LATER_TAG = 0.02  # a different tag is collected mid-session (the session keeps its first source)
 P_CSV_OFFSET = 0.02  # a CSV timestamp written with a +01:00 / -05:00 offset instead of Z
 
+ZERO_DECIMAL = {"JPY", "KRW", "CLP", "ISK", "VND", "PYG", "UGX"}  # no minor unit: amounts in whole units
+COUNTRY_CURRENCY = ("USD", "GBP", "EUR", "CAD", "EUR", "INR", "AUD", "EUR", "EUR", "BRL", "JPY", "SEK", "SGD", "MXN")
 COUNTRIES = (  # name, UTC offset (h), share of companies
     ("United States", -5, 0.42), ("United Kingdom", 0, 0.10), ("Germany", 1, 0.09), ("Canada", -5, 0.05),
     ("France", 1, 0.05), ("India", 5, 0.06), ("Australia", 10, 0.04), ("Netherlands", 1, 0.03),
@@ -235,8 +252,12 @@ DISTRIBUTIONS = (  # (what, distribution): the table `python -m c360 synth --hel
               "gmail +tag 10 %"),
     ("CRM contacts", "leads 100 %, users 80 % (85 % with external_id), anonymous 4 %; 3 % duplicates, 2 % deleted"),
     ("deals", "22-50 % of contacts, 15 % two; drawn won 30 %, lost 22 %, open 48 %, but a close after the export "
-              "stays open (as written ~14/11/75 %); amount LogNormal(6000, 0.9) rounded to 50; created from 30 d "
-              "before the window or the contact on; cycle 1 h + Gamma(2, 8 d)"),
+              "stays open (as written ~14/11/75 %); amount LogNormal(6000, 0.9) in cents (25 % list prices, "
+              "multiples of 50), at least 500; created from 30 d before the window or the contact on; "
+              "cycle 1 h + Gamma(2, 8 d)"),
+    ("currencies", "--currencies A,B,..: the first is the reporting one; a deal is in its company's currency "
+                   "(85 % when listed), 5 % in a random listed one, else the reporting one; amount converted at "
+                   "the week's rate; fx_rates.csv: weekly, random walk 1 %/week, 6 decimals"),
     ("export quirks", "late events 0.5 % (+0.3 % sessions), duplicate lines 0.3 %, cookieless pings 3 %/session, "
                       "INT64 as string 1/3, ga_session_id int/str/string_value 60/20/20"),
     ("intraday", "last day intraday only; the day before has both (its intraday lacks 3 % of events)"),
@@ -357,6 +378,28 @@ def csv_field(v) -> str:
     return s
 
 
+def cents_text(cents) -> list[str]:
+    """Integer cents -> '1234.56' (exact: built from the integer, never from a float)."""
+    return [f"{c // 100}.{c % 100:02d}" if c >= 0 else f"-{-c // 100}.{-c % 100:02d}"
+            for c in np.asarray(cents, dtype=np.int64).tolist()]
+
+
+def micro_text(micros) -> list[str]:
+    """Integer millionths -> '1.084512' (exact, six decimals)."""
+    return [f"{m // 1_000_000}.{m % 1_000_000:06d}" for m in np.asarray(micros, dtype=np.int64).tolist()]
+
+
+def parse_currencies(text) -> tuple[str, ...]:
+    """'USD,EUR,GBP' (or a sequence) -> ('USD', 'EUR', 'GBP'): ISO-4217-like codes, unique, the first the reporting
+    currency. Raises ValueError otherwise."""
+    codes = tuple(c.strip().upper() for c in (text.split(",") if isinstance(text, str) else text))
+    if not codes or any(len(c) != 3 or not c.isalpha() or not c.isascii() for c in codes):
+        raise ValueError(f"currencies must be three-letter codes separated by commas, got {text!r}")
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"currencies must not repeat, got {text!r}")
+    return codes
+
+
 def _write_csv(path: Path, header: tuple, columns: list) -> int:
     """Columns (equal-length sequences) -> CSV, header first, fields quoted only when needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -375,8 +418,9 @@ def _write_csv(path: Path, header: tuple, columns: list) -> int:
 class World:
     """Everything decided up front (arrays of people, devices, sessions); events are derived day by day."""
 
-    def __init__(self, rng: Generator, persons: int, days: int, start: date):
+    def __init__(self, rng: Generator, persons: int, days: int, start: date, currencies=("USD",)):
         self.rng, self.N, self.days, self.start = rng, persons, days, start
+        self.currencies = parse_currencies(currencies)
         self.t0 = int(datetime(start.year, start.month, start.day, tzinfo=timezone.utc).timestamp())
         self.t_end = self.t0 + days * DAY  # the export's end: nothing happens after it
         self._people()
@@ -707,9 +751,32 @@ class World:
         closed = created + (rng.gamma(DEAL_CYCLE_SHAPE, DEAL_CYCLE_DAYS * DAY, n)).astype(np.int64) + 3600
         stage = np.where((stage < 2) & (closed >= self.t_end - 3600), 2, stage)
         open_stage = rng.integers(0, len(OPEN_STAGES), n)
-        amount = np.maximum(np.round(rng.lognormal(np.log(DEAL_AMOUNT_MEDIAN), DEAL_AMOUNT_SIGMA, n) / 50) * 50, 500)
+        value = rng.lognormal(np.log(DEAL_AMOUNT_MEDIAN), DEAL_AMOUNT_SIGMA, n)  # in the reporting currency
         product = rng.integers(0, len(DEAL_PRODUCTS), n)
         order = np.lexsort((np.arange(n), created))
+        # the money stream: a jump of the main Generator (its state is not advanced), so the list prices and the
+        # currencies never shift what is drawn after the deals
+        money = Generator(rng.bit_generator.jumped())
+        list_price = money.random(n) < P_LIST_PRICE
+        cur = np.zeros(n, dtype=np.int64)  # index into self.currencies; 0 = reporting
+        if len(self.currencies) > 1:
+            local = np.array([self.currencies.index(c) if c in self.currencies else 0 for c in COUNTRY_CURRENCY])
+            country = self.comp_country[self.p_comp[person]]
+            cur = np.where(money.random(n) < P_LOCAL_CURRENCY, local[country], 0)
+            other = money.random(n) < P_OTHER_CURRENCY
+            cur = np.where(other, money.integers(0, len(self.currencies), n), cur)
+        self._fx_rates(money, int(created.min()) if n else self.t0)
+        # the amount in the deal's currency, at the rate of the week it was created
+        week = np.searchsorted(self.fx_secs, created, side="right") - 1
+        rate = np.ones(n)
+        for i in range(1, len(self.currencies)):
+            m = cur == i
+            rate[m] = self.fx_micros[i][week[m]] / 1e6
+        local_value = value / rate
+        cents = np.where(list_price, np.round(local_value / 50) * 5000, np.round(local_value * 100)).astype(np.int64)
+        whole = np.array([c in ZERO_DECIMAL for c in self.currencies])[cur]
+        cents = np.where(whole, np.round(cents / 100).astype(np.int64) * 100, cents)
+        amount = np.maximum(cents, 50_000)
         self.k_contact_row = rows[order]
         self.k_person = person[order]
         self.k_created = created[order]
@@ -717,10 +784,32 @@ class World:
         self.k_stage = [("closedwon", "closedlost")[s] if s < 2 else OPEN_STAGES[o]
                         for s, o in zip(stage[order].tolist(), open_stage[order].tolist())]
         self.k_status = stage[order]
-        self.k_amount = amount[order]
+        self.k_amount = amount[order]  # integer cents, in k_currency
+        self.k_currency = cur[order]
         self.k_product = product[order]
         self.k_id = np.arange(500001, 500001 + n)
         self.k_deleted = _bern(rng, n, P_DELETED_DEAL, at_least=1 if n >= 5 else 0)
+
+    def _fx_rates(self, money: Generator, first: int) -> None:
+        """Weekly rates (Mondays) of each non-reporting currency, from the Monday at least a week before `first`
+        (the first deal's creation) through the export's end: every deal, created or closed, has a rate on or
+        before its dates. fx_micros[i]: one unit of currency i in reporting units, in millionths."""
+        day0 = date(1970, 1, 1)
+        d = day0 + timedelta(days=first // DAY - 7)
+        d -= timedelta(days=d.weekday())
+        end = day0 + timedelta(days=(self.t_end - 1) // DAY)
+        weeks = (end - d).days // 7 + 1
+        self.fx_dates = [d + timedelta(weeks=w) for w in range(weeks)]
+        self.fx_secs = np.array([(x - day0).days * DAY for x in self.fx_dates], dtype=np.int64)
+        base = {c: FX_USD.get(c) for c in self.currencies}
+        for c in self.currencies:
+            if base[c] is None:
+                base[c] = float(money.lognormal(0, 1))
+        report = base[self.currencies[0]]
+        self.fx_micros = [np.full(weeks, 1_000_000, dtype=np.int64)]
+        for c in self.currencies[1:]:
+            walk = np.cumsum(money.normal(0, FX_WEEKLY_SIGMA, weeks))
+            self.fx_micros.append(np.maximum(np.round(base[c] / report * np.exp(walk) * 1e6), 1).astype(np.int64))
 
     # -- files other than GA4
     def write_tables(self, out: Path) -> int:
@@ -755,7 +844,7 @@ class World:
             [self.k_id.tolist(), self.c_id[self.k_contact_row].tolist(),
              [f"{self.comp_name[self.p_comp[p]]} {DEAL_PRODUCTS[k]}" for p, k in
               zip(self.k_person.tolist(), self.k_product.tolist())],
-             [f"{a:.2f}" for a in self.k_amount.tolist()], ["USD"] * len(self.k_id), self.k_stage,
+             cents_text(self.k_amount), [self.currencies[c] for c in self.k_currency.tolist()], self.k_stage,
              _iso(self.k_created), closed, np.where(self.k_deleted, "true", "false").tolist()])
         o = self.f_order.tolist()
         size += _write_csv(
@@ -769,6 +858,14 @@ class World:
              [self.u_company[i] for i in order.tolist()], [self.u_plan[i] for i in order.tolist()],
              _iso(self.u_signed[order]), _iso(self.u_last[order])])
         size += self._write_ad_spend(out)
+        fx = out / "marketing/fx_rates.csv"
+        if len(self.currencies) > 1:
+            rows = [(d.isoformat(), c, r) for i, c in enumerate(self.currencies) if i
+                    for d, r in zip(self.fx_dates, micro_text(self.fx_micros[i]))]
+            rows.sort()
+            size += _write_csv(fx, ("date", "currency", "rate"), list(zip(*rows)))
+        elif fx.exists():  # a single currency: no rates (and none left from an earlier run into the same folder)
+            fx.unlink()
         domains = ([(d, "personal") for d, _ in PERSONAL_DOMAINS] + [(d, "ambiguous") for d in AMBIGUOUS_DOMAINS]
                    + [(d, "corporate") for d in sorted(set(self.comp_domain))])
         domains.sort()
@@ -781,6 +878,10 @@ class World:
         day = (s["start"] - self.t0) // DAY
         counts = np.bincount(day * len(KINDS) + s["kind"], minlength=days * len(KINDS)).reshape(days, len(KINDS))
         gclid = counts[:, KIND_INDEX["google_gclid_only"]]
+        # costs per click are USD; in the reporting currency at its first weekly rate against USD
+        report = 1.0 if self.currencies[0] == "USD" else (
+            1e6 / self.fx_micros[self.currencies.index("USD")][0] if "USD" in self.currencies
+            else FX_USD.get(self.currencies[0], 1.0))
         rows = []
         for d in range(days):
             for name, cpc in PAID:
@@ -788,10 +889,10 @@ class World:
                 clicks = counts[d, KIND_INDEX[name]] / 0.75 + rng.poisson(2)
                 if name.startswith("google_cpc"):
                     clicks += gclid[d] / 2 / 0.75
-                spend = clicks * cpc * rng.lognormal(0, 0.15)
+                spend = clicks * cpc * rng.lognormal(0, 0.15) / report  # in the reporting currency
                 source = k.utm[0].capitalize() if rng.random() < 0.05 else k.utm[0]
                 rows.append(((self.start + timedelta(days=d)).isoformat(), source, k.utm[1], k.utm[2],
-                             f"{spend:.2f}"))
+                             cents_text([int(round(spend * 100))])[0]))
         return _write_csv(out / "marketing/ad_spend.csv", ("date", "source", "medium", "campaign", "spend"),
                           list(zip(*rows)) if rows else [[], [], [], [], []])
 
@@ -881,9 +982,11 @@ PAGE_TO_LANDING = np.array([LANDING_INDEX[p] for p in PAGE_PATHS.tolist()])
 # (device and geo details, user properties and first touch, the session's last-click attribution, batch ids,
 # the other event_params of a web stream). All of it is drawn from random streams of its own, seeded from
 # (seed, ENRICH_TAG, ...), never from the main Generator: the events, sessions, people, CRM files and every field
-# the pipeline reads are exactly what they would be without it.
+# the pipeline reads are exactly what they would be without it. One exception, as the pipeline reads its result: the
+# login method (a single sign-on puts ignore_referrer on the pages after it) comes from (seed, LOGIN_TAG, day).
 # ---------------------------------------------------------------------------------------------------------
 ENRICH_TAG = 0x656E72696368  # b"enrich"
+LOGIN_TAG = 0x6C6F67696E  # b"login": the login method (its ignore_referrer is read by the pipeline)
 HOSTNAME = SITE.split("://", 1)[1]
 P_AWAY_CITY = 0.10  # a person's second or third device is seen in another city of their country
 P_DEBUG_DEVICE = 0.003  # a device of the site's own team: debug_mode on every event
@@ -1225,8 +1328,11 @@ class Enrichment:
         n, n0 = len(f["ts"]), x["n0"]
         sess, page, off = x["sess"], x["page"], x["off"]
         name = f["name"]
-        # per session: login method, Google Ads ad group, last-click attribution
-        method = er.choice(len(LOGIN_METHODS), S, p=_probs([m[1] for m in LOGIN_METHODS]))
+        # per session: login method, Google Ads ad group, last-click attribution. The login method decides which
+        # page views carry ignore_referrer (back from a single sign-on), a parameter the pipeline reads: it is drawn
+        # from a stream keyed apart from ENRICH_TAG, so no enrichment stream changes what the pipeline reads
+        method = Generator(PCG64(np.random.SeedSequence([self.seed, LOGIN_TAG, d]))).choice(
+            len(LOGIN_METHODS), S, p=_probs([m[1] for m in LOGIN_METHODS]))
         group = er.integers(0, 2, S)
         campaign = er.integers(0, 2, S)
         kind = s["kind"]
@@ -1882,7 +1988,7 @@ def _write_ga4(w: World, rng: Generator, out: Path, fmt: str, seed: int) -> dict
 # ---------------------------------------------------------------------------------------------------------
 
 def generate(out: Path, persons: int, days: int, seed: int, fmt: str = "jsonl.gz",
-             start: date = date(2024, 3, 1)) -> dict:
+             start: date = date(2024, 3, 1), currencies="USD") -> dict:
     """Write a synthetic source root that follows the data contract.
 
     Args:
@@ -1892,6 +1998,9 @@ def generate(out: Path, persons: int, days: int, seed: int, fmt: str = "jsonl.gz
         seed: the same seed gives byte-identical files.
         fmt: daily shard format, 'jsonl.gz', 'jsonl' or 'parquet' (intraday shards are always JSON lines).
         start: the first day (UTC).
+        currencies: 'USD,EUR,GBP' or a sequence of codes; the first is the reporting currency (ad spend, rates).
+            More than one: deals in several currencies and marketing/fx_rates.csv (date, currency, rate: one unit
+            of currency = rate units of the reporting currency, weekly).
     Returns:
         Counts: events (rows written to GA4 files, duplicates and intraday included), daily_rows, intraday_rows,
         sessions, devices, persons, contacts, deals, forms, product_users, files, bytes, seconds.
@@ -1900,19 +2009,20 @@ def generate(out: Path, persons: int, days: int, seed: int, fmt: str = "jsonl.gz
         raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
     if persons < 1 or days < 1:
         raise ValueError("persons and days must be at least 1")
+    currencies = parse_currencies(currencies)
     began = time.perf_counter()
     out = Path(out)
     (out / "ga4").mkdir(parents=True, exist_ok=True)
     for old in (out / "ga4").glob("events_*"):
         old.unlink()
     rng = Generator(PCG64(seed))
-    world = World(rng, persons, days, start)
+    world = World(rng, persons, days, start, currencies)
     table_bytes = world.write_tables(out)
     ga4 = _write_ga4(world, rng, out, fmt, seed)
     return {
         "events": ga4["events"], "daily_rows": ga4["daily_rows"], "intraday_rows": ga4["intraday_rows"],
         "sessions": int(world.S), "devices": int(len(np.unique(world.s["dev"]))), "persons": persons,
         "contacts": len(world.c_id), "deals": len(world.k_id), "forms": len(world.f_at),
-        "product_users": len(world.u_person), "files": ga4["files"] + 6,
+        "product_users": len(world.u_person), "files": ga4["files"] + 6 + (len(currencies) > 1),
         "bytes": ga4["bytes"] + table_bytes, "seconds": round(time.perf_counter() - began, 2),
     }

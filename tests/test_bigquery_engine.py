@@ -112,7 +112,7 @@ def test_an_absent_optional_source_is_an_empty_table_with_the_contract_columns()
     sql = eng.source("crm", "form_submissions")
     assert sql.startswith("(SELECT CAST(NULL AS STRING) AS submission_id") and sql.endswith("LIMIT 0)")
     assert "CAST(NULL AS TIMESTAMP) AS submitted_at" in sql
-    assert "CAST(NULL AS FLOAT64) AS spend" in eng.source("marketing", "ad_spend")
+    assert "CAST(NULL AS NUMERIC) AS spend" in eng.source("marketing", "ad_spend")
     assert eng.source("seeds", "email_domains") == "`my-project.c360.src__seeds__email_domains`"
     table = engine("email_domains_table=ref.domains").source("seeds", "email_domains")
     assert "AS _line FROM `my-project.ref.domains`" in table

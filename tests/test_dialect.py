@@ -188,3 +188,10 @@ def test_an_empty_cache_setting_keeps_nothing_on_disk(tmp_path, monkeypatch):
         assert not list(tmp_path.rglob("*.sql"))
     finally:
         dialect.to_duckdb.cache_clear()
+
+
+def test_numeric_is_a_decimal_of_precision_38_and_scale_9_as_in_bigquery(con):
+    # DuckDB reads a bare DECIMAL as DECIMAL(18, 3): 1.0005 would become 1.001 and 10^15 would overflow
+    sql = to_duckdb("SELECT CAST('1.0005' AS NUMERIC) AS a, CAST('99999999999999999999999999999.999999999' AS NUMERIC) AS b")
+    assert con.execute(f"SELECT typeof(a) FROM ({sql})").fetchone()[0] == "DECIMAL(38,9)"
+    assert [str(v) for v in con.execute(sql).fetchone()] == ["1.000500000", "99999999999999999999999999999.999999999"]

@@ -5,7 +5,7 @@ import csv
 import gzip
 import json
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -401,8 +401,117 @@ def test_cli_writes_a_source_root(tmp_path, capsys):
     assert cli.main(["synth", str(out), "--persons", "40", "--days", "2", "--seed", "9", "--start", "March"]) == 2
 
 
+def _csv(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+MONEY_TEXT = re.compile(r"^[0-9]+[.][0-9]{2}$")  # written from integer cents: always two decimals, no exponent
+
+
+def test_money_is_written_in_cents_like_a_crm(built):
+    root = built[0]
+    deals = _csv(root / "crm/deals.csv")
+    amounts = [d["amount"] for d in deals]
+    assert amounts and all(MONEY_TEXT.match(a) for a in amounts), amounts
+    assert any(not a.endswith(".00") for a in amounts)  # cents, not only list prices ...
+    assert any(a.endswith("00.00") or a.endswith("50.00") for a in amounts)  # ... and some of those
+    assert all(float(a) >= 500 for a in amounts)
+    assert {d["currency"] for d in deals} == {"USD"}  # one currency by default: no rates written
+    assert not (root / "marketing/fx_rates.csv").exists()
+    spend = [r["spend"] for r in _csv(root / "marketing/ad_spend.csv")]
+    assert spend and all(MONEY_TEXT.match(v) for v in spend)
+    assert any(not v.endswith(".00") for v in spend)
+
+
+def test_the_text_of_an_amount_is_built_from_integer_cents():
+    assert synth.cents_text([0, 5, 123456, 50_000, 10**15 + 1, -1234]) == [
+        "0.00", "0.05", "1234.56", "500.00", "10000000000000.01", "-12.34"]
+    assert synth.micro_text([1_084_512, 6_720, 1_000_000]) == ["1.084512", "0.006720", "1.000000"]
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_several_currencies_give_deals_in_each_and_a_rate_for_every_deal(tmp_path):
+    a, b, one = tmp_path / "a", tmp_path / "b", tmp_path / "one"
+    counts = synth.generate(a, 600, 10, seed=8, currencies="USD,EUR,GBP")
+    synth.generate(b, 600, 10, seed=8, currencies=("USD", "EUR", "GBP"))
+    synth.generate(one, 600, 10, seed=8)
+    fa, fb, f1 = _files(a), _files(b), _files(one)
+    assert fa == fb  # deterministic for a seed, currencies included
+    assert counts["files"] == len(fa) and counts["bytes"] == sum(len(v) for v in fa.values())
+    # the currencies change the deals and add the rates, nothing else: events, contacts, ad spend as without
+    assert set(fa) - set(f1) == {"marketing/fx_rates.csv"}
+    assert {n for n in f1 if fa[n] != f1[n]} == {"crm/deals.csv"}
+    deals, single = _csv(a / "crm/deals.csv"), _csv(one / "crm/deals.csv")
+    assert [(d["deal_id"], d["stage"], d["created_at"], d["closed_at"]) for d in deals] == [
+        (d["deal_id"], d["stage"], d["created_at"], d["closed_at"]) for d in single]
+    currencies = [d["currency"] for d in deals]
+    assert set(currencies) == {"USD", "EUR", "GBP"}
+    assert currencies.count("USD") > len(deals) / 2  # most companies are neither in the euro area nor the UK
+    assert all(MONEY_TEXT.match(d["amount"]) for d in deals)
+    # fx_rates.csv: date, currency, rate (one unit of currency = rate USD), weekly per currency, six decimals
+    text = (a / "marketing/fx_rates.csv").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "date,currency,rate"
+    rates = _csv(a / "marketing/fx_rates.csv")
+    assert all(re.match(r"^[0-9]+[.][0-9]{6}$", r["rate"]) for r in rates)
+    by_currency: dict[str, list[tuple[date, float]]] = {}
+    for r in rates:
+        by_currency.setdefault(r["currency"], []).append((date.fromisoformat(r["date"]), float(r["rate"])))
+    assert set(by_currency) == {"EUR", "GBP"}
+    for cur, rows in by_currency.items():
+        days = [d for d, _ in rows]
+        assert days == sorted(days) and all((y - x).days == 7 for x, y in zip(days, days[1:]))
+        assert days[-1] >= date(2024, 3, 10) - timedelta(days=6)  # through the export's end
+        lo, hi = {"EUR": (0.9, 1.3), "GBP": (1.05, 1.5)}[cur]
+        assert all(lo < v < hi for _, v in rows)
+    # every deal not in the reporting currency has a rate on or before its close (and its creation)
+    for d in deals:
+        if d["currency"] == "USD":
+            continue
+        first = by_currency[d["currency"]][0][0]
+        assert first <= _when(d["created_at"]).date()
+        if d["closed_at"]:
+            assert first <= _when(d["closed_at"]).date()
+    # amounts are the same deal values, converted: a EUR deal is about its USD amount / the EUR rate
+    ratios = [float(s["amount"]) / float(d["amount"]) for d, s in zip(deals, single)
+              if d["currency"] == "EUR" and float(s["amount"]) > 1000 and float(d["amount"]) > 1000]
+    assert ratios and all(0.9 < r < 1.3 for r in ratios)
+
+
+def test_the_first_currency_is_the_reporting_one(tmp_path):
+    eur, usd = tmp_path / "eur", tmp_path / "usd"
+    synth.generate(eur, 300, 4, seed=2, currencies="EUR,USD,JPY")
+    synth.generate(usd, 300, 4, seed=2)
+    rates = _csv(eur / "marketing/fx_rates.csv")
+    assert {r["currency"] for r in rates} == {"USD", "JPY"}
+    assert all(0.8 < float(r["rate"]) < 1.0 for r in rates if r["currency"] == "USD")  # 1 USD is about 0.92 EUR
+    # ad spend is in the reporting currency: the same clicks cost fewer euros than dollars
+    spend = [sum(float(r["spend"]) for r in _csv(root / "marketing/ad_spend.csv")) for root in (eur, usd)]
+    assert 0.85 < spend[0] / spend[1] < 1.0
+    jpy = [d["amount"] for d in _csv(eur / "crm/deals.csv") if d["currency"] == "JPY"]
+    assert jpy and all(a.endswith(".00") for a in jpy)  # no minor unit
+
+
+def test_cli_takes_currencies(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert cli.main(["synth", str(out), "--persons", "200", "--days", "3", "--seed", "9",
+                     "--currencies", "usd, eur,GBP"]) == 0
+    assert (out / "marketing/fx_rates.csv").is_file()
+    assert {d["currency"] for d in _csv(out / "crm/deals.csv")} <= {"USD", "EUR", "GBP"}
+    # a single currency again into the same folder: the old rates go
+    assert cli.main(["synth", str(out), "--persons", "200", "--days", "3", "--seed", "9"]) == 0
+    assert not (out / "marketing/fx_rates.csv").exists()
+    for bad in ("USD,EURO", "USD,USD", ""):
+        assert cli.main(["synth", str(out), "--persons", "20", "--days", "2", "--seed", "9", "--currencies", bad]) == 2
+
+
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="format"):
         synth.generate(tmp_path, 10, 2, seed=1, fmt="csv")
     with pytest.raises(ValueError, match="at least 1"):
         synth.generate(tmp_path, 0, 2, seed=1)
+    with pytest.raises(ValueError, match="currencies"):
+        synth.generate(tmp_path, 10, 2, seed=1, currencies="USD,dollar")

@@ -23,6 +23,7 @@ SELECT
     {{ ga4_param('source') }} AS param_source,
     {{ ga4_param('medium') }} AS param_medium,
     {{ ga4_param('campaign') }} AS param_campaign,
+    {{ ga4_param('ignore_referrer') }} AS param_ignore_referrer,
     traffic_source.source AS user_first_source,
     traffic_source.medium AS user_first_medium,
     traffic_source.name AS user_first_campaign,

@@ -46,3 +46,31 @@ CASE {{ dimension }}
     ELSE COALESCE({{ campaign }}, '(not set)')
 END
 {%- endmacro %}
+
+{#- Money. Amounts are NUMERIC (DECIMAL(38, 9) on DuckDB); these stay in decimal arithmetic, never a float.
+    `digits` is a currency's minor unit (0 to 4 decimals: JPY 0, USD 2, KWD 3; 9 = NUMERIC's own scale). -#}
+{% macro minor_unit_factor(digits) -%}
+CASE {{ digits }} WHEN 0 THEN CAST('1' AS NUMERIC) WHEN 1 THEN CAST('10' AS NUMERIC) WHEN 2 THEN CAST('100' AS NUMERIC)
+    WHEN 3 THEN CAST('1000' AS NUMERIC) WHEN 4 THEN CAST('10000' AS NUMERIC) ELSE CAST('1000000000' AS NUMERIC) END
+{%- endmacro %}
+
+{% macro minor_unit_size(digits) -%}
+CASE {{ digits }} WHEN 0 THEN CAST('1' AS NUMERIC) WHEN 1 THEN CAST('0.1' AS NUMERIC) WHEN 2 THEN CAST('0.01' AS NUMERIC)
+    WHEN 3 THEN CAST('0.001' AS NUMERIC) WHEN 4 THEN CAST('0.0001' AS NUMERIC) ELSE CAST('0.000000001' AS NUMERIC) END
+{%- endmacro %}
+
+{#- `x` rounded to `digits` decimals, half to even (banker's rounding), as a NUMERIC. -#}
+{% macro round_half_even(x, digits) -%}
+CAST((
+    FLOOR(({{ x }}) * {{ minor_unit_factor(digits) }})
+    + CASE
+        WHEN ({{ x }}) * {{ minor_unit_factor(digits) }} - FLOOR(({{ x }}) * {{ minor_unit_factor(digits) }})
+            > CAST('0.5' AS NUMERIC) THEN 1
+        WHEN ({{ x }}) * {{ minor_unit_factor(digits) }} - FLOOR(({{ x }}) * {{ minor_unit_factor(digits) }})
+            < CAST('0.5' AS NUMERIC) THEN 0
+        WHEN MOD(CAST(FLOOR(({{ x }}) * {{ minor_unit_factor(digits) }}) AS NUMERIC), CAST('2' AS NUMERIC))
+            = CAST('0' AS NUMERIC) THEN 0
+        ELSE 1
+    END
+) * {{ minor_unit_size(digits) }} AS NUMERIC)
+{%- endmacro %}

@@ -2,29 +2,39 @@
 -- grain: one row per (window_days, deal_id, touch_order, model) (unique); window_days as in
 --   int__attribution_touchpoints, so the sensitivity windows come from the same rules.
 -- Models (per touch): first_touch, last_touch, linear, time_decay (weight 2^(-days_before / @half_life_days),
---   normalized per deal), position_based (40% first, 40% last, 20% spread over the middle; one touch 100%,
---   two touches 50/50). Credits of a deal add up to 1; attributed_revenue = credit * deal_amount.
---   A won deal with no touchpoint keeps one '(unattributed)' row with credit 1 in every model.
+--   relative to the deal's most recent touch and kept to 12 decimals, normalized per deal), position_based
+--   (40% first, 40% last, 20% spread over the middle; one touch 100%, two touches 50/50). Credits of a deal add
+--   up to 1 (a FLOAT64 fraction). A won deal with no touchpoint keeps one '(unattributed)' row with credit 1.
+-- attributed_revenue (NUMERIC): the deal's amount split by credit in its currency's minor unit (cents; the
+--   amount's own 9 decimals when it is not a whole number of cents), by largest remainder: every touch gets its
+--   share rounded down, the cents left over go one each to the largest remainders (ties: the earlier touch).
+--   For every deal and model the attributed revenue adds up to the deal amount exactly; nothing is a float sum,
+--   so the table does not depend on how many threads built it.
 -- Markov and Shapley are channel-level, not per touch: see mrt__marketing__channel_attribution.
 WITH touchpoints AS (
     SELECT * FROM {{ ref('int__attribution_touchpoints') }}
     WHERE deal_status = 'won'
 ),
 
+reporting AS (
+    SELECT * FROM {{ ref('base__reporting_currency') }}
+),
+
 weighted AS (
     SELECT
         *,
-        -- relative to the deal's most recent touch, so a deal whose touches are all old cannot underflow to 0/0
-        POW(2.0, -(days_before - MIN(days_before) OVER (PARTITION BY window_days, deal_id)) / @half_life_days)
-            AS decay_weight
+        -- an integer (weights to 12 decimals): its sum per deal is exact, whatever order the rows are added in
+        CAST(ROUND(
+            POW(2.0, -(days_before - MIN(days_before) OVER (PARTITION BY window_days, deal_id)) / @half_life_days)
+            * 1e12) AS INT64) AS decay_weight
     FROM touchpoints
 ),
 
--- the time_decay credit, normalized per deal once, before the rows are repeated for every model
 normalized AS (
     SELECT
         *,
-        decay_weight / SUM(decay_weight) OVER (PARTITION BY window_days, deal_id) AS decay_credit
+        CAST(decay_weight AS FLOAT64)
+            / CAST(SUM(decay_weight) OVER (PARTITION BY window_days, deal_id) AS FLOAT64) AS decay_credit
     FROM weighted
 ),
 
@@ -49,9 +59,47 @@ credited AS (
     FROM normalized
     CROSS JOIN UNNEST(['first_touch', 'last_touch', 'linear', 'time_decay', 'position_based']) AS model
     WHERE model IN UNNEST(@attribution_models)
+),
+
+-- the deal amount in whole allocation units: the minor unit when the amount is a whole number of them
+scaled AS (
+    SELECT
+        credited.*,
+        CASE
+            WHEN deal_amount * {{ minor_unit_factor('reporting.minor_unit') }}
+                = FLOOR(deal_amount * {{ minor_unit_factor('reporting.minor_unit') }})
+                THEN reporting.minor_unit
+            ELSE 9
+        END AS allocation_digits
+    FROM credited
+    CROSS JOIN reporting
+),
+
+floored AS (
+    SELECT
+        *,
+        CAST(deal_amount * {{ minor_unit_factor('allocation_digits') }} AS NUMERIC) AS deal_units,
+        CAST(FLOOR(credit * CAST(deal_amount * {{ minor_unit_factor('allocation_digits') }} AS FLOAT64)) AS NUMERIC)
+            AS floor_units,
+        credit * CAST(deal_amount * {{ minor_unit_factor('allocation_digits') }} AS FLOAT64)
+            - FLOOR(credit * CAST(deal_amount * {{ minor_unit_factor('allocation_digits') }} AS FLOAT64))
+            AS remainder_units
+    FROM scaled
+),
+
+ranked AS (
+    SELECT
+        *,
+        deal_units - SUM(floor_units) OVER (PARTITION BY window_days, deal_id, model) AS units_left,
+        ROW_NUMBER() OVER (
+            PARTITION BY window_days, deal_id, model
+            ORDER BY IF(credit > 0, 0, 1), remainder_units DESC, touch_order
+        ) AS remainder_rank
+    FROM floored
 )
 
 SELECT
-    *,
-    credit * deal_amount AS attributed_revenue
-FROM credited
+    * EXCEPT (allocation_digits, deal_units, floor_units, remainder_units, units_left, remainder_rank),
+    CAST((floor_units + IF(remainder_rank <= units_left, 1, 0)) * {{ minor_unit_size('allocation_digits') }} AS NUMERIC)
+        AS attributed_revenue
+FROM ranked

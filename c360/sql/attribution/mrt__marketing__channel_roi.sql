@@ -4,6 +4,8 @@
 --   the channel dimension with the same rules as sessions (source/medium/campaign -> channel_group, etc.).
 -- Channels with spend and no conversions appear with zero revenue; roas = revenue / spend,
 --   cost_per_won_deal = spend / attributed conversions (NULL where the divisor is 0).
+-- attributed_revenue and spend are NUMERIC in `currency`, the reporting currency (base__reporting_currency);
+--   each model's attributed_revenue adds up to the won revenue exactly.
 WITH attributed AS (
     SELECT model, channel, conversions, conversion_value AS revenue
     FROM {{ ref('mrt__marketing__channel_attribution') }}
@@ -47,6 +49,7 @@ grid AS (
 SELECT
     grid.model,
     grid.channel,
+    (SELECT reporting_currency FROM {{ ref('base__reporting_currency') }}) AS currency,
     COALESCE(attributed.conversions, 0) AS attributed_conversions,
     COALESCE(attributed.revenue, 0) AS attributed_revenue,
     COALESCE(spend.spend, 0) AS spend,

@@ -1,13 +1,66 @@
--- base__marketing__ad_spend: daily ad spend, with source and medium normalized as sessions are.
+-- base__marketing__ad_spend: daily ad spend in the reporting currency, with source and medium normalized as
+-- sessions are.
 -- grain: one row per source row (several rows for one date/source/medium/campaign are summed in marts).
+-- spend: NUMERIC in `currency`, the reporting currency; a row in another currency (original_currency) is
+--   converted at the latest marketing/fx_rates rate on or before spend_date, rounded half to even to the minor
+--   unit. fx_status as in base__crm__deals; c360.money stops the run on a row inside the analysis period (the
+--   GA4 dates) that it cannot convert; one outside it is never used and keeps a NULL spend.
 WITH source AS (
     SELECT * FROM {{ source('marketing', 'ad_spend') }}
+),
+
+reporting AS (
+    SELECT * FROM {{ ref('base__reporting_currency') }}
+),
+
+rates AS (
+    SELECT * FROM {{ ref('base__marketing__fx_rates') }}
+),
+
+priced AS (
+    SELECT
+        source.date AS spend_date,
+        LOWER(TRIM(source.source)) AS source,
+        LOWER(TRIM(source.medium)) AS medium,
+        TRIM(source.campaign) AS campaign,
+        CAST(source.spend AS NUMERIC) AS original_spend,
+        UPPER(NULLIF(TRIM(source.currency), '')) AS original_currency,
+        reporting.reporting_currency AS currency,
+        reporting.minor_unit,
+        rates.rate
+    FROM source
+    CROSS JOIN reporting
+    LEFT JOIN rates
+        ON UPPER(NULLIF(TRIM(source.currency), '')) = rates.currency
+        AND UPPER(NULLIF(TRIM(source.currency), '')) != reporting.reporting_currency
+        AND source.date >= rates.rate_date
+        AND (rates.valid_until IS NULL OR source.date < rates.valid_until)
+),
+
+classified AS (
+    SELECT
+        *,
+        CASE
+            WHEN original_spend IS NULL THEN 'no amount'
+            WHEN original_currency IS NULL OR original_currency = currency THEN 'same currency'
+            WHEN currency IS NULL THEN 'no reporting currency'
+            WHEN rate IS NULL THEN 'no rate'
+            ELSE 'converted'
+        END AS fx_status
+    FROM priced
 )
 
 SELECT
-    date AS spend_date,
-    LOWER(TRIM(source)) AS source,
-    LOWER(TRIM(medium)) AS medium,
-    TRIM(campaign) AS campaign,
-    spend
-FROM source
+    spend_date,
+    source,
+    medium,
+    campaign,
+    CASE
+        WHEN fx_status = 'same currency' THEN original_spend
+        WHEN fx_status = 'converted' THEN {{ round_half_even('original_spend * rate', 'minor_unit') }}
+    END AS spend,
+    currency,
+    original_spend,
+    original_currency,
+    fx_status
+FROM classified

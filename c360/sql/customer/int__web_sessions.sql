@@ -8,6 +8,10 @@
 --   collected_traffic_source.manual_* first; else a gclid means google / cpc; else the event_params
 --   source/medium/campaign; no traffic info at all means (direct) / (none). The user-scoped
 --   traffic_source (the user's first acquisition) is not the session's source and is not used.
+--   As GA4's unwanted referrals: an event whose medium is referral and whose source is a domain of
+--   @unwanted_referrals or a subdomain of one (case-insensitive), and any event with the event parameter
+--   ignore_referrer = 'true' (cross-domain, unwanted referral), carries no traffic info; the session takes the
+--   next event that does, else (direct) / (none).
 --   Source and medium are trimmed and lower-cased, campaign trimmed, as ad spend is, so spend matches.
 -- channel_group: Google's GA4 default channel group rules, with the source-category seed.
 -- incremental: merge on session_key of the sessions with an event on a date the loader touched this run,
@@ -38,26 +42,36 @@ events AS (
 {% endif %}
 
 traffic_events AS (
-    SELECT
-        user_pseudo_id,
-        ga_session_id,
-        CASE
-            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(TRIM(manual_source))
-            WHEN gclid IS NOT NULL THEN 'google'
-            ELSE LOWER(TRIM(param_source))
-        END AS source,
-        CASE
-            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(TRIM(manual_medium))
-            WHEN gclid IS NOT NULL THEN 'cpc'
-            ELSE LOWER(TRIM(param_medium))
-        END AS medium,
-        CASE
-            WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN TRIM(manual_campaign)
-            ELSE TRIM(param_campaign)
-        END AS campaign
-    FROM {{ events }} AS events
-    WHERE manual_source IS NOT NULL OR manual_medium IS NOT NULL OR gclid IS NOT NULL
-        OR param_source IS NOT NULL OR param_medium IS NOT NULL
+    SELECT user_pseudo_id, ga_session_id, source, medium, campaign
+    FROM (
+        SELECT
+            user_pseudo_id,
+            ga_session_id,
+            event_timestamp,
+            param_ignore_referrer,
+            CASE
+                WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(TRIM(manual_source))
+                WHEN gclid IS NOT NULL THEN 'google'
+                ELSE LOWER(TRIM(param_source))
+            END AS source,
+            CASE
+                WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN LOWER(TRIM(manual_medium))
+                WHEN gclid IS NOT NULL THEN 'cpc'
+                ELSE LOWER(TRIM(param_medium))
+            END AS medium,
+            CASE
+                WHEN manual_source IS NOT NULL OR manual_medium IS NOT NULL THEN TRIM(manual_campaign)
+                ELSE TRIM(param_campaign)
+            END AS campaign
+        FROM {{ events }} AS events
+        WHERE manual_source IS NOT NULL OR manual_medium IS NOT NULL OR gclid IS NOT NULL
+            OR param_source IS NOT NULL OR param_medium IS NOT NULL
+    ) AS tagged
+    -- unwanted referrals and ignore_referrer carry no traffic info
+    WHERE COALESCE(LOWER(TRIM(param_ignore_referrer)), '') != 'true'
+        AND NOT (COALESCE(medium, '') = 'referral' AND EXISTS (
+            SELECT 1 FROM UNNEST(@unwanted_referrals) AS unwanted
+            WHERE tagged.source = LOWER(unwanted) OR ENDS_WITH(tagged.source, CONCAT('.', LOWER(unwanted)))))
     QUALIFY ROW_NUMBER() OVER (
         PARTITION BY user_pseudo_id, ga_session_id
         ORDER BY event_timestamp, source, medium, campaign
