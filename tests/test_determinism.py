@@ -13,8 +13,7 @@ Every table named base__*, int__* or mrt__* (models and their helper tables) mus
 A parallel float SUM, whose order varies from run to run, breaks this; DECIMAL money does not.
 
 The pipeline is driven as the notebooks drive it (sources.load_sources, then models.build per layer), without
-kernels. With the multi-currency variant the deals are in USD, EUR and GBP, converted with marketing/fx_rates.csv
-(run only when the pipeline reads that file).
+kernels. With the multi-currency variant the deals are in USD, EUR and GBP, converted with marketing/fx_rates.csv.
 """
 from __future__ import annotations
 
@@ -32,12 +31,6 @@ HELD_BACK_DAYS = 3
 THREADS = 4
 PREFIXES = ("base__", "int__", "mrt__")
 RUNS = ("full refresh", "second full refresh", "re-run", "incremental")
-
-
-def _reads_fx_rates() -> bool:
-    """The pipeline converts currencies: it loads marketing/fx_rates.csv and takes a reporting currency."""
-    return (any(t.path == "marketing/fx_rates.csv" for t in sources.CSV_TABLES)
-            and "reporting_currency" in P.SPEC)
 
 
 def _shard_day(name: str) -> str:
@@ -85,9 +78,7 @@ def _column_hashes(eng, name: str) -> dict[str, int]:
 @pytest.fixture(scope="module", params=["USD", "USD,EUR,GBP"], ids=["one_currency", "three_currencies"])
 def runs(request, tmp_path_factory) -> dict[str, dict]:
     currencies = request.param
-    if "," in currencies and not _reads_fx_rates():
-        pytest.skip("the pipeline does not read marketing/fx_rates.csv (reporting_currency) yet")
-    overrides = [f"reporting_currency={currencies.split(',')[0]}"] if "reporting_currency" in P.SPEC else []
+    overrides = [f"reporting_currency={currencies.split(',')[0]}"]
     tmp = tmp_path_factory.mktemp("determinism")
     root = tmp / "src"
     synth.generate(root, PERSONS, DAYS, SEED, fmt="parquet", currencies=currencies)
