@@ -23,8 +23,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP) ## Create or refresh the virtualenv
 
+# make's variables reach c360 through the environment, never through the recipe's shell: a value with `...`,
+# $(...) or ; in it stays a value
+run: export C360_MAKE_VARS = $(MAKEOVERRIDES)
+run: export C360_PARAMS = $(PARAMS)
 run: $(STAMP) ## Run the whole pipeline (PARAMS=file.yaml, KEY=value overrides) and render reports/
-	$(BIN)/python -m c360 run --params $(PARAMS) --make-vars "$(MAKEOVERRIDES)"
+	$(BIN)/python -m c360 run --from-make
 
 test: $(STAMP) ## Run the unit tests and the notebook regression tests
 	$(BIN)/python -m pytest

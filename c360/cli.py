@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -18,8 +19,11 @@ def _cmd_run(args) -> int:
     from c360 import runner
 
     try:
-        overrides = [*P.split_make_vars(args.make_vars or ""), *args.p]
-        merged = P.load(args.params, overrides)
+        make_vars, params_file = args.make_vars or "", args.params
+        if args.from_make:  # make's own variables, through the environment: no shell ever parses their values
+            make_vars, params_file = os.environ.get("C360_MAKE_VARS", ""), os.environ.get("C360_PARAMS") or params_file
+        overrides = [*P.split_make_vars(make_vars), *args.p]
+        merged = P.load(params_file, overrides)
     except P.ParamError as e:
         print(f"c360: bad parameters: {e}", file=sys.stderr)
         return 2
@@ -178,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-p", action="append", default=[], metavar="KEY=VALUE", help="override one parameter")
     run.add_argument("--reports", default="", help="report folder (default reports/)")
     run.add_argument("--make-vars", default="", help=argparse.SUPPRESS)
+    run.add_argument("--from-make", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(fn=_cmd_run)
     sub.add_parser("params", help="list every parameter").set_defaults(fn=_cmd_params)
     sq = sub.add_parser("sql", help="print a model's SQL as the engine runs it; --explain profiles it on the warehouse")

@@ -6,6 +6,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+# labels come from data (campaigns, channels): `spend_$50_get_$10_off` is text, never mathtext to parse
+plt.rcParams["text.parse_math"] = False
+
 
 def _numbers(table: pd.DataFrame) -> pd.DataFrame:
     """The table's values as floats for drawing only (money arrives as decimal.Decimal objects; the table the

@@ -215,3 +215,14 @@ def test_a_run_that_fails_while_copying_the_warehouse_releases_it(tmp_path, monk
         runner.run(P.load(overrides=[f"warehouse={warehouse}"]), tmp_path / "reports")
     assert warehouse.read_bytes() == b"previous warehouse"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c360.duckdb"]  # no lock, no half copy, no reports
+
+
+def test_make_run_passes_values_to_python_without_a_shell(tmp_path):
+    # the recipe once put $(MAKEOVERRIDES) inside double quotes, so a backtick in a value ran as a command
+    marker = tmp_path / "injected"
+    result = subprocess.run(
+        ["make", "-s", "run", f"WON_STAGES=[closedwon,`touch {marker}`]", f"WAREHOUSE={tmp_path / 'w.duckdb'}",
+         f"PARAMS=params/default.yaml;touch {marker}"],
+        cwd=PROJ_ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0 and "c360: bad parameters" in result.stderr
+    assert not marker.exists()
