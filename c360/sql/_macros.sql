@@ -74,3 +74,24 @@ CAST((
     END
 ) * {{ minor_unit_size(digits) }} AS NUMERIC)
 {%- endmacro %}
+
+{#- How an amount in `original_currency` reaches the reporting currency `currency`, given the exchange `rate`
+    found for its date (NULL: none): same currency | converted | no rate | no reporting currency | no amount. -#}
+{% macro fx_status(original_amount, original_currency, currency, rate) -%}
+CASE
+    WHEN {{ original_amount }} IS NULL THEN 'no amount'
+    WHEN {{ original_currency }} IS NULL OR {{ original_currency }} = {{ currency }} THEN 'same currency'
+    WHEN {{ currency }} IS NULL THEN 'no reporting currency'
+    WHEN {{ rate }} IS NULL THEN 'no rate'
+    ELSE 'converted'
+END
+{%- endmacro %}
+
+{#- The amount in the reporting currency: as it is, or converted at `rate` and rounded half to even to the minor
+    unit; NULL when it cannot be converted (fx_status says why). -#}
+{% macro in_reporting_currency(original_amount, fx_status, rate, minor_unit) -%}
+CASE
+    WHEN {{ fx_status }} = 'same currency' THEN {{ original_amount }}
+    WHEN {{ fx_status }} = 'converted' THEN {{ round_half_even(original_amount ~ ' * ' ~ rate, minor_unit) }}
+END
+{%- endmacro %}

@@ -49,14 +49,8 @@ priced AS (
         renamed.*,
         reporting.reporting_currency AS currency,
         reporting.minor_unit,
-        CASE
-            WHEN renamed.original_amount IS NULL THEN 'no amount'
-            WHEN renamed.original_currency IS NULL
-                OR renamed.original_currency = reporting.reporting_currency THEN 'same currency'
-            WHEN reporting.reporting_currency IS NULL THEN 'no reporting currency'
-            WHEN rates.rate IS NULL THEN 'no rate'
-            ELSE 'converted'
-        END AS fx_status,
+        {{ fx_status('renamed.original_amount', 'renamed.original_currency', 'reporting.reporting_currency',
+                     'rates.rate') }} AS fx_status,
         rates.rate
     FROM renamed
     CROSS JOIN reporting
@@ -72,10 +66,7 @@ final AS (
         deal_id,
         contact_id,
         deal_name,
-        CASE
-            WHEN fx_status = 'same currency' THEN original_amount
-            WHEN fx_status = 'converted' THEN {{ round_half_even('original_amount * rate', 'minor_unit') }}
-        END AS amount,
+        {{ in_reporting_currency('original_amount', 'fx_status', 'rate', 'minor_unit') }} AS amount,
         currency,
         original_amount,
         original_currency,

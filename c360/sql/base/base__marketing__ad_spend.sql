@@ -40,13 +40,7 @@ priced AS (
 classified AS (
     SELECT
         *,
-        CASE
-            WHEN original_spend IS NULL THEN 'no amount'
-            WHEN original_currency IS NULL OR original_currency = currency THEN 'same currency'
-            WHEN currency IS NULL THEN 'no reporting currency'
-            WHEN rate IS NULL THEN 'no rate'
-            ELSE 'converted'
-        END AS fx_status
+        {{ fx_status('original_spend', 'original_currency', 'currency', 'rate') }} AS fx_status
     FROM priced
 )
 
@@ -55,10 +49,7 @@ SELECT
     source,
     medium,
     campaign,
-    CASE
-        WHEN fx_status = 'same currency' THEN original_spend
-        WHEN fx_status = 'converted' THEN {{ round_half_even('original_spend * rate', 'minor_unit') }}
-    END AS spend,
+    {{ in_reporting_currency('original_spend', 'fx_status', 'rate', 'minor_unit') }} AS spend,
     currency,
     original_spend,
     original_currency,
