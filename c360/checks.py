@@ -3,6 +3,10 @@
 unique, not_null, accepted_values, relationships, and expressions (a named SQL condition every row must meet,
 with the column shown for offending rows). An error-level failure stops the run with a
 message naming the table, the test and a few offending values (masked); warn-level ones are reported.
+
+Examples are masked by the column they come from (c360.pii.mask_value: an email column's values, names,
+pseudonymous ids such as user_pseudo_id or session_key) and, whatever the column, any address or GA client id
+in them (c360.pii.mask_text): neither the result table a report shows nor DataTestError's message holds PII.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import yaml
 
 from c360.engine import check_identifier
 from c360.paths import SQL_DIR
-from c360.pii import mask_email
+from c360.pii import mask_text, mask_value
 
 
 class DataTestError(AssertionError):
@@ -27,6 +31,7 @@ class DataTest:
     column: str
     severity: str
     sql: str  # returns one row per offending value: column `value`
+    show: str = ""  # expressions: the column (SQL) whose values are shown; else the tested column
 
     @property
     def name(self) -> str:
@@ -59,8 +64,19 @@ def _tests_for(model: str, spec: dict) -> list[DataTest]:
     for rule in spec.get("expressions", []):
         out.append(DataTest(model, "expression", rule["name"], rule.get("severity", "error"),
                             f"SELECT CAST({rule.get('show', 'NULL')} AS STRING) AS value FROM {t} "
-                            f"WHERE NOT ({rule['sql']})"))
+                            f"WHERE NOT ({rule['sql']})", str(rule.get("show") or "")))
     return out
+
+
+def masked_example(test: DataTest, value) -> str:
+    """An offending value as a data test reports it: masked as its column says (`show` for an expression),
+    then any address or GA client id left in it masked too.
+
+    Example:
+        >>> masked_example(DataTest("m", "unique", "customer__email", "error", ""), "bob@münchen.de")
+        'b***@münchen.de'
+    """
+    return str(mask_text(mask_value(test.show or test.column, str(value))))
 
 
 def declared(layer: str) -> list[DataTest]:
@@ -87,7 +103,7 @@ def run(engine, layer: str, raise_on_error: bool = True) -> pd.DataFrame:
     for i, test in enumerate(tests):
         n = int(counts[i])
         found = engine.query(f"SELECT DISTINCT value FROM ({test.sql}) ORDER BY value LIMIT 3") if n else None
-        examples = ", ".join(mask_email(str(v)) for v in found["value"]) if n else ""
+        examples = ", ".join(masked_example(test, v) for v in found["value"]) if n else ""
         status = "pass" if n == 0 else ("warn" if test.severity == "warn" else "fail")
         rows.append({"model": test.model, "test": test.name, "severity": test.severity,
                      "failures": n, "examples": examples, "status": status})

@@ -39,6 +39,9 @@ def _cmd_run(args) -> int:
         print(f"c360: run failed: {e}", file=sys.stderr)
         print("c360: the previous warehouse and reports are unchanged.", file=sys.stderr)
         return 1
+    except runner.WarehouseError as e:  # a WAL that cannot be checkpointed, a publish that stopped half way
+        print(f"c360: {e}", file=sys.stderr)
+        return 1
     except Exception as e:
         from c360.bigquery import NoCredentials
         from c360.sources import BadInputError

@@ -3,10 +3,14 @@ heavy libraries, so a run pays one kernel start instead of one per notebook.
 
 Each notebook still gets a fresh kernel (no state leaks between notebooks); only the start moves earlier.
 The warm-up imports modules (c360.warm) without binding any name in the notebook's namespace.
+
+A kernel process's own output (not its cells': those go to the notebook) reaches the log through a pipe and
+c360.pii.mask_text, so the log (the report folder's kernels.log) holds no raw email or GA client id.
 """
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import IO
 
@@ -21,15 +25,45 @@ def start(kernel_name: str, cwd: Path, env: dict[str, str] | None = None, log: I
     boots in its own process). `env`: variables set for this kernel on top of this process's environment;
     `log`: an open file for the kernel process's own stdout and stderr (cell outputs go to the notebook)."""
     km = AsyncKernelManager(kernel_name=kernel_name)
-    run_sync(km.start_kernel)(cwd=str(cwd), env={**os.environ, **(env or {})}, stdout=log, stderr=log,
-                              extra_arguments=[f"--IPKernelApp.exec_lines={WARM_UP}"])
+    out, copier = _masked_pipe(log) if log is not None else (None, None)
+    try:
+        run_sync(km.start_kernel)(cwd=str(cwd), env={**os.environ, **(env or {})}, stdout=out, stderr=out,
+                                  extra_arguments=[f"--IPKernelApp.exec_lines={WARM_UP}"])
+    finally:
+        if out is not None:
+            out.close()  # the kernel holds its own copy: the pipe ends when the kernel does
+    km._c360_log_copier = copier  # joined by stop()
     return km
+
+
+def _masked_pipe(log: IO) -> tuple[IO, threading.Thread]:
+    """A pipe whose lines reach `log` masked (c360.pii.mask_text), copied by a daemon thread until the pipe's
+    writers are gone; returns the pipe's write end (to hand to the kernel process) and the thread."""
+    from c360.pii import mask_text
+
+    read_fd, write_fd = os.pipe()
+
+    def copy() -> None:
+        with os.fdopen(read_fd, "rb") as pipe:
+            for line in pipe:
+                try:
+                    log.write(mask_text(line.decode("utf-8", errors="replace")))
+                    log.flush()
+                except (ValueError, OSError):  # the log is closed: drain the pipe, write nothing
+                    pass
+
+    copier = threading.Thread(target=copy, name="c360-kernel-log", daemon=True)
+    copier.start()
+    return os.fdopen(write_fd, "wb"), copier
 
 
 def stop(km: AsyncKernelManager | None) -> None:
     """Shut a kernel down (now: its notebook is done or the run is over)."""
     if km is not None and km.has_kernel:
         run_sync(km.shutdown_kernel)(now=True)
+    copier = getattr(km, "_c360_log_copier", None)
+    if copier is not None:  # the kernel's last lines reach the log before it is closed
+        copier.join(timeout=5)
 
 
 class Ahead:

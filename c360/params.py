@@ -35,6 +35,7 @@ class Param:
     maximum: float | None = None
     non_empty: bool = False
     pattern: str | None = None  # a str value must match it in full (or be '' unless non_empty)
+    regex: bool = False  # each value is a regular expression the SQL runs (RE2): it must compile (re2_problem)
 
 
 # The BigQuery backend's settings (backend: bigquery; the duckdb backend ignores them). Names are checked
@@ -111,7 +112,7 @@ SPEC: dict[str, Param] = {
         Param("identity_blocklist", "list[str]",
               "identifier values that never link records (exact, case-insensitive): junk such as 'undefined'"),
         Param("identity_blocklist_patterns", "list[str]",
-              "regular expressions (RE2) on the normalized identifier; a match never links records"),
+              "regular expressions (RE2) on the normalized identifier; a match never links records", regex=True),
         Param("max_identifiers_per_customer", "int",
               "a customer with more identifiers is not merged blindly: devices re-attached by their best link, "
               "then split so each CRM contact stands alone", minimum=2),
@@ -167,6 +168,53 @@ def _check_one(p: Param, value: Any) -> None:
         if p.pattern is not None and (v != "" or p.non_empty or p.kind.startswith("list[")) \
                 and not re.fullmatch(p.pattern, v):
             raise ParamError(f"parameter '{p.name}' must match {p.pattern}, got {v!r}")
+        if p.regex:
+            problem = re2_problem(v)
+            if problem:
+                raise ParamError(f"parameter '{p.name}': {v!r} is not a valid regular expression (RE2): {problem}")
+
+
+# What Python's `re` accepts but RE2 (BigQuery's and DuckDB's regular expressions) does not.
+_RE2_LACKS = (
+    (re.compile(r"\(\?[=!]"), "lookahead (?=...) / (?!...)"),
+    (re.compile(r"\(\?<[=!]"), "lookbehind (?<=...) / (?<!...)"),
+    (re.compile(r"\(\?P=|\\g<|\\[1-9]"), "backreference"),
+    (re.compile(r"\(\?>"), "atomic group (?>...)"),
+    (re.compile(r"\(\?\("), "conditional (?(...)...)"),
+    (re.compile(r"(?:[*+?}])\+"), "possessive quantifier"),
+)
+
+
+def re2_problem(pattern: str) -> str | None:
+    """Why `pattern` is no RE2 regular expression (None: it is one, as far as this checks): it must compile
+    with Python's `re`, and use none of the constructs RE2 lacks (lookarounds, backreferences, atomic groups,
+    conditionals, possessive quantifiers), looked for outside character classes."""
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        return str(e)
+    # the pattern with escaped characters and character classes blanked, so `\(` or `[(?=]` is not mistaken
+    # for a construct (a backslash escape is kept as written: \1 must still be seen)
+    plain, i, in_class = [], 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            plain.append("_" if in_class else (ch + nxt if nxt.isdigit() or nxt == "g" else "__"))
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]" or not plain or plain[-1] == "["
+            plain.append("_" if in_class else "]")
+        else:
+            in_class = ch == "["
+            plain.append(ch)
+        i += 1
+    text = "".join(plain)
+    for construct, name in _RE2_LACKS:
+        if construct.search(text):
+            return f"RE2 has no {name}"
+    return None
 
 
 def _unknown(key: str) -> ParamError:

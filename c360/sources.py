@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -20,6 +23,7 @@ import pandas as pd
 
 from c360.engine import DuckDBEngine
 from c360.paths import SEEDS_DIR, display
+from c360.pii import mask_email, mask_text
 from c360.provenance import file_sha256
 
 SHARD = re.compile(r"^events_(?P<intraday>intraday_)?(?P<date>\d{8})\.(?P<ext>jsonl|jsonl\.gz|parquet)$")
@@ -162,10 +166,20 @@ def ga4_shards(source_root: Path) -> list[Path]:
     shards = []
     for path in sorted(folder.iterdir()):
         if path.name.startswith("events_"):
-            if not SHARD.match(path.name):
+            m = SHARD.match(path.name)
+            if not m:
                 raise BadInputError(
                     f"{display(path)}: not a GA4 shard name (events_YYYYMMDD.jsonl[.gz]|.parquet, "
                     "events_intraday_YYYYMMDD.jsonl[.gz])")
+            if not _is_date(m["date"]):
+                raise BadInputError(f"{display(path)}: not a GA4 shard name: {m['date']} is no date")
+            if not path.is_file():
+                raise BadInputError(f"{display(path)}: named like a GA4 shard but not a file")
+            try:
+                with path.open("rb"):
+                    pass
+            except OSError as e:
+                raise BadInputError(f"{display(path)}: cannot be read ({e.strerror or e})") from None
             shards.append(path)
     if not shards:
         raise BadInputError(f"{display(folder)}: no GA4 shards (events_YYYYMMDD.jsonl[.gz]|.parquet)")
@@ -206,14 +220,33 @@ def _suffix_expr(col: str) -> str:
     return f"regexp_extract({col}, 'events_((?:intraday_)?[0-9]{{8}})\\.[^/]*$', 1)"
 
 
-def _ga4_select(shards: list[Path], lenient: bool) -> str:
+# Identifiers are text: a JSON number in one of them (`"user_pseudo_id": 1013000001.1709287001`, which DuckDB's
+# JSON reader parses as a float, losing digits) must keep the digits as written. The loader reads them as JSON and
+# marks a non-integer number (LOSSY_ID); the shards holding one are read again from a copy with such numbers
+# quoted (_quote_numeric_ids), so the text is exactly the file's.
+ID_COLUMNS = ("user_pseudo_id", "user_id", "stream_id")
+LOSSY_ID = "c360:lossy-number"
+_NUMERIC_ID = re.compile(rb'("(?:' + "|".join(ID_COLUMNS).encode() + rb')"\s*:\s*)(-?[0-9][0-9.eE+-]*)')
+
+
+def _id_select(col: str) -> str:
+    return (f"CASE WHEN {col} IS NULL OR json_type({col}) = 'NULL' THEN NULL "
+            f"WHEN json_type({col}) = 'VARCHAR' THEN {col} ->> '$' "
+            f"WHEN json_type({col}) IN ('DOUBLE', 'HUGEINT') THEN {_sql_str(LOSSY_ID)} "
+            f"ELSE CAST({col} AS VARCHAR) END AS {col}")
+
+
+def _ga4_select(shards: list[Path], lenient: bool, exact_ids: bool = False) -> str:
     parts = []
     json_files = [str(p) for p in shards if not p.name.endswith(".parquet")]
     if json_files:
+        columns = {**GA4_COLUMNS, **{c: "JSON" for c in ID_COLUMNS}} if exact_ids else GA4_COLUMNS
+        select = [_id_select(c) if exact_ids and c in ID_COLUMNS else c for c in GA4_COLUMNS]
+        literal = "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in columns.items()) + "}"
         parts.append(
-            f"SELECT {', '.join(GA4_COLUMNS)}, filename AS _source_file FROM read_json("
+            f"SELECT {', '.join(select)}, filename AS _source_file FROM read_json("
             f"[{', '.join(_sql_str(f) for f in json_files)}], format='newline_delimited', "
-            f"columns={_json_columns_literal()}, filename=true, ignore_errors={'true' if lenient else 'false'}, "
+            f"columns={literal}, filename=true, ignore_errors={'true' if lenient else 'false'}, "
             "maximum_object_size=16777216)")
     for path in (p for p in shards if p.name.endswith(".parquet")):
         parts.append(_parquet_select(path))
@@ -229,9 +262,12 @@ def _parquet_select(path: Path) -> str:
 
 
 def _bad_json_line(path: Path, required: tuple[str, ...]) -> tuple[int, str] | None:
-    """The first line of a JSONL shard that is not a UTF-8 JSON object with every required field (slow path:
-    only run on a shard that failed to load, to name the line)."""
+    """The first line of a JSONL shard that is not a UTF-8 JSON object with every required field, well-formed
+    values and an event_date and event_timestamp that fit the shard's date (BAD_EVENT) (slow path: only run on a
+    shard that failed to load, to name the line)."""
     import gzip
+
+    shard = _shard_date(path) if SHARD.match(path.name) else None
 
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rb") as fh:
@@ -252,11 +288,58 @@ def _bad_json_line(path: Path, required: tuple[str, ...]) -> tuple[int, str] | N
             if missing:
                 return lineno, f"missing required field(s) {', '.join(missing)}"
             if not re.fullmatch(r"-?[0-9]+", str(row["event_timestamp"])):
-                return lineno, f"event_timestamp is not an integer: {str(row['event_timestamp'])[:40]!r}"
-            if not _MIN_MICROS <= int(row["event_timestamp"]) <= _MAX_MICROS:
-                return lineno, f"event_timestamp is not in years 0001-9999: {row['event_timestamp']}"
+                return lineno, f"event_timestamp is not an integer: {_shown(row['event_timestamp'])!r}"
+            micros = int(row["event_timestamp"])
+            if not _MIN_MICROS <= micros <= _MAX_MICROS:
+                return lineno, f"event_timestamp is not in years 0001-9999: {_shown(row['event_timestamp'])}"
             if not re.fullmatch(r"[0-9]{8}", str(row["event_date"])) or not _is_date(str(row["event_date"])):
-                return lineno, f"event_date is not a YYYYMMDD date: {str(row['event_date'])[:40]!r}"
+                return lineno, f"event_date is not a YYYYMMDD date: {_shown(row['event_date'])!r}"
+            shape = _shape_problem(row)
+            if shape:
+                return lineno, shape
+            day = datetime.strptime(row["event_date"], "%Y%m%d").date()
+            if shard and not shard - timedelta(days=EVENT_DATE_LATE) <= day <= shard + timedelta(days=EVENT_DATE_EARLY):
+                return lineno, (f"event_date {row['event_date']} is more than {EVENT_DATE_LATE} days before or "
+                                f"{EVENT_DATE_EARLY} day after the shard's date {shard:%Y%m%d}")
+            utc = (datetime(1970, 1, 1) + timedelta(microseconds=micros)).date()
+            if abs((utc - day).days) > TIMESTAMP_DRIFT_DAYS:
+                return lineno, (f"event_timestamp {micros} is {utc} (UTC), more than {TIMESTAMP_DRIFT_DAYS} days "
+                                f"from event_date {row['event_date']}: GA4 writes microseconds (milliseconds?)")
+    return None
+
+
+def _shown(value: object) -> str:
+    """A bad value as an error message shows it: emails and client ids masked (c360.pii), then cut to 40
+    characters (masked first, so a long address cannot lose its @ to the cut and slip through)."""
+    return str(mask_text(str(value)))[:40]
+
+
+def _shape_problem(row: dict) -> str | None:
+    """What DuckDB would refuse in a parsed event's known fields (GA4_COLUMNS): a record that is not a JSON object,
+    a repeated field that is not an array, a text or number field holding an object or array. DuckDB's own
+    message does not name the line reliably."""
+    for col, typ in GA4_COLUMNS.items():
+        value = row.get(col)
+        if value is None:
+            continue
+        if typ.endswith("[]"):
+            if not isinstance(value, list):
+                return f"{col} is not a JSON array"
+            for item in value:
+                if item is not None and not isinstance(item, dict):
+                    return f"{col} holds an item that is not a JSON object"
+                if item and item.get("value") is not None and not isinstance(item["value"], dict):
+                    return f"{col} holds a value that is not a JSON object"
+                if item and isinstance(item.get("value"), dict) and any(
+                        isinstance(v, (dict, list)) for v in item["value"].values()):
+                    return f"{col} holds a value field that is an object or array"
+        elif typ.startswith("STRUCT"):
+            if not isinstance(value, dict):
+                return f"{col} is not a JSON object"
+            if any(isinstance(v, (dict, list)) for v in value.values()):
+                return f"{col} holds a field that is an object or array"
+        elif isinstance(value, (dict, list)):
+            return f"{col} is {'an object' if isinstance(value, dict) else 'an array'}, not a {typ.lower()}"
     return None
 
 
@@ -277,6 +360,18 @@ def _shard_date(path: Path) -> date:
 
 # a flattened row the base model can use: the required fields present and event_date a YYYYMMDD date
 VALID_EVENT = " AND ".join(f"{c} IS NOT NULL" for c in GA4_REQUIRED)
+# A daily shard holds the events GA4 received that day (its date, in the property's time zone): late hits land up
+# to about 3 days later, so an event_date before the shard's date - EVENT_DATE_LATE days or after its date +
+# EVENT_DATE_EARLY days is a bad row. An event_timestamp whose UTC date is more than TIMESTAMP_DRIFT_DAYS from
+# event_date is one too: a timestamp in milliseconds (sessions in 1970 dated 2024), or seconds, or garbage.
+EVENT_DATE_LATE, EVENT_DATE_EARLY, TIMESTAMP_DRIFT_DAYS = 3, 1, 2
+_SHARD_DAY = "CAST(strptime(shard_date, '%Y%m%d') AS DATE)"
+BAD_EVENT = (
+    f"CASE WHEN NOT ({VALID_EVENT}) THEN 'malformed or missing required field' "
+    f"WHEN event_date < {_SHARD_DAY} - {EVENT_DATE_LATE} OR event_date > {_SHARD_DAY} + {EVENT_DATE_EARLY} "
+    f"THEN 'event_date more than {EVENT_DATE_LATE} days before or {EVENT_DATE_EARLY} day after its shard' "
+    f"WHEN abs(date_diff('day', event_date, CAST(event_timestamp AS DATE))) > {TIMESTAMP_DRIFT_DAYS} "
+    f"THEN 'event_timestamp more than {TIMESTAMP_DRIFT_DAYS} days from event_date (milliseconds?)' END")
 
 
 def shard_suffix(path: Path | str) -> str:
@@ -285,10 +380,11 @@ def shard_suffix(path: Path | str) -> str:
     return f"{m['intraday'] or ''}{m['date']}"
 
 
-def ga4_export_select(shards: list[Path], lenient: bool = False) -> str:
-    """DuckDB SQL reading `shards` as the export's nested rows with their `_TABLE_SUFFIX` (explicit schema)."""
+def ga4_export_select(shards: list[Path], lenient: bool = False, exact_ids: bool = False) -> str:
+    """DuckDB SQL reading `shards` as the export's nested rows with their `_TABLE_SUFFIX` (explicit schema).
+    `exact_ids`: an identifier written as a non-integer JSON number reads as LOSSY_ID (see ID_COLUMNS)."""
     return (f"SELECT * EXCLUDE (_source_file), {_suffix_expr('_source_file')} AS _TABLE_SUFFIX "
-            f"FROM ({_ga4_select(shards, lenient)})")
+            f"FROM ({_ga4_select(shards, lenient, exact_ids)})")
 
 
 @lru_cache(maxsize=1)
@@ -318,36 +414,72 @@ def _stored_flattening(engine: DuckDBEngine) -> str | None:
 def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, report: LoadReport,
                    create: bool) -> None:
     """Parse `shards` and flatten them straight into src__ga4__events (one pass; the nested rows are not kept;
-    the table is created when `create`), then reject (raise) or set aside and count the rows without the
-    required fields. Call inside a transaction."""
+    the table is created when `create`), then reject (raise) or set aside and count the bad rows (BAD_EVENT).
+    Call inside a transaction."""
     lenient = on_bad_rows == "quarantine"
-    engine.native(f"CREATE OR REPLACE TEMP VIEW _ga4_export AS {ga4_export_select(shards, lenient)}")
     flat = _flattened_ga4_sql()
+    _flatten_into(engine, shards, lenient, flat, "CREATE OR REPLACE TABLE src__ga4__events AS" if create
+                  else "INSERT INTO src__ga4__events BY NAME")
+    by_suffix = {shard_suffix(p): p for p in shards}
+    lossy = [by_suffix[s] for (s,) in engine.native(
+        "SELECT DISTINCT shard FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?)) AND ("
+        + " OR ".join(f"{c} = {_sql_str(LOSSY_ID)}" for c in ID_COLUMNS) + ") ORDER BY 1",
+        [list(by_suffix)]).fetchall()]
+    if lossy:  # rare: read those shards again with their numeric identifiers quoted, keeping every digit
+        engine.native("DELETE FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?))",
+                      [[shard_suffix(p) for p in lossy]])
+        with tempfile.TemporaryDirectory(prefix="c360-ids-") as tmp:
+            copies = {_quote_numeric_ids(p, Path(tmp)): p for p in lossy}
+            _flatten_into(engine, list(copies), lenient, flat, "INSERT INTO src__ga4__events BY NAME", copies)
+    bad = engine.native(f"SELECT shard, reason, COUNT(*) FROM (SELECT shard, {BAD_EVENT} AS reason "
+                        "FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?))) WHERE reason IS NOT NULL "
+                        "GROUP BY ALL ORDER BY 1, 2", [list(by_suffix)]).fetchall()
+    if bad and not lenient:
+        path = by_suffix[bad[0][0]]
+        where = _bad_json_line(path, GA4_REQUIRED) if not path.name.endswith(".parquet") else None
+        loc = f"line {where[0]}: {where[1]}" if where else f"a row: {bad[0][1]}"
+        raise BadInputError(
+            f"{display(path)}: {loc} ({sum(n for *_, n in bad)} bad row(s) in all; "
+            "on_bad_rows: quarantine sets them aside)")
+    if bad:
+        engine.native(f"DELETE FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?)) AND ({BAD_EVENT}) IS NOT NULL",
+                      [list(by_suffix)])
+    for suffix, reason, n in bad:
+        report.quarantined.append({"file": display(by_suffix[suffix]), "table": "src__ga4__events",
+                                   "reason": reason, "rows": n})
+
+
+def _flatten_into(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat: str, into: str,
+                  originals: dict[Path, Path] | None = None) -> None:
+    """Run `into` (CREATE ... AS / INSERT ... BY NAME) over the flattening of `shards`; a failure is a
+    BadInputError naming the shard (its original, when `shards` are copies: `originals`)."""
+    originals = originals or {}
+    engine.native(f"CREATE OR REPLACE TEMP VIEW _ga4_export AS {ga4_export_select(shards, lenient, True)}")
     try:
-        engine.native(f"CREATE OR REPLACE TABLE src__ga4__events AS {flat}" if create
-                      else f"INSERT INTO src__ga4__events BY NAME {flat}")
+        engine.native(f"{into} {flat}")
     except Exception as e:  # DuckDB names the file when it can; its line number can be off
         message = str(e).splitlines()[0]
         named = re.search(r'in file "([^"]+)"', message)
         culprit = Path(named[1]) if named else _failing_shard(engine, shards, lenient, flat)
+        culprit = originals.get(culprit, culprit) if culprit is not None else None
+        for copy, original in originals.items():
+            message = message.replace(str(copy), str(original))
         raise BadInputError(_unreadable(culprit, message)) from None
     engine.native("DROP VIEW _ga4_export")  # on failure the transaction's rollback removes it
-    by_suffix = {shard_suffix(p): p for p in shards}
-    bad = engine.native(f"SELECT shard, COUNT(*) FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?)) "
-                        f"AND NOT ({VALID_EVENT}) GROUP BY 1 ORDER BY 1", [list(by_suffix)]).fetchall()
-    if bad and not lenient:
-        path = by_suffix[bad[0][0]]
-        where = _bad_json_line(path, GA4_REQUIRED) if not path.name.endswith(".parquet") else None
-        loc = f"line {where[0]}: {where[1]}" if where else "a row lacks event_date, event_timestamp or event_name"
-        raise BadInputError(
-            f"{display(path)}: {loc} ({sum(n for _, n in bad)} bad row(s) in all; "
-            "on_bad_rows: quarantine sets them aside)")
-    if bad:
-        engine.native(f"DELETE FROM src__ga4__events WHERE shard IN (SELECT UNNEST(?)) AND NOT ({VALID_EVENT})",
-                      [list(by_suffix)])
-    for suffix, n in bad:
-        report.quarantined.append({"file": display(by_suffix[suffix]), "table": "src__ga4__events",
-                                   "reason": "malformed or missing required field", "rows": n})
+
+
+def _quote_numeric_ids(path: Path, folder: Path) -> Path:
+    """A copy of JSONL shard `path` in `folder` (same name, uncompressed) whose identifiers (ID_COLUMNS) written
+    as JSON numbers are quoted as written: `"user_pseudo_id": 1013000001.1709287001` ->
+    `"user_pseudo_id": "1013000001.1709287001"`."""
+    import gzip
+
+    copy = folder / path.name.removesuffix(".gz")
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as src, copy.open("wb") as dst:
+        for raw in src:
+            dst.write(_NUMERIC_ID.sub(rb'\1"\2"', raw))
+    return copy
 
 
 def _unreadable(path: Path | None, message: str) -> str:
@@ -359,7 +491,11 @@ def _unreadable(path: Path | None, message: str) -> str:
         where = _bad_json_line(path, GA4_REQUIRED) if not path.name.endswith(".parquet") else None
     except (OSError, EOFError):  # not gzip, unreadable: DuckDB's message says so
         where = None
-    return f"{display(path)}: line {where[0]}: {where[1]}" if where else f"{display(path)} could not be read: {message}"
+    if where:
+        return f"{display(path)}: line {where[0]}: {where[1]}"
+    # DuckDB's line number counts within its read buffer, not the file: leave it out rather than name a wrong line
+    message = re.sub(r",? in line [0-9]+", "", message)
+    return f"{display(path)} could not be read: {mask_text(message)}"
 
 
 def _failing_shard(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat: str) -> Path | None:
@@ -368,7 +504,7 @@ def _failing_shard(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat
     engine.native("ROLLBACK")  # the failed statement aborted the load's transaction
     try:
         for path in shards:
-            engine.native(f"CREATE OR REPLACE TEMP VIEW _ga4_export AS {ga4_export_select([path], lenient)}")
+            engine.native(f"CREATE OR REPLACE TEMP VIEW _ga4_export AS {ga4_export_select([path], lenient, True)}")
             try:
                 engine.native(f"CREATE OR REPLACE TEMP TABLE _ga4_probe AS {flat}")
             except Exception:
@@ -483,28 +619,94 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
                              "read": "read" if str(path) in reloaded else "unchanged"})
 
 
+# CSV columns that hold an email address: NFKC-normalized at load (a full-width or compatibility character reads as
+# its plain form; BigQuery's base models do the same with NORMALIZE(email, NFKC), DuckDB has no NFKC).
+EMAIL_COLUMNS = ("email",)
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names on a CSV's first line (a BOM and surrounding blanks removed); a repeated name is an error
+    naming the file, line and column."""
+    import csv
+
+    with path.open("rb") as fh:
+        first = fh.readline()
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise BadInputError(f"{display(path)}: line 1: not UTF-8 (byte {e.start + 1} of the header)") from None
+    if not text.strip():
+        raise BadInputError(f"{display(path)}: line 1: no header (the first line names the columns)")
+    names = [c.strip() for c in next(csv.reader([text.rstrip("\r\n")]))]
+    if any("\x00" in c for c in names):
+        raise BadInputError(f"{display(path)}: line 1: a NUL byte in the header")
+    for i, name in enumerate(names):
+        if name and names.index(name) != i:
+            raise BadInputError(f"{display(path)}: line 1: column {name!r} appears twice (columns "
+                                f"{names.index(name) + 1} and {i + 1})")
+    return [c or f"_unnamed_{i + 1}" for i, c in enumerate(names)]
+
+
+def _nfkc(text: str | None) -> str | None:
+    return None if text is None else unicodedata.normalize("NFKC", text)
+
+
 def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str, report: LoadReport) -> None:
-    """Load one CSV as typed columns; a missing column, an empty key or an unparseable value is a bad row."""
+    """Load one CSV as typed columns; a missing column, an empty key, an unparseable value, a NUL byte or a row
+    with more or fewer fields than the header (an unquoted comma) is a bad row. The header is read as written (a
+    repeated name is an error); every row is read strictly by it: RFC 4180, comma-separated, `"` quoted."""
+    header = _csv_header(path)
+    columns = "{" + ", ".join(f"{_sql_str(c)}: 'VARCHAR'" for c in header) + "}"
+    engine.native("DROP TABLE IF EXISTS _csv_rejects; DROP TABLE IF EXISTS _csv_reject_scans")
     try:
         engine.native(
             f"CREATE OR REPLACE TEMP TABLE _csv_raw AS SELECT *, (row_number() OVER ()) + 1 AS _line "
-            f"FROM read_csv({_sql_str(str(path))}, header=true, all_varchar=true)")
+            f"FROM read_csv({_sql_str(str(path))}, header=true, columns={columns}, delim=',', quote='\"', "
+            "escape='\"', auto_detect=false, strict_mode=true, store_rejects=true, rejects_table='_csv_rejects', "
+            "rejects_scan='_csv_reject_scans')")
     except Exception as e:
-        raise BadInputError(f"{display(path)}: cannot be read as CSV: {str(e).splitlines()[0]}") from None
-    present = [c.strip().lstrip("\ufeff") for c in engine.columns("_csv_raw")]
+        raise BadInputError(f"{display(path)}: cannot be read as CSV: {mask_text(str(e).splitlines()[0])}") from None
+    rejects = engine.native(
+        "SELECT line, error_type, column_name, error_message FROM _csv_rejects ORDER BY line").fetchall()
+    engine.native("DROP TABLE _csv_rejects; DROP TABLE _csv_reject_scans")
+    present = header
     needed = [c for c in spec.columns if c not in spec.optional_columns]
     missing = [c for c in needed if c not in present]
     if missing:
         raise BadInputError(f"{display(path)}: missing required column(s) {', '.join(missing)} "
-                            f"(has: {', '.join(c for c in present if c != '_line')})")
-    raw = {c.strip().lstrip("\ufeff"): c for c in engine.columns("_csv_raw")}
+                            f"(has: {', '.join(present)})")
+    if rejects and on_bad_rows != "quarantine":
+        line, kind, column, message = rejects[0]
+        found = re.search(r"Found: ([0-9]+)", message or "")
+        what = {"TOO MANY COLUMNS": f"{found[1] if found else 'more'} fields, the header has {len(header)} "
+                                    "(an unquoted comma? quote the value)",
+                "MISSING COLUMNS": f"{found[1] if found else 'fewer'} fields, the header has {len(header)}",
+                "INVALID ENCODING": f"not UTF-8 (column {column})"}.get(kind, f"{kind.lower()}: {message}")
+        raise BadInputError(f"{display(path)}: line {line}: {mask_text(what)} ({len(rejects)} bad row(s) of this "
+                            "kind; on_bad_rows: quarantine sets them aside)")
+    if rejects:
+        for kind in sorted({r[1] for r in rejects}):
+            report.quarantined.append({"file": display(path), "table": spec.table,
+                                       "reason": f"unreadable row ({kind.lower()})",
+                                       "rows": sum(r[1] == kind for r in rejects)})
+    raw = dict(zip(header, engine.columns("_csv_raw")))
+    if any(c in raw for c in EMAIL_COLUMNS):
+        try:
+            engine.con.remove_function("_c360_nfkc")  # left by a load that failed
+        except Exception:
+            pass
+        engine.con.create_function("_c360_nfkc", _nfkc, ["VARCHAR"], "VARCHAR")
 
     def col(c: str) -> str:
-        return '"' + raw[c].replace('"', '""') + '"' if c in raw else "NULL"
+        if c not in raw:
+            return "NULL"
+        quoted = '"' + raw[c].replace('"', '""') + '"'
+        return f"_c360_nfkc({quoted})" if c in EMAIL_COLUMNS else quoted
 
     typed = [f"TRY_CAST(NULLIF(TRIM({col(c)}), '') AS {t}) AS {c}" if t != "VARCHAR"
              else f"NULLIF({col(c)}, '') AS {c}" for c, t in spec.columns.items()]
-    problems = [f"WHEN NULLIF(TRIM({col(k)}), '') IS NULL THEN 'empty {k}'" for k in spec.keys]
+    problems = [f"WHEN strpos({col(c)}, chr(0)) > 0 THEN 'a NUL byte in {c}'" for c in spec.columns if c in raw]
+    problems += [f"WHEN NULLIF(TRIM({col(k)}), '') IS NULL THEN 'empty {k}'" for k in spec.keys]
     problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND NOT regexp_matches(TRIM({col(c)}), "
                  f"{_sql_str(_MONEY_TEXT)}) THEN 'unparseable {c} (a decimal number with at most 29 digits before "
                  f"the point and 9 after): ' || {col(c)}" for c, t in spec.columns.items() if t == MONEY and c in raw]
@@ -516,8 +718,8 @@ def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str,
     bad = engine.native("SELECT _line, _problem FROM _csv_typed WHERE _problem IS NOT NULL ORDER BY _line").fetchall()
     if bad and on_bad_rows != "quarantine":
         line, problem = bad[0]
-        raise BadInputError(f"{display(path)}: line {line}: {problem[:200]} ({len(bad)} bad row(s) in all; "
-                            "on_bad_rows: quarantine sets them aside)")
+        raise BadInputError(f"{display(path)}: line {line}: {_masked_problem(problem)} ({len(bad)} bad row(s) "
+                            "in all; on_bad_rows: quarantine sets them aside)")
     if bad:
         reasons = sorted({problem.split(":")[0] for _, problem in bad})
         report.quarantined.append({"file": display(path), "table": spec.table,
@@ -525,8 +727,21 @@ def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str,
     engine.native(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * EXCLUDE (_problem) FROM _csv_typed "
                   "WHERE _problem IS NULL ORDER BY _line")
     engine.native("DROP TABLE _csv_raw; DROP TABLE _csv_typed")
+    if any(c in raw for c in EMAIL_COLUMNS):
+        engine.con.remove_function("_c360_nfkc")
     report.files.append({"file": display(path), "table": spec.table, "format": "csv",
                          "rows": engine.row_count(spec.table), "read": "read"})
+
+
+def _masked_problem(problem: str) -> str:
+    """A bad CSV row's problem as an error shows it: the value cut to 200 characters, an email address in it masked
+    (c360.pii.mask_text: an address or client id pasted into a timestamp column does not reach stderr as
+    written; masked before the cut)."""
+    head, sep, value = problem.partition(": ")
+    if sep and "@" in value:
+        masked = mask_email(value)
+        value = masked if masked != value else value[:1] + "***"
+    return str(mask_text(head + sep + value))[:200]
 
 
 def _csv_reading(spec: CsvTable, on_bad_rows: str) -> str:

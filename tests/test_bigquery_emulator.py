@@ -372,7 +372,7 @@ def test_the_run_renders_every_report_and_records_backend_bigquery(runs):
     assert not warehouse.with_name(f"{warehouse.name}.run-{manifest['run_id']}").exists()
     # each report shows its parameters and the models' dry-run estimates
     first = _outputs(report / "01_base_extraction.ipynb")
-    assert f"| `bigquery_project` | `{PROJECT}` |" in first
+    assert f"\n  bigquery_project = {PROJECT}\n" in first
     for model in models.plan("base"):
         if model.fn is None:
             assert f"[bigquery] _stage__{model.name}: dry run estimates" in first
@@ -401,7 +401,7 @@ def test_the_inputs_are_fingerprinted_from_table_metadata(runs):
     assert manifest["inputs_fingerprint"] == provenance.combined(manifest["inputs"])
     assert provenance.inputs(runs["params"]) == manifest["inputs"]  # the same metadata, the same fingerprint
     for nb in notebooks():  # every report names the inputs that produced it
-        assert f"fingerprint `{manifest['inputs_fingerprint'][:16]}`" in _outputs(runs["report"] / nb.name)
+        assert f"fingerprint {manifest['inputs_fingerprint'][:16]}" in _outputs(runs["report"] / nb.name)
     narrowed = provenance.inputs({**runs["params"], "ga4_start_date": "2024-03-27", "ga4_end_date": "2024-03-28"})
     assert sorted(i["table"].rsplit(".", 1)[1] for i in narrowed if i.get("source") == "src__ga4__events") == \
         ["events_20240327", "events_intraday_20240327", "events_intraday_20240328"]

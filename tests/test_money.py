@@ -225,3 +225,11 @@ def test_ad_spend_in_several_currencies_and_no_deal_currency_is_named(tmp_path, 
     eng, _ = build_base(root)
     with pytest.raises(CurrencyError, match=r"ad spend \(and no deal names a currency\) in several currencies: EUR, USD"):
         money.check_currencies(eng)
+
+
+def test_a_bad_value_is_masked_before_it_is_cut_for_the_error(tmp_path, build_base):
+    # an address longer than the shown part of the value must not lose its '@' to the cut and show raw
+    address = "a.very.long.local.part.of.an.address@example-company.com"
+    with pytest.raises(sources.BadInputError) as e:
+        build_base(_deals_csv(tmp_path, [address]))
+    assert "very.long" not in str(e.value) and "a***@" in str(e.value)

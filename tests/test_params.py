@@ -27,10 +27,30 @@ def test_unknown_key_is_an_error_with_a_suggestion():
     ("attribution_channel=source; DROP TABLE x", r"'attribution_channel' must be one of"),
     ("conversion_windows=30", r"unknown parameter 'conversion_windows' \(did you mean 'conversion_window_days'\?\)"),
     *[(f"duckdb_memory_limit={limit}", "duckdb_memory_limit") for limit in ("lots", "1500", "-1GB", "1.5.GB")],
+    # identity_blocklist_patterns are RE2 in SQL: an invalid one, or a construct RE2 lacks, stops the run here
+    ("identity_blocklist_patterns=['^test@', '(unclosed']",
+     r"parameter 'identity_blocklist_patterns': '\(unclosed' is not a valid regular expression \(RE2\): "
+     "missing \\)"),
+    ("identity_blocklist_patterns=['^(?!alice)']", r"'identity_blocklist_patterns': '\^\(\?!alice\)' .*lookahead"),
+    ("identity_blocklist_patterns=['(?<=x)@']", r"'identity_blocklist_patterns': .*lookbehind"),
+    ("identity_blocklist_patterns=['^(.)\\1@']", r"'identity_blocklist_patterns': .*backreference"),
 ])
 def test_bad_values_name_the_key(override, message):
     with pytest.raises(P.ParamError, match=message):
         P.load(overrides=[override])
+
+
+@pytest.mark.parametrize("pattern", [r"^(noreply|no-reply)@", r"@example\.(com|org)$", r"[(?=]", r"\(?=x",
+                                     r"^\d{3,}$", r"[]\\1]"])
+def test_re2_patterns_that_only_look_like_lookarounds_are_accepted(pattern):
+    assert P.re2_problem(pattern) is None
+
+
+def test_a_bad_pattern_in_a_params_file_fails_before_any_kernel(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("identity_blocklist_patterns: ['[a-']\n", encoding="utf-8")
+    with pytest.raises(P.ParamError, match=r"'identity_blocklist_patterns': '\[a-' is not a valid regular"):
+        P.load(path)
 
 
 def test_overrides_are_case_insensitive_and_typed():

@@ -123,12 +123,18 @@ def test_bigquery_without_credentials_stops_with_its_own_exit_code_and_how_to_lo
 
 
 def test_make_passes_command_line_variables_as_overrides():
+    # a value out of range and a missing parameter file are refused before any kernel starts: their messages show
+    # that make handed each variable to c360 (through the environment, see the Makefile)
     env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")}
-    dry = subprocess.run(["make", "--no-print-directory", "-n", "run", "CONVERSION_WINDOW_DAYS=30",
-                          "PARAMS=params/default.yaml"], cwd=PROJ_ROOT, capture_output=True, text=True, timeout=60,
-                         env=env)
-    command = dry.stdout.strip().splitlines()[-1]
-    assert "-m c360 run --params params/default.yaml" in command and "CONVERSION_WINDOW_DAYS=30" in command
+
+    def make_run(*words):
+        return subprocess.run(["make", "-s", "--no-print-directory", "run", *words], cwd=PROJ_ROOT,
+                              capture_output=True, text=True, timeout=600, env=env)
+
+    window = make_run("CONVERSION_WINDOW_DAYS=-5", "PARAMS=params/default.yaml")
+    assert window.returncode != 0 and "'conversion_window_days' must be >= 0, got -5" in window.stderr
+    params = make_run("PARAMS=params/no-such-file.yaml")
+    assert params.returncode != 0 and "parameter file not found: params/no-such-file.yaml" in params.stderr
 
 
 def test_changing_the_conversion_window_from_make_changes_the_report(tmp_path):
@@ -141,7 +147,7 @@ def test_changing_the_conversion_window_from_make_changes_the_report(tmp_path):
     assert manifest["parameters"]["conversion_window_days"] == 30
     assert manifest["parameters"]["won_stages"] == ["closedwon", "x"]
     report = (tmp_path / "reports" / "latest" / "04_attribution.ipynb").read_text()
-    assert "| `conversion_window_days` | `30` |" in report
+    assert "<tr><td><code>conversion_window_days</code></td><td><code>30</code></td></tr>" in report
     # data/fixtures/README.md, 30-day window: first touch credits Referral with 14,000 (90 days: 2,000)
     assert re.search(r"Referral\s+2000\.00\s", report) is None
     assert re.search(r"Referral\s+14000\.00\s", report)

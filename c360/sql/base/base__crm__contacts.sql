@@ -2,6 +2,8 @@
 -- grain: one row per contact_id (unique, not null).
 -- dropped (_drop_reason): deleted (_fivetran_deleted), duplicate (a repeated contact_id: the most
 --   recently updated row is kept).
+-- email_normalized: the email NFKC-normalized (DuckDB: the loader did it, c360.sources.EMAIL_COLUMNS),
+--   every Unicode white space (tab, NBSP, em space, zero-width space, BOM) trimmed off both ends, lower case.
 WITH source AS (
     SELECT * FROM {{ source('crm', 'contacts') }}
 ),
@@ -10,7 +12,7 @@ renamed AS (
     SELECT
         contact_id,
         email,
-        LOWER(TRIM(email)) AS email_normalized,
+        NULLIF(LOWER(REGEXP_REPLACE({% if target.type == 'bigquery' %}NORMALIZE(email, NFKC){% else %}email{% endif %}, r'^[\s\x{0B}\x{85}\p{Z}\x{180E}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+|[\s\x{0B}\x{85}\p{Z}\x{180E}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+$', '')), '') AS email_normalized,
         first_name,
         last_name,
         company_name,

@@ -3,6 +3,8 @@
 -- ga_client_id is a bare client id ('1234567890.1700000000') or a raw _ga cookie
 -- ('GA1.1.1234567890.1700000000'); both name that user_pseudo_id. Anything else gives NULL.
 -- dropped (_drop_reason): duplicate (a repeated submission_id).
+-- email_normalized: the email NFKC-normalized (DuckDB: the loader did it, c360.sources.EMAIL_COLUMNS),
+--   every Unicode white space (tab, NBSP, em space, zero-width space, BOM) trimmed off both ends, lower case.
 WITH source AS (
     SELECT * FROM {{ source('crm', 'form_submissions') }}
 ),
@@ -12,7 +14,7 @@ renamed AS (
         submission_id,
         form_name,
         email,
-        LOWER(TRIM(email)) AS email_normalized,
+        NULLIF(LOWER(REGEXP_REPLACE({% if target.type == 'bigquery' %}NORMALIZE(email, NFKC){% else %}email{% endif %}, r'^[\s\x{0B}\x{85}\p{Z}\x{180E}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+|[\s\x{0B}\x{85}\p{Z}\x{180E}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+$', '')), '') AS email_normalized,
         ga_client_id,
         REGEXP_EXTRACT(TRIM(ga_client_id), r'^(?:GA[0-9]+\.[0-9]+\.)?([0-9]+\.[0-9]+)$') AS user_pseudo_id,
         submitted_at,

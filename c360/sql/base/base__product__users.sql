@@ -1,6 +1,8 @@
 -- base__product__users: users of the product; user_id is the GA4 user_id and a contact's external_id.
 -- grain: one row per user_id (unique, not null).
 -- dropped (_drop_reason): duplicate (a repeated user_id: the latest login is kept).
+-- email_normalized: the email NFKC-normalized (DuckDB: the loader did it, c360.sources.EMAIL_COLUMNS),
+--   every Unicode white space (tab, NBSP, em space, zero-width space, BOM) trimmed off both ends, lower case.
 WITH source AS (
     SELECT * FROM {{ source('product', 'users') }}
 ),
@@ -9,7 +11,7 @@ renamed AS (
     SELECT
         user_id,
         email,
-        LOWER(TRIM(email)) AS email_normalized,
+        NULLIF(LOWER(REGEXP_REPLACE({% if target.type == 'bigquery' %}NORMALIZE(email, NFKC){% else %}email{% endif %}, r'^[\s\x{0B}\x{85}\p{Z}\x{180E}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+|[\s\x{0B}\x{85}\p{Z}\x{180E}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+$', '')), '') AS email_normalized,
         company_name,
         plan,
         signed_up_at,
