@@ -157,11 +157,11 @@ def floor_seconds(source_root: Path) -> tuple[float, int]:
 
 def floor_all_fields_seconds(source_root: Path, shards: list[Path] | None = None) -> float:
     """The floor with every field base extraction needs: the 26 columns of base__ga4__events it reads from the
-    export (ten event parameters) and a hash of the nested fields that make an event distinct (duplicates),
+    export (eleven event parameters) and a hash of the nested fields that make an event distinct (duplicates),
     written as a table. Written here by hand, not by c360's loader, so the ratio to it means something.
     `shards`: only these (default: every shard of `source_root`)."""
     ints = ["ga_session_id", "ga_session_number", "engagement_time_msec", "session_engaged"]
-    strings = ["page_location", "page_referrer", "gclid", "source", "medium", "campaign"]
+    strings = ["page_location", "page_referrer", "gclid", "source", "medium", "campaign", "ignore_referrer"]
     seconds, _ = _timed_flatten(shards if shards is not None else ga4_shards(source_root), f"""
         strptime(event_date, '%Y%m%d')::DATE AS event_date, make_timestamp(event_timestamp) AS event_timestamp,
         event_name, user_pseudo_id, user_id,
