@@ -140,10 +140,27 @@ def _explain(name: str, params: dict, incremental: bool) -> int:
 
 def _cmd_params(args) -> int:
     defaults = P.read_file(P.DEFAULT_PARAMS)
+    if args.markdown:
+        print(P.markdown(defaults, parameter_readers()), end="")
+        return 0
     for name, p in P.SPEC.items():
         extra = f" one of {list(p.choices)}" if p.choices else ""
         print(f"{name:28} {p.kind:10} default {defaults.get(name)!r:24} {p.doc}{extra}")
     return 0
+
+
+def parameter_readers() -> dict[str, list[str]]:
+    """Parameter name -> the notebooks (stems) whose parameters cell declares it (the BigQuery keys through the
+    notebook's `bigquery` mapping)."""
+    from c360 import runner
+
+    readers: dict[str, list[str]] = {}
+    for nb in runner.notebooks():
+        declared = runner.declared_parameters(nb)
+        names = [*declared, *(P.BIGQUERY_KEYS if P.BIGQUERY_GROUP in declared else ())]
+        for name in names:
+            readers.setdefault(name, []).append(nb.stem)
+    return readers
 
 
 def _cmd_golden(args) -> int:
@@ -187,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--make-vars", default="", help=argparse.SUPPRESS)
     run.add_argument("--from-make", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(fn=_cmd_run)
-    sub.add_parser("params", help="list every parameter").set_defaults(fn=_cmd_params)
+    pp = sub.add_parser("params", help="list every parameter")
+    pp.add_argument("--markdown", action="store_true", help="the reference table of docs/parameters.md")
+    pp.set_defaults(fn=_cmd_params)
     sq = sub.add_parser("sql", help="print a model's SQL as the engine runs it; --explain profiles it on the warehouse")
     sq.add_argument("model", help="a model name, e.g. int__web_sessions")
     sq.add_argument("--target", choices=["duckdb", "bigquery"], default="",

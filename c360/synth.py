@@ -3,7 +3,7 @@
     python -m c360 synth OUT --persons N --days D --seed S [--format jsonl.gz|jsonl|parquet] [--start YYYY-MM-DD]
                              [--currencies USD,EUR,GBP]
 
-Writes OUT laid out as the data contract (README.md) says, with every quirk the hand-made fixtures show, in
+Writes OUT laid out as the data contract (docs/data-contract.md) says, with every quirk the hand-made fixtures show, in
 realistic proportions (see DISTRIBUTIONS below). Everything is decided by one numpy Generator(PCG64(seed)), so
 the same arguments give byte-identical files (gzip mtime 0, fixed row order).
 

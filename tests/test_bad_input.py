@@ -1,5 +1,5 @@
 """Bad input, table-driven: each corruption is applied to a copy of the fixtures, and each has its documented
-outcome (README "What bad input does"): an error naming the file and line, a row set aside and counted, a
+outcome (docs/data-contract.md, "What bad input does"): an error naming the file and line, a row set aside and counted, a
 data-test failure or warning naming the table, or a row dropped with a count — never a silent drop."""
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Empty and partial inputs are normal, table-driven: each case removes or alters part of a copy of the fixtures,
 runs the whole pipeline (`c360 run`), and the run must finish (exit 0, four HTML reports and a manifest) with the
-report that is concerned saying plainly what is absent (README "Empty and partial inputs").
+report that is concerned saying plainly what is absent (docs/data-contract.md, "Empty and partial inputs").
 
 The runs (one `c360 run` subprocess per case, 6-10 s and about 9 CPU-seconds each) are started by a module-scoped
 pool, two at a time (C360_TEST_RUNS overrides): on two cores the module took 72 s one at a time, 64 s two and

@@ -121,3 +121,17 @@ def test_the_duckdb_memory_limit_reaches_the_warehouse(tmp_path, limit, setting)
         assert got == (setting or default)
     finally:
         eng.close()
+
+
+def test_docs_parameters_md_is_the_generated_reference():
+    # docs/parameters.md is written by `python -m c360 params --markdown`; a parameter added to the spec, a changed
+    # default or a notebook that starts reading a parameter must show there (regenerate it with that command)
+    from c360.cli import parameter_readers
+    from c360.paths import PROJ_ROOT
+
+    generated = P.markdown(P.read_file(P.DEFAULT_PARAMS), parameter_readers())
+    assert (PROJ_ROOT / "docs" / "parameters.md").read_text(encoding="utf-8") == generated
+    assert generated.count("\n| `") == len(P.SPEC)
+    readers = parameter_readers()
+    assert readers["conversion_window_days"] == ["04_attribution"]
+    assert readers["unwanted_referrals"] == ["03_customer_360"]
