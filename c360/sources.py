@@ -718,7 +718,8 @@ def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str,
     bad = engine.native("SELECT _line, _problem FROM _csv_typed WHERE _problem IS NOT NULL ORDER BY _line").fetchall()
     if bad and on_bad_rows != "quarantine":
         line, problem = bad[0]
-        raise BadInputError(f"{display(path)}: line {line}: {_masked_problem(problem)} ({len(bad)} bad row(s) "
+        raise BadInputError(f"{display(path)}: line {line}: {_masked_problem(problem, spec.table in PEOPLE_TABLES)} "
+                            f"({len(bad)} bad row(s) "
                             "in all; on_bad_rows: quarantine sets them aside)")
     if bad:
         reasons = sorted({problem.split(":")[0] for _, problem in bad})
@@ -733,11 +734,19 @@ def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str,
                          "rows": engine.row_count(spec.table), "read": "read"})
 
 
-def _masked_problem(problem: str) -> str:
+# the files about people: any value of theirs with a letter in it may be personal (a name pasted into a date
+# column), so an error shows only its first character and length
+PEOPLE_TABLES = ("src__crm__contacts", "src__crm__form_submissions", "src__product__users")
+
+
+def _masked_problem(problem: str, personal: bool = False) -> str:
     """A bad CSV row's problem as an error shows it: the value cut to 200 characters, an email address in it masked
     (c360.pii.mask_text: an address or client id pasted into a timestamp column does not reach stderr as
-    written; masked before the cut)."""
+    written; masked before the cut); from a file about people (`personal`), a value with a letter in it shows only
+    its first character and its length."""
     head, sep, value = problem.partition(": ")
+    if sep and personal and any(ch.isalpha() for ch in value):  # digits and separators ('31/12/2024') are shown
+        return f"{head}: {value[:1]}*** ({len(value)} characters)"
     if sep and "@" in value:
         masked = mask_email(value)
         value = masked if masked != value else value[:1] + "***"

@@ -380,3 +380,16 @@ def test_quarantine_sets_aside_a_csv_row_with_an_extra_comma_and_counts_it(tmp_p
         assert acc.set_index("model").loc["base__crm__contacts", "malformed"] == 1
     finally:
         eng.con.close()
+
+
+def test_a_bad_value_in_a_file_about_people_shows_only_its_first_character(tmp_path, build_base):
+    # a name pasted into a contact's created_at: the error names file, line and column, not the name
+    from conftest import event, write_tree
+
+    root = write_tree(tmp_path / "src", {"events_20240301.jsonl": [event("20240301", 1709287200)]},
+                      contacts=[{"contact_id": "C1", "created_at": "Jürgen Müller", "_fivetran_deleted": "false"}])
+    with pytest.raises(BadInputError) as e:
+        build_base(root)
+    message = str(e.value)
+    assert "contacts.csv: line 2: unparseable created_at: J*** (13 characters)" in message
+    assert "Müller" not in message and "ürgen" not in message
