@@ -203,7 +203,8 @@ def test_unparseable_timestamp_names_file_line_and_column(tmp_path, build_base):
     bad = {**CONTACT, "contact_id": "C2", "created_at": "yesterday"}
     root = write_tree(tmp_path / "src", {"events_20240301.jsonl": [event("20240301", 1709287200)]},
                       contacts=[CONTACT, bad])
-    with pytest.raises(BadInputError, match=r"contacts\.csv: line 3: unparseable created_at: yesterday"):
+    # a value with letters from a file about people shows as its first character and length (it may be a name)
+    with pytest.raises(BadInputError, match=r"contacts\.csv: line 3: unparseable created_at: y\*\*\* \(9 characters\)"):
         build_base(root)
 
 

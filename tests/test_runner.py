@@ -81,7 +81,7 @@ def test_failed_run_names_the_notebook_and_keeps_the_previous_warehouse_and_repo
     result = _run(tmp_path, "-p", f"source_root={bad_root}")
     assert result.returncode == 1
     assert "01_base_extraction.ipynb failed in cell" in result.stderr
-    assert "contacts.csv: line 2: unparseable created_at: not-a-date" in result.stderr
+    assert "contacts.csv: line 2: unparseable created_at: n*** (10 characters)" in result.stderr  # masked: people
     assert (tmp_path / "c360.duckdb").read_bytes() == before
     assert (tmp_path / "reports" / "latest").resolve() == good
     assert not list(tmp_path.glob("c360.duckdb.run-*"))
