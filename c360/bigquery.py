@@ -281,6 +281,7 @@ class BigQueryEngine:
         self.log = log or (lambda _msg: None)
         self.emulator = emulator_host() is not None
         self.jobs: list[dict[str, Any]] = []  # one row per job: label, statement, bytes, seconds
+        self._columns: dict[str, set[str]] = {}  # configured source -> its columns (read once, from metadata)
         self.job_log = job_log or (Path(os.environ[JOB_LOG_ENV]) if os.environ.get(JOB_LOG_ENV) else None)
         _check(P.BQ_PROJECT, config.project, "bigquery_project")
         _check(P.BQ_DATASET, config.dataset, "bigquery_dataset")
@@ -360,10 +361,9 @@ class BigQueryEngine:
         spec = next((s for s in CSV_TABLES if s.table == f"src__{key}"), None)
         if spec is None or key not in MODEL_READS_OPTIONAL:
             return table.sql()
-        cache = self.__dict__.setdefault("_schemas", {})
-        if key not in cache:
-            cache[key] = {f.name for f in self.client.get_table(table.id()).schema}
-        absent = [c for c in MODEL_READS_OPTIONAL[key] if c not in cache[key]]
+        if key not in self._columns:
+            self._columns[key] = {f.name for f in self.client.get_table(table.id()).schema}
+        absent = [c for c in MODEL_READS_OPTIONAL[key] if c not in self._columns[key]]
         if not absent:
             return table.sql()
         nulls = ", ".join(f"CAST(NULL AS {_BQ_TYPES[spec.columns[c]]}) AS {check_identifier(c)}" for c in absent)

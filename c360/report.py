@@ -69,6 +69,9 @@ def header(stage: str, params: dict[str, Any]) -> dict:
     return info
 
 
+_CENT = Decimal("0.01")
+
+
 def decimal_text(value: Any) -> Any:
     """A decimal as a report prints it: to the cent when that is exact (12000.00), else every digit it has
     (0.125); anything else unchanged.
@@ -83,8 +86,6 @@ def decimal_text(value: Any) -> Any:
         return f"{value.quantize(_CENT):f}"
     return f"{value.normalize():f}"
 
-
-_CENT = Decimal("0.01")
 
 
 def show(df: pd.DataFrame, rows: int | None = None) -> None:
