@@ -1,5 +1,5 @@
 import sys
 
-from c360.cli import main
+from c360.run.cli import main
 
 sys.exit(main())

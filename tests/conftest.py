@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from c360 import dialect, engine as engines
+from c360.warehouse import dialect
+from c360 import warehouse as engines
 from c360 import models, params as P, sources
 
 
@@ -76,7 +77,7 @@ def write_tree(root: Path, shards: dict[str, list], contacts=(), deals=(), forms
 
 def build_layers(root: Path, warehouse: Path, layers=models.LAYERS, **overrides):
     """Load `root` into a fresh warehouse and build `layers` in order; data tests must pass."""
-    from c360 import checks
+    from c360.dag import datatests as checks
 
     params = P.load(overrides=[f"source_root={root}", f"warehouse={warehouse}",
                                *(f"{k}={v}" for k, v in overrides.items())])

@@ -13,9 +13,10 @@ from typing import Callable
 
 import pytest
 
-from c360 import checks, engine as engines, models, params as P, sources
+from c360.dag import datatests as checks
+from c360 import models, params as P, sources, warehouse as engines
 from c360.paths import PROJ_ROOT
-from c360.sources import BadInputError
+from c360.sources.contract import BadInputError
 
 FIXTURES = PROJ_ROOT / "data" / "fixtures"
 SHARD = "ga4/events_20240301.jsonl"

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from c360 import models
-from c360.sources import BadInputError
+from c360.sources.contract import BadInputError
 from conftest import event, write_tree
 
 CONTACT = {"contact_id": "C1", "email": " Ann@Acme.COM ", "first_name": "Ann", "last_name": "Lee",

@@ -30,13 +30,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from c360 import bigquery as B
-from c360 import bigquery_load, checks, models, provenance, sources
-from c360 import engine as engines
+from c360.warehouse import bigquery as B
+from c360.sources import provenance, upload as bigquery_load
+from c360.dag import datatests as checks
+from c360 import models, sources
+from c360 import warehouse as engines
 from c360 import params as P
-from c360.identity import ITERATIONS_TABLE
+from c360.steps.identity import ITERATIONS_TABLE
 from c360.paths import PROJ_ROOT, resolve
-from c360.runner import notebooks
+from c360.run.runner import notebooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.bigquery_emulator]
 
@@ -295,7 +297,7 @@ def test_a_date_range_reads_only_its_shards_daily_and_intraday(runs):
     duck = runs["duck"]
     params = _bq_params(runs["sources"], "ga4_start_date=2024-03-27", "ga4_end_date=2024-03-28")
     bq = B.BigQueryEngine.from_params(params, client=runs["client"], log=None)
-    got = bq.query(f"SELECT _TABLE_SUFFIX AS shard, COUNT(*) AS n FROM {bq.source('ga4', 'events')} "
+    got = bq.query(f"SELECT _TABLE_SUFFIX AS shard, COUNT(*) AS n FROM {sources.relation(bq, 'ga4', 'events')} "
                    "GROUP BY 1 ORDER BY 1")
     want = duck.query("SELECT shard, COUNT(*) AS n FROM src__ga4__events WHERE shard IN "
                       "('20240327', 'intraday_20240327', 'intraday_20240328') GROUP BY 1 ORDER BY 1")

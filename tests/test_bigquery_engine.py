@@ -9,9 +9,10 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from c360 import bigquery as B
-from c360 import dialect
-from c360 import engine as engines
+from c360 import sources
+from c360.warehouse import bigquery as B
+from c360.warehouse import dialect
+from c360 import warehouse as engines
 from c360 import params as P
 
 BQ = ["backend=bigquery", "bigquery_project=my-project", "ga4_dataset=analytics_123456",
@@ -68,13 +69,13 @@ def test_a_hostile_or_malformed_name_is_refused_before_any_sql(override):
 def test_names_inside_the_engine_are_checked_too():
     eng = engine()
     assert eng.relation("mrt__core__customer_360") == "`my-project.c360.mrt__core__customer_360`"
-    assert eng.source("crm", "contacts") == "`my-project.hubspot.contacts`"
-    assert eng.source("crm", "deals") == "`other-project.hubspot.deals`"
+    assert sources.relation(eng, "crm", "contacts") == "`my-project.hubspot.contacts`"
+    assert sources.relation(eng, "crm", "deals") == "`other-project.hubspot.deals`"
     for bad in ("a`b", "x; DROP TABLE y", "t.u", ""):
         with pytest.raises(ValueError):
             eng.relation(bad)
         with pytest.raises(ValueError):
-            eng.source("crm", bad)
+            sources.relation(eng, "crm", bad)
     with pytest.raises(ValueError):
         B.TableName("my-project", "d`s", "t").sql()
     with pytest.raises(P.ParamError):
@@ -94,14 +95,14 @@ def test_values_travel_as_typed_query_parameters():
 
 
 def test_ga4_is_read_in_place_from_the_shards_of_the_date_range():
-    sql = engine("ga4_start_date=2024-03-01", "ga4_end_date=2024-03-31").source("ga4", "events")
+    sql = sources.relation(engine("ga4_start_date=2024-03-01", "ga4_end_date=2024-03-31"), "ga4", "events")
     assert "FROM `my-project.analytics_123456.events_*`" in sql
     assert "_TABLE_SUFFIX AS _TABLE_SUFFIX" in sql  # SELECT * over a wildcard leaves the pseudo-column out
     assert "_TABLE_SUFFIX BETWEEN '20240301' AND '20240331'" in sql
     assert "_TABLE_SUFFIX BETWEEN 'intraday_20240301' AND 'intraday_20240331'" in sql
-    unbounded = engine().source("ga4", "events")
+    unbounded = sources.relation(engine(), "ga4", "events")
     assert "BETWEEN '00000000' AND '99999999'" in unbounded and "'intraday_00000000'" in unbounded
-    other = engine("ga4_dataset=ga-export.analytics_9").source("ga4", "events")
+    other = sources.relation(engine("ga4_dataset=ga-export.analytics_9"), "ga4", "events")
     assert "`ga-export.analytics_9.events_*`" in other
     with pytest.raises(P.ParamError, match="after"):
         engine("ga4_start_date=2024-04-01", "ga4_end_date=2024-03-01")
@@ -109,12 +110,12 @@ def test_ga4_is_read_in_place_from_the_shards_of_the_date_range():
 
 def test_an_absent_optional_source_is_an_empty_table_with_the_contract_columns():
     eng = engine()
-    sql = eng.source("crm", "form_submissions")
+    sql = sources.relation(eng, "crm", "form_submissions")
     assert sql.startswith("(SELECT CAST(NULL AS STRING) AS submission_id") and sql.endswith("LIMIT 0)")
     assert "CAST(NULL AS TIMESTAMP) AS submitted_at" in sql
-    assert "CAST(NULL AS NUMERIC) AS spend" in eng.source("marketing", "ad_spend")
-    assert eng.source("seeds", "email_domains") == "`my-project.c360.src__seeds__email_domains`"
-    table = engine("email_domains_table=ref.domains").source("seeds", "email_domains")
+    assert "CAST(NULL AS NUMERIC) AS spend" in sources.relation(eng, "marketing", "ad_spend")
+    assert sources.relation(eng, "seeds", "email_domains") == "`my-project.c360.src__seeds__email_domains`"
+    table = sources.relation(engine("email_domains_table=ref.domains"), "seeds", "email_domains")
     assert "AS _line FROM `my-project.ref.domains`" in table
 
 

@@ -6,8 +6,10 @@ import hashlib
 import pytest
 from conftest import build_layers
 
-from c360 import cli, dialect, models
-from c360.engine import DuckDBEngine
+from c360.run import cli
+from c360.warehouse import dialect
+from c360 import models
+from c360.warehouse.duckdb import DuckDBEngine
 from c360.paths import PROJ_ROOT
 
 
@@ -49,9 +51,9 @@ def test_sql_names_close_models_for_a_typo_and_explains_python_steps(capsys):
     code, _, err = _sql(capsys, "int__web_session")
     assert code == 2 and "int__web_sessions" in err
     code, _, err = _sql(capsys, "int__identity_components_pass1")
-    assert code == 2 and "Python step" in err and "c360/identity.py" in err
+    assert code == 2 and "Python step" in err and "c360/steps/identity.py" in err
     code, _, err = _sql(capsys, "mrt__marketing__channel_attribution")
-    assert code == 2 and "c360/channel_models.py" in err
+    assert code == 2 and "c360/steps/channel_models.py" in err
 
 
 def test_explain_profiles_the_model_on_the_warehouse_and_writes_nothing(tmp_path, capsys):

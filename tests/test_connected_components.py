@@ -6,8 +6,8 @@ import random
 import pandas as pd
 import pytest
 
-from c360 import engine as engines
-from c360.identity import NotConvergedError, connected_components
+from c360 import warehouse as engines
+from c360.steps.identity import NotConvergedError, connected_components
 
 SEEDS = range(30)
 

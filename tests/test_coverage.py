@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from c360.coverage import days_without_shard, shard_dates
+from c360.sources.coverage import days_without_shard, shard_dates
 
 D = date.fromisoformat
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from c360 import engine as engines, models, params as P, sources, synth
+from c360 import models, params as P, sources, synth, warehouse as engines
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import time
 import duckdb
 import pytest
 
-from c360 import dialect
-from c360.dialect import DialectError, to_duckdb
+from c360.warehouse import dialect
+from c360.warehouse.dialect import DialectError, to_duckdb
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_param_lookup_as_a_list_expression_matches_the_correlated_subquery(con):
 
     import sqlglot
 
-    from c360.models import ga4_param
+    from c360.sources.flatten import ga4_param
 
     rng = random.Random(11)
     rows = []

@@ -19,7 +19,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from c360 import params as P, runner
+from c360 import params as P
+from c360.run import runner
 from c360.paths import PROJ_ROOT
 
 pytestmark = pytest.mark.slow

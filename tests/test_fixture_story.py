@@ -36,7 +36,7 @@ def number(text: str) -> float:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     """Every layer built on the fixtures with default parameters."""
-    from c360 import engine as engines, params as P, sources
+    from c360 import params as P, sources, warehouse as engines
 
     params = P.load(overrides=[f"warehouse={tmp_path_factory.mktemp('p') / 'w.duckdb'}"])
     eng = engines.connect(params)
@@ -49,7 +49,7 @@ def pipeline(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    from c360 import engine as engines, params as P, sources
+    from c360 import params as P, sources, warehouse as engines
 
     params = P.load(overrides=[f"warehouse={tmp_path_factory.mktemp('w') / 'w.duckdb'}"])
     eng = engines.connect(params)
@@ -143,7 +143,7 @@ def test_the_shared_device_goes_to_the_most_recent_evidence_and_bridges_no_one(p
 
 
 def test_gmail_canonicalization_links_olivia_only_when_on(pipeline, tmp_path):
-    from c360 import engine as engines, params as P
+    from c360 import params as P, warehouse as engines
 
     assert "1015000001.1711306800" not in set(pipeline.query("SELECT user_pseudo_id FROM int__identity_resolved")["user_pseudo_id"])
     params = P.load(overrides=[f"warehouse={tmp_path / 'w.duckdb'}", "email_canonicalization=true"])
@@ -222,7 +222,7 @@ def test_every_model_reconciles_to_the_won_revenue(pipeline):
 
 
 def test_linkedin_spend_earns_nothing_in_every_model(pipeline, tmp_path):
-    from c360 import engine as engines, params as P, sources
+    from c360 import params as P, sources, warehouse as engines
 
     params = P.load(overrides=[f"warehouse={tmp_path / 'w.duckdb'}", "attribution_channel=campaign"])
     eng = engines.connect(params)

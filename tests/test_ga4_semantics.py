@@ -11,7 +11,7 @@ import csv
 
 import pytest
 
-from c360 import engine as engines, models, params as P, sources
+from c360 import models, params as P, sources, warehouse as engines
 from c360.paths import PROJ_ROOT
 from conftest import build_layers, event, write_tree
 

@@ -9,8 +9,10 @@ import hashlib
 import pandas as pd
 import pytest
 
-from c360 import checks, identity, models, params as P, sources
-from c360 import engine as engines
+from c360.dag import datatests as checks
+from c360.steps import identity
+from c360 import models, params as P, sources
+from c360 import warehouse as engines
 from conftest import event, write_tree
 
 T0 = 1709287200  # 2024-03-01 10:00:00 UTC

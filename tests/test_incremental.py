@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from c360 import engine as engines, models, params as P, sources
+from c360 import models, params as P, sources, warehouse as engines
 from c360.paths import PROJ_ROOT
 
 FIXTURES = PROJ_ROOT / "data" / "fixtures"
@@ -277,7 +277,7 @@ def test_a_parameter_a_python_step_reads_rebuilds_it(tmp_path):
 
 
 def test_a_python_step_is_rebuilt_when_a_c360_module_it_uses_changes(monkeypatch):
-    # the channel table's step lives in c360/channel_models.py, its Markov and Shapley code in c360/attribution.py
+    # the channel table's step lives in c360/steps/channel_models.py, its Markov and Shapley code in c360/attribution.py
     step = models.discover()["mrt__marketing__channel_attribution"]
     params = P.load()
     inputs = {name: "f" for name in step.refs}
@@ -286,10 +286,12 @@ def test_a_python_step_is_rebuilt_when_a_c360_module_it_uses_changes(monkeypatch
     assert models.fingerprint(None, step, {**params, "attribution_models": ["markov"]}, inputs) != before
     assert models.fingerprint(None, step, {**params, "conversion_window_days": 7}, inputs) == before  # not read
     assert models.fingerprint(None, step, params, {**inputs, "int__attribution_paths": "g"}) != before
-    real = models.inspect.getsource
+    from c360.dag import state
+
+    real = state.inspect.getsource
 
     def edited(obj):
         return real(obj) + ("\n# a changed removal effect\n" if obj.__name__ == "c360.attribution" else "")
 
-    monkeypatch.setattr(models.inspect, "getsource", edited)
+    monkeypatch.setattr(state.inspect, "getsource", edited)
     assert models.fingerprint(None, step, params, inputs) != before

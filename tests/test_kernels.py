@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from c360 import kernels
+from c360.run import kernels
 from c360.paths import PROJ_ROOT
 
 pytestmark = pytest.mark.slow

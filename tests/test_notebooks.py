@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from c360.golden import parameterized_copy
+from c360.run.golden import parameterized_copy
 from c360.paths import PROJ_ROOT
-from c360.runner import notebooks
+from c360.run.runner import notebooks
 
 pytestmark = pytest.mark.slow
 

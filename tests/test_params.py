@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from c360 import params as P
-from c360.runner import declared_parameters, notebooks
+from c360.run.runner import declared_parameters, notebooks
 
 
 def test_defaults_validate():
@@ -111,7 +111,7 @@ def test_notebooks_get_the_bigquery_keys_as_one_mapping_and_give_them_back_flat(
 def test_the_duckdb_memory_limit_reaches_the_warehouse(tmp_path, limit, setting):
     import duckdb
 
-    from c360 import engine as engines
+    from c360 import warehouse as engines
 
     params = P.load(overrides=[f"warehouse={tmp_path / 'w.duckdb'}", f"duckdb_memory_limit={limit}"])
     eng = engines.connect(params)
@@ -126,7 +126,7 @@ def test_the_duckdb_memory_limit_reaches_the_warehouse(tmp_path, limit, setting)
 def test_docs_parameters_md_is_the_generated_reference():
     # docs/parameters.md is written by `python -m c360 params --markdown`; a parameter added to the spec, a changed
     # default or a notebook that starts reading a parameter must show there (regenerate it with that command)
-    from c360.cli import parameter_readers
+    from c360.run.cli import parameter_readers
     from c360.paths import PROJ_ROOT
 
     generated = P.markdown(P.read_file(P.DEFAULT_PARAMS), parameter_readers())

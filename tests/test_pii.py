@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from c360 import checks, report
+from c360.dag import datatests as checks
+from c360 import report
 from c360.pii import (column_kind, is_email_column, mask_email, mask_email_value, mask_frame, mask_name, mask_text,
                       mask_value, pseudonym)
 

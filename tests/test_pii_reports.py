@@ -132,7 +132,7 @@ def test_a_kernels_own_output_reaches_its_log_masked(tmp_path):
     from nbclient import NotebookClient
     import nbformat
 
-    from c360 import kernels
+    from c360.run import kernels
 
     log_path = tmp_path / "kernels.log"
     with log_path.open("a", encoding="utf-8") as log:

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 
-from c360 import plots  # noqa: E402
+from c360.report import plots  # noqa: E402
 
 
 def test_a_label_with_dollar_signs_is_drawn_as_text(tmp_path):

@@ -191,7 +191,7 @@ def test_a_run_killed_mid_model_loses_nothing_and_the_next_run_completes(tmp_pat
 def test_a_failure_for_lack_of_memory_says_which_parameter_to_raise(tmp_path):
     import nbformat
 
-    from c360.runner import _failed_cell
+    from c360.run.runner import _failed_cell
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("build()")])
     nb.cells[1].outputs = [nbformat.v4.new_output("error", ename="OutOfMemoryException", traceback=[],
@@ -207,7 +207,8 @@ def test_a_failure_for_lack_of_memory_says_which_parameter_to_raise(tmp_path):
 
 
 def test_a_run_that_fails_while_copying_the_warehouse_releases_it(tmp_path, monkeypatch):
-    from c360 import params as P, runner
+    from c360 import params as P
+    from c360.run import runner
 
     warehouse = tmp_path / "c360.duckdb"
     warehouse.write_bytes(b"previous warehouse")

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from c360 import cli, engine as engines, models, params as P, sources, synth
+from c360.run import cli
+from c360 import models, params as P, sources, synth, warehouse as engines
 
 PERSONS, DAYS = 200, 3
 # The GA4 BigQuery export's columns, in the export's order (Google's "BigQuery Export schema" page)
@@ -336,7 +337,7 @@ def test_the_enrichment_changes_nothing_the_pipeline_reads(tmp_path, monkeypatch
     assert set(a) == set(b)
     assert all(a[name] == b[name] for name in a if not name.startswith("ga4/"))
     assert all(a[name] != b[name] for name in a if name.startswith("ga4/"))  # the enrichment did change
-    sql = (Path(sources.__file__).parent / "sql/_ga4_events.sql").read_text()
+    sql = (Path(sources.__file__).parents[1] / "sql/_ga4_events.sql").read_text()
     param_keys = set(re.findall(r"ga4_param\('(\w+)'", sql))
     assert {"ga_session_id", "page_location", "engagement_time_msec"} <= param_keys
     struct_fields = {c: re.findall(r"(\w+) VARCHAR", t) for c, t in sources.GA4_COLUMNS.items()

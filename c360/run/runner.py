@@ -17,14 +17,15 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from c360 import kernels, params as P, provenance
+from c360 import faults, params as P
+from c360.run import kernels
+from c360.sources import provenance
 from c360.paths import NOTEBOOKS, PROJ_ROOT, REPORTS, resolve
 
 KERNEL = "python3"
@@ -43,16 +44,6 @@ class WarehouseError(RuntimeError):
 
 
 PID_FILE = ".pid"  # in a running run's report folder: its process id (see _clear_dead_partials)
-
-
-def _fault(point: str) -> None:
-    """Test-only fault injection: C360_FAULT=fail:<point> raises here; C360_FAULT=kill:<point> ends this process
-    at once, as kill -9 would."""
-    fault = os.environ.get("C360_FAULT", "")
-    if fault == f"fail:{point}":
-        raise RuntimeError(f"C360_FAULT: {point}")
-    if fault == f"kill:{point}":
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextlib.contextmanager
@@ -265,7 +256,7 @@ def _complete_publish(journal: Path) -> None:
         partial.rename(final)
     if work.exists():
         os.replace(work, warehouse)
-    _fault("publish:warehouse")
+    faults.point("publish:warehouse")
     _switch_latest(final)
     check_published(warehouse, final.parent / "latest")
     journal.unlink()
@@ -335,7 +326,7 @@ class DuckDBBackend:
     def stats(self) -> dict[str, Any]:
         """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum); then
         the run id goes into it (c360__run) and it is checkpointed."""
-        from c360.engine import DuckDBEngine
+        from c360.warehouse.duckdb import DuckDBEngine
 
         engine = DuckDBEngine(self.work, memory_limit=self.params.get("duckdb_memory_limit", ""))
         try:
@@ -357,7 +348,7 @@ class DuckDBBackend:
         final = out_dir.with_name(self.run_id)
         _write_journal(self.journal, {"run_id": self.run_id, "partial": str(out_dir), "reports": str(final),
                                       "work": str(self.work), "warehouse": str(self.warehouse)})
-        _fault("publish:journal")
+        faults.point("publish:journal")
         try:
             _complete_publish(self.journal)
         except Exception as e:
@@ -392,7 +383,7 @@ class BigQueryBackend:
     name = "bigquery"
 
     def __init__(self, params: dict[str, Any]):
-        from c360.bigquery import BigQueryConfig
+        from c360.warehouse.bigquery import BigQueryConfig
 
         self.params = params
         self.config = BigQueryConfig.from_params(params)  # names checked before anything connects
@@ -401,7 +392,7 @@ class BigQueryBackend:
 
     def engine(self):
         """This process's engine on the target dataset (created with it, if missing)."""
-        from c360.bigquery import BigQueryEngine
+        from c360.warehouse.bigquery import BigQueryEngine
 
         if self._engine is None:
             self._engine = BigQueryEngine(self.config, log=None)
@@ -412,7 +403,7 @@ class BigQueryBackend:
         return provenance.inputs(self.params)
 
     def describe(self) -> dict[str, Any]:
-        from c360.bigquery import credentials_kind
+        from c360.warehouse.bigquery import credentials_kind
 
         return {"name": self.name, "project": self.config.project, "dataset": self.config.dataset,
                 "location": self.config.location, "credentials": credentials_kind(self.engine().client),
@@ -429,7 +420,7 @@ class BigQueryBackend:
     def kernel_env(self, notebook: str, out_dir: Path) -> dict[str, str]:
         """The notebook's kernel logs its jobs to jobs/<notebook>.jsonl of the report folder `out_dir` (the folder
         `prepare` creates before the notebook runs)."""
-        from c360.bigquery import JOB_LOG_ENV
+        from c360.warehouse.bigquery import JOB_LOG_ENV
 
         return {JOB_LOG_ENV: str(out_dir / "jobs" / f"{notebook}.jsonl")}
 

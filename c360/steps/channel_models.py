@@ -13,7 +13,7 @@ from fractions import Fraction
 import pandas as pd
 
 from c360 import attribution, money
-from c360.models import python_model
+from c360.dag.project import python_model
 
 PER_TOUCH = set(attribution.PER_TOUCH_MODELS)
 CHANNEL_LEVEL = ("markov", "shapley")

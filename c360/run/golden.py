@@ -12,7 +12,7 @@ from typing import Any
 import nbformat
 
 from c360.paths import PROJ_ROOT
-from c360.runner import KERNEL, notebooks
+from c360.run.runner import KERNEL, notebooks
 
 INJECTED_TAG = "injected-parameters"
 

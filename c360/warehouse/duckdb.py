@@ -1,12 +1,10 @@
-"""The engine layer: the only code that talks to the warehouse.
-
-`DuckDBEngine` is the embedded default: a single file, no server. Models are BigQuery SQL; the engine
-translates them (c360.dialect) and passes values as query parameters, never by string formatting.
-"""
+"""The DuckDB engine, the embedded default: a single warehouse file, no server. Models are BigQuery SQL; the
+engine translates them (c360.warehouse.dialect) and passes values as query parameters, never by string
+formatting."""
 from __future__ import annotations
 
+import contextlib
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,37 +12,23 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from c360 import dialect
-
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def check_identifier(name: str) -> str:
-    """A table or column name we are about to put into SQL: letters, digits, underscores only."""
-    if not _IDENT.match(name or ""):
-        raise ValueError(f"not a valid identifier: {name!r}")
-    return name
-
-
-def _used_params(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
-    names = set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", sql))
-    params = params or {}
-    missing = names - params.keys()
-    if missing:
-        raise KeyError(f"query parameter(s) not supplied: {', '.join(sorted(missing))}")
-    return {k: params[k] for k in sorted(names)}
-
+from c360.paths import resolve
+from c360.warehouse import dialect
+from c360.warehouse.base import bound_params, check_identifier
 
 class DuckDBEngine:
     """A DuckDB warehouse file. Every statement runs in UTC."""
 
-    name = "duckdb"
+    target = "duckdb"
+    supports_views = True
+    keeps_model_state = True
 
     def __init__(self, path: str | Path, read_only: bool = False, memory_limit: str = ""):
         """memory_limit: what DuckDB may hold in memory before it spills to disk ('' = its default).
         Environment: C360_DUCKDB_THREADS=N runs `SET threads = N` (DuckDB's default: one per core); results must
         not depend on it (tests/test_determinism.py runs with more threads than cores)."""
         self.path = Path(path)
+        self.read_only = read_only
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         config = {"memory_limit": memory_limit} if memory_limit else {}
@@ -58,24 +42,25 @@ class DuckDBEngine:
         # 4x slower than reading it twice. The models as a whole take as long without it (100k persons: 11.5 s)
         self.con.execute("SET disabled_optimizers = 'common_subplan'")
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any], read_only: bool = False) -> "DuckDBEngine":
+        """The warehouse file of `warehouse`, with `duckdb_memory_limit`."""
+        return cls(resolve(params["warehouse"]), read_only=read_only, memory_limit=params.get("duckdb_memory_limit", ""))
+
     # -- names
     def relation(self, model: str) -> str:
         """The SQL name of a model's table."""
         return check_identifier(model)
 
-    def source(self, system: str, table: str) -> str:
-        """The SQL name of a loaded source table (see c360.sources)."""
-        return f"src__{check_identifier(system)}__{check_identifier(table)}"
-
     # -- running BigQuery SQL
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
         """Run BigQuery SQL (translated), with `@name` values bound as parameters."""
-        self.con.execute(dialect.to_duckdb(sql), _used_params(sql, params))
+        self.con.execute(dialect.to_duckdb(sql), bound_params(sql, params))
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a BigQuery SQL query and return its (small) result. DECIMAL (NUMERIC) columns hold decimal.Decimal
         values, as BigQuery's client returns NUMERIC: money never passes through a float."""
-        result = self.con.execute(dialect.to_duckdb(sql), _used_params(sql, params))
+        result = self.con.execute(dialect.to_duckdb(sql), bound_params(sql, params))
         # NUMERIC and what is computed from it (DECIMAL(38, s)); a literal such as 1.5 (DECIMAL(2, 1) on DuckDB, a
         # FLOAT64 on BigQuery) stays a float
         decimals = [d[0] for d in result.description if str(d[1]).startswith("DECIMAL(38,")]
@@ -88,6 +73,22 @@ class DuckDBEngine:
         for name in decimals:
             frame[name] = pd.Series(table.column(name).to_pylist(), index=frame.index, dtype="object")
         return frame
+
+    def explain_analyze(self, sql: str, params: dict[str, Any] | None = None) -> str:
+        """DuckDB's EXPLAIN ANALYZE of a BigQuery SELECT (translated): the plan, with rows and time per operator."""
+        return "\n".join(row[-1] for row in self.con.execute(
+            "EXPLAIN ANALYZE " + dialect.to_duckdb(sql), bound_params(sql, params)).fetchall())
+
+    @contextlib.contextmanager
+    def scalar_function(self, name: str, fn, argument_types: list[str], return_type: str):
+        """A Python function callable from SQL as `name` while the block runs (loaders only)."""
+        with contextlib.suppress(Exception):
+            self.con.remove_function(name)  # left by a block that failed
+        self.con.create_function(name, fn, argument_types, return_type)
+        try:
+            yield
+        finally:
+            self.con.remove_function(name)
 
     def native(self, sql: str, params: list | dict | None = None) -> duckdb.DuckDBPyConnection:
         """Run engine-native SQL (loaders only)."""
@@ -148,11 +149,26 @@ class DuckDBEngine:
         sql = dialect.to_duckdb(select_sql)
         self.con.execute("BEGIN TRANSACTION")
         try:
-            self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", _used_params(select_sql, params))
+            self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}", bound_params(select_sql, params))
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+
+    def temp_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> None:
+        """A TEMP table: held by this connection in memory (spilled if need be), never compressed into the
+        warehouse file, gone with the connection."""
+        self.execute(f"CREATE OR REPLACE TEMP TABLE {check_identifier(name)} AS {select_sql}", params)
+
+    def promote(self, stage: str, name: str, drop_flag: str | None = None, layout: str = "") -> None:
+        """Rename `stage` to `name` in place (no copy of the rows), replacing the table or view `name`; DuckDB
+        has no table options, so `layout` is not used."""
+        stage, target = check_identifier(stage), check_identifier(name)
+        if drop_flag:
+            self.con.execute(f"DELETE FROM {stage} WHERE {check_identifier(drop_flag)} IS NOT NULL")
+            self.con.execute(f"ALTER TABLE {stage} DROP COLUMN {drop_flag}")
+        self.con.execute(f"DROP {'VIEW' if self.is_view(name) else 'TABLE'} IF EXISTS {target}")
+        self.con.execute(f"ALTER TABLE {stage} RENAME TO {target}")
 
     def write_frame(self, name: str, df: pd.DataFrame, decimal_columns: tuple[str, ...] = ()) -> int:
         """(Re)build table `name` from a small DataFrame, atomically. `decimal_columns` hold decimal.Decimal values
@@ -173,7 +189,9 @@ class DuckDBEngine:
         return _Transaction(self.con)
 
     def close(self) -> None:
-        self.con.execute("CHECKPOINT")
+        """Close the connection; a writable warehouse is checkpointed first (its WAL folded into the file)."""
+        if not self.read_only:
+            self.con.execute("CHECKPOINT")
         self.con.close()
 
 
@@ -189,16 +207,3 @@ class _Transaction:
         self.con.execute("ROLLBACK" if exc_type else "COMMIT")
         return False
 
-
-def connect(params: dict[str, Any], read_only: bool = False) -> DuckDBEngine:
-    """The engine a parameter set names."""
-    from c360.paths import resolve
-
-    if params.get("backend") == "bigquery":  # reads the export in place; see c360/bigquery.py
-        from c360.bigquery import BigQueryEngine
-
-        return BigQueryEngine.from_params(params)
-    if params.get("backend", "duckdb") != "duckdb":
-        raise ValueError(f"backend {params['backend']!r} is not available")
-    return DuckDBEngine(resolve(params["warehouse"]), read_only=read_only,
-                        memory_limit=params.get("duckdb_memory_limit", ""))

@@ -28,8 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from c360.engine import check_identifier
-from c360.models import python_model
+from c360.dag.project import python_model
+from c360.warehouse.base import check_identifier
 
 ITERATIONS_TABLE = "int__identity_cc_iterations"
 
@@ -71,12 +71,9 @@ JOIN hooked AS b ON b.node = a.label
 
 
 def _working_table(engine, name: str, select_sql: str, params: dict[str, Any] | None = None) -> None:
-    """(Re)build one of connected_components' working tables. On DuckDB a TEMP table: held by this connection
-    in memory (spilled if need be), never compressed into the warehouse file, gone with the connection."""
-    if engine.name == "duckdb":
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select_sql}", params)
-    else:
-        engine.replace_table(name, select_sql, params)
+    """(Re)build one of connected_components' working tables: a table only this connection needs
+    (engine.temp_table; on DuckDB never compressed into the warehouse file)."""
+    engine.temp_table(name, select_sql, params)
 
 
 def connected_components(engine, edges_sql: str, out_table: str, params: dict[str, Any] | None = None,

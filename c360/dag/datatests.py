@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 import yaml
 
-from c360.engine import check_identifier
+from c360.warehouse.base import check_identifier
 from c360.paths import SQL_DIR
 from c360.pii import mask_text, mask_value
 

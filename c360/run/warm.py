@@ -3,10 +3,7 @@ is paid while the previous notebook runs. Importing it binds nothing in the note
 import matplotlib.pyplot  # noqa: F401
 import pandas  # noqa: F401
 
-import c360.checks  # noqa: F401
-import c360.engine  # noqa: F401
-import c360.identity  # noqa: F401
-import c360.models  # noqa: F401
-import c360.plots  # noqa: F401
+import c360.dag.datatests  # noqa: F401
+import c360.models  # noqa: F401  (the dag, the steps, the sources and the warehouse)
 import c360.report  # noqa: F401
-import c360.sources  # noqa: F401
+import c360.report.plots  # noqa: F401

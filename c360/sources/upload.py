@@ -14,7 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from c360.engine import DuckDBEngine, check_identifier
+from c360.sources.contract import BIGQUERY_TYPES, CSV_TABLES, GA4_COLUMNS
+from c360.warehouse.base import check_identifier
+from c360.warehouse.duckdb import DuckDBEngine
 
 
 def _f(name: str, kind: str, mode: str = "NULLABLE", fields: tuple = ()):
@@ -69,10 +71,6 @@ def ga4_export_schema() -> list:
     ]
 
 
-_TYPES = {"VARCHAR": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "DOUBLE": "FLOAT", "BOOLEAN": "BOOLEAN", "DATE": "DATE",
-          "BIGINT": "INTEGER", "INTEGER": "INTEGER", "DECIMAL(38, 9)": "NUMERIC"}
-
-
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items() if v is not None}
@@ -87,8 +85,8 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _rows(con, sql: str, args: list | None = None) -> list[dict]:
-    cur = con.execute(sql, args or [])
+def _rows(scratch: DuckDBEngine, sql: str, args: list | None = None) -> list[dict]:
+    cur = scratch.native(sql, args)
     names = [d[0] for d in cur.description]
     return [{n: _jsonable(v) for n, v in zip(names, row) if v is not None} for row in cur.fetchall()]
 
@@ -111,7 +109,7 @@ def upload_source_tree(client, source_root: Path, project: str, ga4_dataset: str
     rows loaded per table under `_rows`."""
     from google.cloud import bigquery
 
-    from c360.sources import CSV_TABLES, GA4_COLUMNS, ga4_export_select, ga4_shards, load_sources, shard_suffix
+    from c360.sources.files import ga4_export_select, ga4_shards, load_sources, shard_suffix
 
     for name in (ga4_dataset, crm_dataset):
         check_identifier(name)
@@ -122,13 +120,12 @@ def upload_source_tree(client, source_root: Path, project: str, ga4_dataset: str
     scratch = DuckDBEngine(":memory:")
     try:
         load_sources(scratch, source_root, "fail")
-        con = scratch.con
         loaded: dict[str, int] = {}
         export = [f.name for f in ga4_export_schema()]
         cols = ", ".join(c for c in export if c in GA4_COLUMNS)
         for shard in ga4_shards(source_root):  # checked by load_sources; the nested rows are read from the file
             table = check_identifier(f"events_{shard_suffix(shard)}")
-            rows = _rows(con, f"SELECT {cols} FROM ({ga4_export_select([shard])}) ORDER BY event_timestamp, event_name")
+            rows = _rows(scratch, f"SELECT {cols} FROM ({ga4_export_select([shard])}) ORDER BY event_timestamp, event_name")
             loaded[table] = _load_json(client, f"{project}.{ga4_dataset}.{table}", ga4_export_schema(), rows,
                                        location)
         out: dict[str, Any] = {"ga4_dataset": ga4_dataset}
@@ -138,13 +135,13 @@ def upload_source_tree(client, source_root: Path, project: str, ga4_dataset: str
                     "src__marketing__fx_rates": "fx_rates_table"}
         for spec in CSV_TABLES:
             if spec.table not in param_of:
-                continue  # seeds: the engine uploads them itself (BigQueryEngine.prepare_sources)
+                continue  # seeds: the engine uploads them itself (c360.sources.bigquery.prepare)
             table = spec.table.removeprefix("src__")
-            schema = [_f(c, _TYPES[t]) for c, t in spec.columns.items()]
-            rows = _rows(con, f"SELECT {', '.join(spec.columns)} FROM {spec.table} ORDER BY _line")
+            schema = [_f(c, BIGQUERY_TYPES[t]) for c, t in spec.columns.items()]
+            rows = _rows(scratch, f"SELECT {', '.join(spec.columns)} FROM {spec.table} ORDER BY _line")
             loaded[table] = _load_json(client, f"{project}.{crm_dataset}.{table}", schema, rows, location)
             out[param_of[spec.table]] = f"{crm_dataset}.{table}"
         out["_rows"] = loaded
         return out
     finally:
-        scratch.con.close()
+        scratch.close()

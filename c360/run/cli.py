@@ -16,7 +16,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 def _cmd_run(args) -> int:
     # only the runner before the run: it starts the first kernel at once, and every module imported before that
     # delays the whole run (c360.sources and c360.bigquery bring pandas and duckdb: about 0.5 s)
-    from c360 import runner
+    from c360.run import runner
 
     try:
         make_vars, params_file = args.make_vars or "", args.params
@@ -43,8 +43,8 @@ def _cmd_run(args) -> int:
         print(f"c360: {e}", file=sys.stderr)
         return 1
     except Exception as e:
-        from c360.bigquery import NoCredentials
-        from c360.sources import BadInputError
+        from c360.warehouse.bigquery import NoCredentials
+        from c360.sources.contract import BadInputError
 
         if isinstance(e, BadInputError):
             print(f"c360: bad input: {e}", file=sys.stderr)
@@ -106,9 +106,9 @@ def _formatted(sql: str, pretty: bool, target: str) -> str:
 
 
 def _explain(name: str, params: dict, incremental: bool) -> int:
-    from c360 import dialect, models
-    from c360.engine import DuckDBEngine, _used_params
+    from c360 import models
     from c360.paths import resolve
+    from c360.warehouse.duckdb import DuckDBEngine
 
     path = resolve(params["warehouse"])
     if not path.exists():
@@ -130,11 +130,11 @@ def _explain(name: str, params: dict, incremental: bool) -> int:
                   "model's) first", file=sys.stderr)
             return 2
         sql = models.render(model, engine, incremental)
-        plan = engine.con.execute("EXPLAIN ANALYZE " + dialect.to_duckdb(sql), _used_params(sql, params)).fetchall()
+        plan = engine.explain_analyze(sql, params)
     finally:
-        engine.con.close()
+        engine.close()
     print(f"-- {name}: EXPLAIN ANALYZE on {path} (read-only; the model's SELECT, nothing written)")
-    print(plan[0][1])
+    print(plan)
     return 0
 
 
@@ -152,7 +152,7 @@ def _cmd_params(args) -> int:
 def parameter_readers() -> dict[str, list[str]]:
     """Parameter name -> the notebooks (stems) whose parameters cell declares it (the BigQuery keys through the
     notebook's `bigquery` mapping)."""
-    from c360 import runner
+    from c360.run import runner
 
     readers: dict[str, list[str]] = {}
     for nb in runner.notebooks():
@@ -164,7 +164,7 @@ def parameter_readers() -> dict[str, list[str]]:
 
 
 def _cmd_golden(args) -> int:
-    from c360 import golden
+    from c360.run import golden
 
     golden.refresh()
     return 0

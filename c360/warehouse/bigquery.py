@@ -40,24 +40,18 @@ import os
 import re
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 
-from c360 import dialect
 from c360 import params as P
-from c360.engine import _used_params, check_identifier
-from c360.paths import display, resolve
+from c360.paths import resolve
+from c360.warehouse import dialect
+from c360.warehouse.base import bound_params, check_identifier
 
 GA4_SHARD_PREFIX = "events_"
-JOB_LOG_ENV = "C360_JOB_LOG"  # a JSON-lines file every BigQueryEngine appends its jobs to (the runner sets it)
-SEED_TABLES = ("email_domains", "ga4_source_categories", "currencies")
-REQUIRED_SOURCES = ("crm__contacts", "crm__deals")
-# optional columns of the data contract that models read: a configured table without them gets NULLs
-MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",)}
 # source(system, table) -> the parameter naming its table
 SOURCE_PARAMS = {
     "crm__contacts": "crm_contacts_table",
@@ -68,11 +62,7 @@ SOURCE_PARAMS = {
     "marketing__fx_rates": "fx_rates_table",
     "seeds__email_domains": "email_domains_table",
 }
-# DuckDB loader types (c360.sources) -> BigQuery types, for the empty stand-in of an absent optional source
-_BQ_TYPES = {"VARCHAR": "STRING", "TIMESTAMPTZ": "TIMESTAMP", "DOUBLE": "FLOAT64", "BOOLEAN": "BOOL",
-             "DATE": "DATE", "BIGINT": "INT64", "INTEGER": "INT64", "DECIMAL(38, 9)": "NUMERIC"}
-
-
+JOB_LOG_ENV = "C360_JOB_LOG"  # a JSON-lines file every BigQueryEngine appends its jobs to (the runner sets it)
 class BytesLimitError(RuntimeError):
     """A model's dry run estimates more bytes than maximum_bytes_billed allows; it was not run."""
 
@@ -272,7 +262,9 @@ class BigQueryEngine:
     """A BigQuery dataset as the warehouse. Models run as query jobs in `config.project`, read the sources in
     place and write their tables to `config.dataset`."""
 
-    name = "bigquery"
+    target = "bigquery"
+    supports_views = False  # models materialized='view' on DuckDB are tables here (see their config)
+    keeps_model_state = False  # every run rebuilds every model
 
     def __init__(self, config: BigQueryConfig, client=None, log: Callable[[str], None] | None = print,
                  create_dataset: bool = True, job_log: Path | None = None):
@@ -281,7 +273,7 @@ class BigQueryEngine:
         self.log = log or (lambda _msg: None)
         self.emulator = emulator_host() is not None
         self.jobs: list[dict[str, Any]] = []  # one row per job: label, statement, bytes, seconds
-        self._columns: dict[str, set[str]] = {}  # configured source -> its columns (read once, from metadata)
+        self._schemas: dict[str, list[str]] = {}  # table id -> its columns (read once, from metadata)
         self.job_log = job_log or (Path(os.environ[JOB_LOG_ENV]) if os.environ.get(JOB_LOG_ENV) else None)
         _check(P.BQ_PROJECT, config.project, "bigquery_project")
         _check(P.BQ_DATASET, config.dataset, "bigquery_dataset")
@@ -290,8 +282,9 @@ class BigQueryEngine:
             self._ensure_dataset()
 
     @classmethod
-    def from_params(cls, params: dict[str, Any], **kwargs) -> "BigQueryEngine":
-        return cls(BigQueryConfig.from_params(params), **kwargs)
+    def from_params(cls, params: dict[str, Any], read_only: bool = False, **kwargs) -> "BigQueryEngine":
+        """The engine of the bigquery_* parameters. `read_only`: the dataset is not created when it is missing."""
+        return cls(BigQueryConfig.from_params(params), **({"create_dataset": False} if read_only else {}), **kwargs)
 
     def _ensure_dataset(self) -> None:
         from google.api_core.exceptions import NotFound
@@ -312,71 +305,6 @@ class BigQueryEngine:
 
     def _table_id(self, name: str) -> str:
         return TableName(self.config.project, self.config.dataset, check_identifier(name)).id()
-
-    def source(self, system: str, table: str) -> str:
-        """The SQL of a source table, read in place (see the module docstring)."""
-        key = f"{check_identifier(system)}__{check_identifier(table)}"
-        if key == "ga4__events":
-            return self._ga4_events()
-        configured = self.config.tables.get(key)
-        if key == "seeds__email_domains" and configured is not None:
-            # a table has no file order: the first row of a repeated domain is the smallest classification
-            return (f"(SELECT domain, classification, ROW_NUMBER() OVER (ORDER BY domain, classification) AS _line "
-                    f"FROM {configured.sql()})")
-        if system == "seeds":
-            return self.relation(f"src__{key}")  # uploaded by prepare_sources
-        if configured is not None:
-            return self._with_optional_columns(key, configured)
-        if key in REQUIRED_SOURCES:
-            raise P.ParamError(f"backend bigquery needs parameter '{SOURCE_PARAMS[key]}'")
-        return self._empty_source(key)
-
-    def _ga4_events(self) -> str:
-        """The GA4 export's shards in the run's date range, daily and intraday, with `_TABLE_SUFFIX` as a column
-        (a wildcard table's `SELECT *` leaves the pseudo-column out). The bounds are constants so that BigQuery
-        prunes the shards it does not read."""
-        lo, hi = self._ga4_bounds()
-        ga4 = self.config.ga4_dataset
-        _check(P.BQ_PROJECT, ga4.project, "ga4_dataset")
-        _check(P.BQ_DATASET, ga4.dataset, "ga4_dataset")
-        wildcard = f"`{ga4.project}.{ga4.dataset}.{GA4_SHARD_PREFIX}*`"
-        return (f"(SELECT *, _TABLE_SUFFIX AS _TABLE_SUFFIX FROM {wildcard} "
-                f"WHERE _TABLE_SUFFIX BETWEEN '{lo}' AND '{hi}' "
-                f"OR _TABLE_SUFFIX BETWEEN 'intraday_{lo}' AND 'intraday_{hi}')")
-
-    def _ga4_bounds(self) -> tuple[str, str]:
-        """The run's GA4 date range as shard suffixes, YYYYMMDD (unbounded: 00000000 / 99999999)."""
-        if self.config.ga4_dataset is None:
-            raise P.ParamError("backend bigquery needs parameter 'ga4_dataset'")
-        lo = self.config.ga4_start_date.strftime("%Y%m%d") if self.config.ga4_start_date else "00000000"
-        hi = self.config.ga4_end_date.strftime("%Y%m%d") if self.config.ga4_end_date else "99999999"
-        assert re.fullmatch(r"[0-9]{8}", lo) and re.fullmatch(r"[0-9]{8}", hi)
-        return lo, hi
-
-    def _with_optional_columns(self, key: str, table: "TableName") -> str:
-        """A configured source table, with the data contract's optional columns it lacks added as NULLs (its
-        schema is read once, from metadata)."""
-        from c360.sources import CSV_TABLES
-
-        spec = next((s for s in CSV_TABLES if s.table == f"src__{key}"), None)
-        if spec is None or key not in MODEL_READS_OPTIONAL:
-            return table.sql()
-        if key not in self._columns:
-            self._columns[key] = {f.name for f in self.client.get_table(table.id()).schema}
-        absent = [c for c in MODEL_READS_OPTIONAL[key] if c not in self._columns[key]]
-        if not absent:
-            return table.sql()
-        nulls = ", ".join(f"CAST(NULL AS {_BQ_TYPES[spec.columns[c]]}) AS {check_identifier(c)}" for c in absent)
-        return f"(SELECT *, {nulls} FROM {table.sql()})"
-
-    @staticmethod
-    def _empty_source(key: str) -> str:
-        """An optional source that is not configured: no rows, the columns of the data contract."""
-        from c360.sources import CSV_TABLES
-
-        spec = next(s for s in CSV_TABLES if s.table == f"src__{key}")
-        cols = ", ".join(f"CAST(NULL AS {_BQ_TYPES[t]}) AS {check_identifier(c)}" for c, t in spec.columns.items())
-        return f"(SELECT {cols} LIMIT 0)"
 
     # -- running BigQuery SQL
     def _sql(self, sql: str) -> str:
@@ -400,7 +328,7 @@ class BigQueryEngine:
         )
 
     def _run(self, sql: str, params: dict[str, Any] | None, label: str, estimate: int | None = None):
-        used = _used_params(sql, params)
+        used = bound_params(sql, params)
         text = self._sql(sql)
         started = time.perf_counter()
         job = self.client.query(text, job_config=self._job_config(used), location=self.config.location)
@@ -419,7 +347,7 @@ class BigQueryEngine:
 
     def dry_run(self, sql: str, params: dict[str, Any] | None = None) -> int:
         """The bytes BigQuery estimates `sql` would process (a dry run: free, nothing runs)."""
-        used = _used_params(sql, params)
+        used = bound_params(sql, params)
         job = self.client.query(self._sql(sql), job_config=self._job_config(used, dry_run=True, use_query_cache=False),
                                 location=self.config.location)
         return int(job.total_bytes_processed or 0)
@@ -517,139 +445,49 @@ class BigQueryEngine:
                       "bytes_processed": 0, "bytes_billed": 0, "seconds": round(time.perf_counter() - started, 3)})
         return self.row_count(name)
 
+    def temp_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> None:
+        """A working table in the target dataset (replace_table: a dry run, then one job)."""
+        self.replace_table(name, select_sql, params)
+
+    def promote(self, stage: str, name: str, drop_flag: str | None = None, layout: str = "") -> None:
+        """Copy `stage`'s kept rows into table `name` with `layout` (PARTITION BY / CLUSTER BY), then drop `stage`."""
+        cols, keep = (f"* EXCEPT ({check_identifier(drop_flag)})", f"WHERE {drop_flag} IS NULL") if drop_flag else ("*", "")
+        self.execute(f"CREATE OR REPLACE TABLE {self.relation(name)}{layout} AS SELECT {cols} FROM "
+                     f"{self.relation(stage)} {keep}")
+        self.execute(f"DROP TABLE {self.relation(stage)}")
+
+    # -- metadata (API calls, no query job)
+    def table_columns(self, table_id: str) -> list[str]:
+        """The columns of any readable table, by its full id (read once per engine)."""
+        if table_id not in self._schemas:
+            self._schemas[table_id] = [f.name for f in self.client.get_table(table_id).schema]
+        return self._schemas[table_id]
+
+    def list_table_ids(self, dataset_id: str) -> list[str]:
+        """The table names of a dataset (`project.dataset`); ParamError when it is missing or unreadable."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            return [t.table_id for t in self.client.list_tables(dataset_id)]
+        except NotFound:
+            raise P.ParamError(f"dataset {dataset_id} not found (or not readable)") from None
+
+    def table_metadata(self, table_id: str, param: str) -> dict[str, Any]:
+        """A table's rows, bytes and last change, as its metadata has them; ParamError naming `param` when it is
+        missing or unreadable."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            table = self.client.get_table(table_id)
+        except NotFound:
+            raise P.ParamError(f"{param}: table {table_id} not found (or not readable)") from None
+        modified = table.modified.astimezone(dt.timezone.utc).isoformat(timespec="seconds") if table.modified else None
+        return {"table": table_id, "rows": int(table.num_rows or 0), "bytes": int(table.num_bytes or 0),
+                "modified": modified}
+
     def transaction(self):
         """A no-op context manager: see the module docstring for why, and what keeps a failure harmless."""
         return contextlib.nullcontext(self)
 
     def close(self) -> None:
         self.client.close()
-
-    # -- BigQuery only
-    def source_tables(self) -> list[dict[str, Any]]:
-        """The tables this run reads in place, from their metadata (API calls, no query job): each configured source
-        table, then each GA4 shard of the date range, daily and intraday. One row each: source, table (its id),
-        rows and bytes as the metadata has them (a streaming intraday shard's buffer is not in them), modified."""
-        ga4 = self.config.ga4_dataset
-        wanted = [(f"src__{key}", table.id(), SOURCE_PARAMS[key]) for key, table in sorted(self.config.tables.items())]
-        wanted += [("src__ga4__events", f"{ga4.id()}.{GA4_SHARD_PREFIX}{suffix}", "ga4_dataset")
-                   for suffix in self._ga4_suffixes()]
-        with ThreadPoolExecutor(max_workers=16) as pool:  # one metadata call per shard: a year is 365 of them
-            return list(pool.map(self._table_metadata, wanted))
-
-    def _table_metadata(self, wanted: tuple[str, str, str]) -> dict[str, Any]:
-        from google.api_core.exceptions import NotFound
-
-        source, table_id, param = wanted
-        try:
-            table = self.client.get_table(table_id)
-        except NotFound:
-            raise P.ParamError(f"{param}: table {table_id} not found (or not readable)") from None
-        modified = table.modified.astimezone(dt.timezone.utc).isoformat(timespec="seconds") if table.modified else None
-        return {"source": source, "table": table_id, "rows": int(table.num_rows or 0),
-                "bytes": int(table.num_bytes or 0), "modified": modified}
-
-    def _ga4_suffixes(self) -> list[str]:
-        """The `_TABLE_SUFFIX` of every GA4 shard that `source('ga4', 'events')` reads: the same range test on the
-        same strings, applied to the dataset's table list. No shard in range is a BadInputError."""
-        from google.api_core.exceptions import NotFound
-
-        from c360.sources import BadInputError
-
-        lo, hi = self._ga4_bounds()
-        dataset = self.config.ga4_dataset.id()
-        try:
-            names = [t.table_id for t in self.client.list_tables(dataset)]
-        except NotFound:
-            raise P.ParamError(f"ga4_dataset: dataset {dataset} not found (or not readable)") from None
-        suffixes = sorted(n[len(GA4_SHARD_PREFIX):] for n in names if n.startswith(GA4_SHARD_PREFIX))
-        found = [x for x in suffixes if lo <= x <= hi or f"intraday_{lo}" <= x <= f"intraday_{hi}"]
-        if not found:
-            raise BadInputError(f"ga4_dataset {dataset}: no events_YYYYMMDD or events_intraday_YYYYMMDD shard "
-                                f"from {lo} to {hi}")
-        return found
-
-    def _count_rows(self, tables: list[dict[str, Any]]) -> dict[str, int]:
-        """Rows per source table and GA4 shard as the models read them (one COUNT(*) job; BigQuery answers it from
-        metadata, and it includes the streaming buffer of an intraday shard)."""
-        ga4 = self.config.ga4_dataset.id()
-        parts = [f"SELECT CONCAT(@ga4_prefix, _TABLE_SUFFIX) AS table_id, COUNT(*) AS n "
-                 f"FROM {self.source('ga4', 'events')} GROUP BY 1"]
-        values: dict[str, Any] = {"ga4_prefix": f"{ga4}.{GA4_SHARD_PREFIX}"}
-        for i, (key, table) in enumerate(sorted(self.config.tables.items())):
-            parts.append(f"SELECT @table_{i} AS table_id, COUNT(*) AS n FROM {table.sql()}")
-            values[f"table_{i}"] = table.id()
-        counted = self.query(" UNION ALL ".join(parts), values)
-        found = dict(zip(counted["table_id"], counted["n"].astype(int)))
-        return {t["table"]: int(found.get(t["table"], 0)) for t in tables}
-
-    def seed_files(self, source_root: Path | None = None) -> list[Path]:
-        """The seed CSVs prepare_sources uploads (source_root/seeds/ when present there, else c360/seeds/)."""
-        root = source_root or self.config.source_root
-        return [seed_path(seed, root) for seed in SEED_TABLES
-                if not (seed == "email_domains" and "seeds__email_domains" in self.config.tables)]
-
-    def prepare_sources(self, source_root: Path | None = None) -> "SourcesRead":
-        """Check the source tables and the GA4 shards of the date range, count the rows the models will read from
-        each, and upload the seeds (small CSVs) to the target dataset as src__seeds__<name>, with their file line
-        numbers in `_line`. Returns what was read, one row per table, shard or seed file."""
-        tables = self.source_tables()
-        counted = self._count_rows(tables)
-        read = SourcesRead([{**t, "rows": counted[t["table"]]} for t in tables])
-        root = source_root or self.config.source_root
-        for path in self.seed_files(root):
-            name = f"src__seeds__{path.stem}"
-            rows = self.write_frame(name, read_seed(path.stem, root))
-            read.tables.append({"source": name, "table": display(path), "rows": rows, "bytes": path.stat().st_size,
-                                "modified": None})
-        return read
-
-    def cost_summary(self) -> pd.DataFrame:
-        """The jobs this engine ran: label, statement, the dry run's estimate (models), bytes processed and billed,
-        seconds."""
-        return pd.DataFrame(self.jobs, columns=["label", "job_id", "statement", "estimated_bytes", "bytes_processed",
-                                                "bytes_billed", "seconds"])
-
-
-@dataclass
-class SourcesRead:
-    """What a BigQuery run reads (prepare_sources), shown by notebook 01 as c360.sources.LoadReport is: one row per
-    source table, GA4 shard or uploaded seed file. Nothing is set aside: BigQuery tables are typed."""
-
-    tables: list[dict[str, Any]] = field(default_factory=list)
-
-    def files_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.tables, columns=["table", "source", "rows", "bytes", "modified"])
-
-    def rows_read(self) -> dict[str, int]:
-        """Rows read per source table (src__<system>__<table>), summed over its GA4 shards."""
-        out: dict[str, int] = {}
-        for row in self.tables:
-            out[row["source"]] = out.get(row["source"], 0) + row["rows"]
-        return out
-
-    def quarantine_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(columns=["file", "table", "reason", "rows"])
-
-
-def seed_path(seed: str, source_root: Path | None = None) -> Path:
-    """A seed's CSV: source_root/seeds/<seed>.csv when present, else c360/seeds/<seed>.csv."""
-    from c360.paths import SEEDS_DIR
-
-    path = source_root / "seeds" / f"{seed}.csv" if source_root is not None else None
-    return path if path is not None and path.is_file() else SEEDS_DIR / f"{seed}.csv"
-
-
-def read_seed(seed: str, source_root: Path | None = None) -> pd.DataFrame:
-    """A seed CSV (source_root/seeds/<seed>.csv when present, else c360/seeds/), parsed and checked by the
-    DuckDB loader (c360.sources) so that both engines read the same rows: its columns plus `_line`."""
-    from c360.engine import DuckDBEngine
-    from c360.sources import CSV_TABLES, LoadReport, load_csv
-
-    spec = next(s for s in CSV_TABLES if s.path == f"seeds/{seed}.csv")
-    path = seed_path(seed, source_root)
-    scratch = DuckDBEngine(":memory:")
-    try:
-        load_csv(scratch, path, spec, "fail", LoadReport())
-        return scratch.native(f"SELECT * FROM {spec.table} ORDER BY _line").df()
-    finally:
-        scratch.con.close()

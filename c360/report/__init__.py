@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from IPython.display import display
 
-from c360 import provenance
+from c360.sources import provenance
 from c360.params import from_notebook, validate_partial
 from c360.pii import mask_frame
 

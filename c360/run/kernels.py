@@ -17,7 +17,7 @@ from typing import IO
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
-WARM_UP = "import c360.warm as _c360_warm; del _c360_warm"
+WARM_UP = "import c360.run.warm as _c360_warm; del _c360_warm"
 
 
 def start(kernel_name: str, cwd: Path, env: dict[str, str] | None = None, log: IO | None = None) -> AsyncKernelManager:

@@ -10,152 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import tempfile
 import unicodedata
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-import pandas as pd
 
-from c360.engine import DuckDBEngine
+from c360.sources.contract import (
+    CSV_TABLES, EMAIL_COLUMNS, GA4_COLUMNS, GA4_REQUIRED, LOADED_FILES, LOADED_SHARDS, MONEY, MONEY_TEXT,
+    PEOPLE_TABLES, SHARD, TOUCHED_DATES, BadInputError, CsvTable, LoadReport)
+from c360.warehouse.duckdb import DuckDBEngine
 from c360.paths import SEEDS_DIR, display
+from c360.sources.flatten import ga4_events_sql
+from c360.warehouse import dialect
 from c360.pii import mask_email, mask_text
-from c360.provenance import file_sha256
+from c360.sources.fingerprint import file_sha256
 
-SHARD = re.compile(r"^events_(?P<intraday>intraday_)?(?P<date>\d{8})\.(?P<ext>jsonl|jsonl\.gz|parquet)$")
-
-_PARAM_VALUE = "STRUCT(string_value VARCHAR, int_value BIGINT, float_value DOUBLE, double_value DOUBLE)"
-# The GA4 export columns the base model reads, typed as BigQuery types them. Unknown fields are ignored.
-GA4_COLUMNS: dict[str, str] = {
-    "event_date": "VARCHAR",
-    "event_timestamp": "BIGINT",
-    "event_name": "VARCHAR",
-    "event_params": f"STRUCT(key VARCHAR, value {_PARAM_VALUE})[]",
-    "user_id": "VARCHAR",
-    "user_pseudo_id": "VARCHAR",
-    "privacy_info": "STRUCT(analytics_storage VARCHAR, ads_storage VARCHAR, uses_transient_token VARCHAR)",
-    "device": "STRUCT(category VARCHAR)",
-    "geo": "STRUCT(country VARCHAR)",
-    "traffic_source": "STRUCT(name VARCHAR, medium VARCHAR, source VARCHAR)",
-    "collected_traffic_source": (
-        "STRUCT(manual_campaign_id VARCHAR, manual_campaign_name VARCHAR, manual_source VARCHAR, "
-        "manual_medium VARCHAR, manual_term VARCHAR, manual_content VARCHAR, gclid VARCHAR, dclid VARCHAR, "
-        "srsltid VARCHAR)"
-    ),
-    "stream_id": "VARCHAR",
-    "platform": "VARCHAR",
-}
-GA4_REQUIRED = ("event_date", "event_timestamp", "event_name")
-
-# Money: BigQuery's NUMERIC (precision 38, scale 9), parsed from the file's text, never through a float. A value
-# that is no plain decimal number (NaN, infinities, 1e3), has more than 9 decimals or is beyond NUMERIC's range
-# (29 integer digits) is a bad row.
-MONEY = "DECIMAL(38, 9)"
-_MONEY_TEXT = r"^[+-]?([0-9]{1,29}([.][0-9]{0,9})?|[.][0-9]{1,9})$"
-
-
-@dataclass(frozen=True)
-class CsvTable:
-    """One CSV of the data contract: where it lives, its typed columns, which must be present."""
-
-    path: str
-    table: str
-    columns: dict[str, str]
-    keys: tuple[str, ...]  # must be non-empty on every row
-    required_file: bool = True
-    optional_columns: tuple[str, ...] = ()
-
-
-CSV_TABLES: tuple[CsvTable, ...] = (
-    CsvTable(
-        "crm/contacts.csv", "src__crm__contacts",
-        {"contact_id": "VARCHAR", "email": "VARCHAR", "first_name": "VARCHAR", "last_name": "VARCHAR",
-         "company_name": "VARCHAR", "job_title": "VARCHAR", "lifecycle_stage": "VARCHAR",
-         "external_id": "VARCHAR", "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
-         "_fivetran_deleted": "BOOLEAN", "_fivetran_synced": "TIMESTAMPTZ"},
-        keys=("contact_id",), optional_columns=("_fivetran_synced",),
-    ),
-    CsvTable(
-        "crm/deals.csv", "src__crm__deals",
-        {"deal_id": "VARCHAR", "contact_id": "VARCHAR", "deal_name": "VARCHAR", "amount": MONEY,
-         "currency": "VARCHAR", "stage": "VARCHAR", "created_at": "TIMESTAMPTZ", "closed_at": "TIMESTAMPTZ",
-         "_fivetran_deleted": "BOOLEAN"},
-        keys=("deal_id",),
-    ),
-    CsvTable(
-        "crm/form_submissions.csv", "src__crm__form_submissions",
-        {"submission_id": "VARCHAR", "form_name": "VARCHAR", "email": "VARCHAR", "ga_client_id": "VARCHAR",
-         "submitted_at": "TIMESTAMPTZ"},
-        keys=("submission_id",), required_file=False,
-    ),
-    CsvTable(
-        "product/users.csv", "src__product__users",
-        {"user_id": "VARCHAR", "email": "VARCHAR", "company_name": "VARCHAR", "plan": "VARCHAR",
-         "signed_up_at": "TIMESTAMPTZ", "last_login_at": "TIMESTAMPTZ"},
-        keys=("user_id",), required_file=False,
-    ),
-    CsvTable(
-        "marketing/ad_spend.csv", "src__marketing__ad_spend",
-        {"date": "DATE", "source": "VARCHAR", "medium": "VARCHAR", "campaign": "VARCHAR", "spend": MONEY,
-         "currency": "VARCHAR"},
-        keys=("date",), required_file=False, optional_columns=("currency",),
-    ),
-    CsvTable(
-        "marketing/fx_rates.csv", "src__marketing__fx_rates",
-        {"date": "DATE", "currency": "VARCHAR", "rate": MONEY},
-        keys=("date", "currency", "rate"), required_file=False,
-    ),
-    CsvTable(
-        "seeds/email_domains.csv", "src__seeds__email_domains",
-        {"domain": "VARCHAR", "classification": "VARCHAR"},
-        keys=("domain", "classification"), required_file=False,
-    ),
-    CsvTable(
-        "seeds/ga4_source_categories.csv", "src__seeds__ga4_source_categories",
-        {"source": "VARCHAR", "source_category": "VARCHAR"},
-        keys=("source", "source_category"), required_file=False,
-    ),
-    CsvTable(
-        "seeds/currencies.csv", "src__seeds__currencies",
-        {"currency": "VARCHAR", "minor_unit": "INTEGER"},
-        keys=("currency", "minor_unit"), required_file=False,
-    ),
-)
-
-
-LOADED_SHARDS = "c360__loaded_shards"  # the shards in src__ga4__events: file, size, mtime, date, flattening,
-#                                        and the sha256 of those inside the lookback window
-TOUCHED_DATES = "c360__touched_dates"  # event dates whose rows this run loaded or removed
-LOADED_FILES = "c360__loaded_files"  # the CSV files in src__* tables: file, table, sha256, how they were read
-
-
-class BadInputError(ValueError):
-    """An input file breaks the data contract; the message names the file (and line where there is one)."""
-
-
-@dataclass
-class LoadReport:
-    """What was read: one row per source file, and the rows set aside."""
-
-    files: list[dict] = field(default_factory=list)
-    quarantined: list[dict] = field(default_factory=list)
-
-    def files_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.files, columns=["file", "table", "format", "rows", "read"])
-
-    def rows_read(self) -> dict[str, int]:
-        """Rows read per source table, including the ones set aside."""
-        out: dict[str, int] = {}
-        for row in [*self.files, *self.quarantined]:
-            out[row["table"]] = out.get(row["table"], 0) + row["rows"]
-        return out
-
-    def quarantine_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.quarantined, columns=["file", "table", "reason", "rows"])
 
 
 def ga4_shards(source_root: Path) -> list[Path]:
@@ -390,9 +262,7 @@ def ga4_export_select(shards: list[Path], lenient: bool = False, exact_ids: bool
 @lru_cache(maxsize=1)
 def _flattened_ga4_sql() -> str:
     """The flattening base__ga4__events reads (c360/sql/_ga4_events.sql) as DuckDB SQL over `_ga4_export`."""
-    from c360 import dialect, models
-
-    return dialect.to_duckdb(models.ga4_events_sql("_ga4_export"))
+    return dialect.to_duckdb(ga4_events_sql("_ga4_export"))
 
 
 def flattening_version() -> str:
@@ -621,7 +491,6 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
 
 # CSV columns that hold an email address: NFKC-normalized at load (a full-width or compatibility character reads as
 # its plain form; BigQuery's base models do the same with NORMALIZE(email, NFKC), DuckDB has no NFKC).
-EMAIL_COLUMNS = ("email",)
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -690,53 +559,45 @@ def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str,
                                        "reason": f"unreadable row ({kind.lower()})",
                                        "rows": sum(r[1] == kind for r in rejects)})
     raw = dict(zip(header, engine.columns("_csv_raw")))
-    if any(c in raw for c in EMAIL_COLUMNS):
-        try:
-            engine.con.remove_function("_c360_nfkc")  # left by a load that failed
-        except Exception:
-            pass
-        engine.con.create_function("_c360_nfkc", _nfkc, ["VARCHAR"], "VARCHAR")
+    # email columns are read through Unicode NFKC (what mask and match rules expect), in SQL
+    with engine.scalar_function("_c360_nfkc", _nfkc, ["VARCHAR"], "VARCHAR"):
+        def col(c: str) -> str:
+            if c not in raw:
+                return "NULL"
+            quoted = '"' + raw[c].replace('"', '""') + '"'
+            return f"_c360_nfkc({quoted})" if c in EMAIL_COLUMNS else quoted
 
-    def col(c: str) -> str:
-        if c not in raw:
-            return "NULL"
-        quoted = '"' + raw[c].replace('"', '""') + '"'
-        return f"_c360_nfkc({quoted})" if c in EMAIL_COLUMNS else quoted
-
-    typed = [f"TRY_CAST(NULLIF(TRIM({col(c)}), '') AS {t}) AS {c}" if t != "VARCHAR"
-             else f"NULLIF({col(c)}, '') AS {c}" for c, t in spec.columns.items()]
-    problems = [f"WHEN strpos({col(c)}, chr(0)) > 0 THEN 'a NUL byte in {c}'" for c in spec.columns if c in raw]
-    problems += [f"WHEN NULLIF(TRIM({col(k)}), '') IS NULL THEN 'empty {k}'" for k in spec.keys]
-    problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND NOT regexp_matches(TRIM({col(c)}), "
-                 f"{_sql_str(_MONEY_TEXT)}) THEN 'unparseable {c} (a decimal number with at most 29 digits before "
-                 f"the point and 9 after): ' || {col(c)}" for c, t in spec.columns.items() if t == MONEY and c in raw]
-    problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND TRY_CAST(TRIM({col(c)}) AS {t}) IS NULL "
-                 f"THEN 'unparseable {c}: ' || {col(c)}" for c, t in spec.columns.items() if t != "VARCHAR" and c in raw]
-    engine.native(
-        f"CREATE OR REPLACE TEMP TABLE _csv_typed AS SELECT {', '.join(typed)}, _line, "
-        f"CASE {' '.join(problems)} ELSE NULL END AS _problem FROM _csv_raw")
-    bad = engine.native("SELECT _line, _problem FROM _csv_typed WHERE _problem IS NOT NULL ORDER BY _line").fetchall()
-    if bad and on_bad_rows != "quarantine":
-        line, problem = bad[0]
-        raise BadInputError(f"{display(path)}: line {line}: {_masked_problem(problem, spec.table in PEOPLE_TABLES)} "
-                            f"({len(bad)} bad row(s) "
-                            "in all; on_bad_rows: quarantine sets them aside)")
-    if bad:
-        reasons = sorted({problem.split(":")[0] for _, problem in bad})
-        report.quarantined.append({"file": display(path), "table": spec.table,
-                                   "reason": "; ".join(reasons), "rows": len(bad)})
-    engine.native(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * EXCLUDE (_problem) FROM _csv_typed "
-                  "WHERE _problem IS NULL ORDER BY _line")
-    engine.native("DROP TABLE _csv_raw; DROP TABLE _csv_typed")
-    if any(c in raw for c in EMAIL_COLUMNS):
-        engine.con.remove_function("_c360_nfkc")
+        typed = [f"TRY_CAST(NULLIF(TRIM({col(c)}), '') AS {t}) AS {c}" if t != "VARCHAR"
+                 else f"NULLIF({col(c)}, '') AS {c}" for c, t in spec.columns.items()]
+        problems = [f"WHEN strpos({col(c)}, chr(0)) > 0 THEN 'a NUL byte in {c}'" for c in spec.columns if c in raw]
+        problems += [f"WHEN NULLIF(TRIM({col(k)}), '') IS NULL THEN 'empty {k}'" for k in spec.keys]
+        problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND NOT regexp_matches(TRIM({col(c)}), "
+                     f"{_sql_str(MONEY_TEXT)}) THEN 'unparseable {c} (a decimal number with at most 29 digits before "
+                     f"the point and 9 after): ' || {col(c)}" for c, t in spec.columns.items() if t == MONEY and c in raw]
+        problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND TRY_CAST(TRIM({col(c)}) AS {t}) IS NULL "
+                     f"THEN 'unparseable {c}: ' || {col(c)}" for c, t in spec.columns.items() if t != "VARCHAR" and c in raw]
+        engine.native(
+            f"CREATE OR REPLACE TEMP TABLE _csv_typed AS SELECT {', '.join(typed)}, _line, "
+            f"CASE {' '.join(problems)} ELSE NULL END AS _problem FROM _csv_raw")
+        bad = engine.native("SELECT _line, _problem FROM _csv_typed WHERE _problem IS NOT NULL ORDER BY _line").fetchall()
+        if bad and on_bad_rows != "quarantine":
+            line, problem = bad[0]
+            raise BadInputError(f"{display(path)}: line {line}: {_masked_problem(problem, spec.table in PEOPLE_TABLES)} "
+                                f"({len(bad)} bad row(s) "
+                                "in all; on_bad_rows: quarantine sets them aside)")
+        if bad:
+            reasons = sorted({problem.split(":")[0] for _, problem in bad})
+            report.quarantined.append({"file": display(path), "table": spec.table,
+                                       "reason": "; ".join(reasons), "rows": len(bad)})
+        engine.native(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * EXCLUDE (_problem) FROM _csv_typed "
+                      "WHERE _problem IS NULL ORDER BY _line")
+        engine.native("DROP TABLE _csv_raw; DROP TABLE _csv_typed")
     report.files.append({"file": display(path), "table": spec.table, "format": "csv",
                          "rows": engine.row_count(spec.table), "read": "read"})
 
 
 # the files about people: any value of theirs with a letter in it may be personal (a name pasted into a date
 # column), so an error shows only its first character and length
-PEOPLE_TABLES = ("src__crm__contacts", "src__crm__form_submissions", "src__product__users")
 
 
 def _masked_problem(problem: str, personal: bool = False) -> str:

@@ -1,0 +1,249 @@
+"""Materializations: a model built atomically as a table, an incremental table or a view, with its row audit.
+
+A model whose SELECT has a `_drop_reason` column keeps the rows where it is NULL and records the others, counted
+by reason, in `c360__row_audit`: nothing is dropped without a count.
+"""
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pandas as pd
+
+from c360 import faults
+from c360.dag.project import LAYERS, Model, discover  # noqa: F401  (LAYERS: the layers build() takes)
+from c360.dag.render import _render, config_of, plan, render, sources_of
+from c360.dag.state import DEFINITION_TABLE, STATE_TABLE, _definitions, _intact, _state, definition, fingerprint
+from c360.sources.contract import TOUCHED_DATES
+from c360.warehouse.base import check_identifier
+
+AUDIT_TABLE = "c360__row_audit"
+
+TIMINGS_TABLE = "c360__model_runs"
+
+def _ensure_audit_table(engine) -> None:
+    engine.execute(f"CREATE TABLE IF NOT EXISTS {engine.relation(AUDIT_TABLE)} "
+                   "(model STRING, outcome STRING, row_count INT64, partition_key STRING)")
+    if "partition_key" not in engine.columns(AUDIT_TABLE):  # a warehouse written by c360 before 0.1.0's increments
+        engine.execute(f"ALTER TABLE {engine.relation(AUDIT_TABLE)} ADD COLUMN partition_key STRING")
+
+def is_incremental(engine, model: Model, params: dict[str, Any]) -> bool:
+    """An incremental model is built incrementally when its table exists, the run is not a full refresh,
+    and the loader recorded which event dates changed."""
+    return (config_of(model, engine.target)["materialized"] == "incremental" and not params.get("full_refresh", False)
+            and engine.has_table(model.name) and engine.has_table(TOUCHED_DATES) and not engine.is_view(model.name))
+
+def table_layout(cfg: dict) -> str:
+    """The BigQuery table options of a model's `{{ config(partition_by=..., cluster_by=...) }}`: partitioned by
+    its date column, clustered by the ids readers filter and join on (DuckDB has no such options)."""
+    layout = ""
+    if cfg.get("partition_by"):
+        layout += f" PARTITION BY {check_identifier(cfg['partition_by'])}"
+    if cfg.get("cluster_by"):
+        layout += " CLUSTER BY " + ", ".join(check_identifier(c.strip()) for c in cfg["cluster_by"].split(","))
+    return layout
+
+def _kept(audited: bool) -> tuple[str, str]:
+    """The select list and WHERE clause of a model's kept rows, without `_drop_reason` (if it has one)."""
+    return ("* EXCEPT (_drop_reason)", "WHERE _drop_reason IS NULL") if audited else ("*", "")
+
+def _record_outcomes(engine, model: Model, cfg: dict, audited: bool, rows: str) -> None:
+    """Append to the row audit the rows of relation `rows`, counted per outcome (kept, or the drop reason) and
+    per partition of the model's partition_by."""
+    part = cfg.get("partition_by")
+    part_key = f"CAST({part} AS STRING)" if part else "CAST(NULL AS STRING)"
+    outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
+    engine.execute(f"INSERT INTO {engine.relation(AUDIT_TABLE)} SELECT @model, {outcome}, COUNT(*), {part_key} "
+                   f"FROM {rows} GROUP BY 2, 4", {"model": model.name})
+
+def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
+    """Build one model atomically; returns its name, kept rows, dropped rows and seconds.
+
+    The model's rows go to a staging table first; swapping them in (and updating the row audit) is one
+    transaction, so a failure leaves the previous table. Incremental models (`{{ config(materialized=
+    'incremental', ...) }}`) replace only the partitions (insert_overwrite, partition_by) or keys (merge,
+    unique_key) the run touched. A view (materialized='view') is built as _build_view says.
+    """
+    started = time.perf_counter()
+    if model.fn is not None:
+        model.fn(engine, params)
+        return {"model": model.name, "rows": engine.row_count(model.name), "dropped": 0,
+                "seconds": round(time.perf_counter() - started, 3)}
+    cfg = config_of(model, engine.target)
+    if cfg["materialized"] == "view":
+        return _build_view(engine, model, cfg, params, started)
+    incremental = is_incremental(engine, model, params)
+    target, stage, audit = engine.relation(model.name), engine.relation(f"_stage__{model.name}"), \
+        engine.relation(AUDIT_TABLE)
+    engine.replace_table(f"_stage__{model.name}", render(model, engine, incremental), params)
+    faults.point(model.name)
+    _ensure_audit_table(engine)
+    audited = "_drop_reason" in engine.columns(f"_stage__{model.name}")
+    cols, keep = _kept(audited)
+    part = cfg.get("partition_by")
+    name = {"model": model.name}
+    with engine.transaction():
+        if not incremental:
+            engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
+        elif cfg.get("strategy") == "insert_overwrite":
+            touched = engine.relation(TOUCHED_DATES)
+            engine.execute(f"DELETE FROM {target} WHERE {part} IN (SELECT event_date FROM {touched})")
+            engine.execute(f"INSERT INTO {target} SELECT {cols} FROM {stage} {keep}")
+            engine.execute(f"DELETE FROM {audit} WHERE model = @model AND (partition_key IS NULL OR "
+                           f"partition_key IN (SELECT CAST(event_date AS STRING) FROM {touched}))", name)
+        elif cfg.get("strategy") == "merge":
+            if audited:  # a merge rebuilds only some keys: its drop counts could not stay whole
+                raise ValueError(f"{model.name}: a merge model cannot drop rows (_drop_reason)")
+            key = cfg["unique_key"]
+            also = f" OR ({cfg['delete_where']})" if cfg.get("delete_where") else ""
+            engine.execute(f"DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM {stage}){also}")
+            engine.execute(f"INSERT INTO {target} SELECT {cols} FROM {stage} {keep}")
+            engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
+            stage = target  # the audit counts the merged table, not the keys this run rebuilt
+        else:
+            raise ValueError(f"{model.name}: unknown incremental strategy {cfg.get('strategy')!r}")
+        _record_outcomes(engine, model, cfg, audited, stage)
+        if incremental:
+            engine.execute(f"DROP TABLE {engine.relation(f'_stage__{model.name}')}")
+        else:
+            engine.promote(f"_stage__{model.name}", model.name, "_drop_reason" if audited else None,
+                           table_layout(cfg))
+    rows = engine.row_count(model.name)
+    dropped = 0
+    if audited:
+        dropped = _dropped(engine, model.name)
+    return {"model": model.name, "rows": rows, "dropped": dropped, "incremental": incremental,
+            "seconds": round(time.perf_counter() - started, 3)}
+
+def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started: float) -> dict[str, Any]:
+    """Build a view model (DuckDB): in one transaction, its helper tables (helper_table) are rebuilt, its
+    audit rows counted from its SELECT, and the view replaced (a table of that name, from an earlier c360,
+    with it), so a failure leaves the previous relation and helpers. No staging table: the view keeps only
+    the rows whose `_drop_reason` is NULL, without that column. Never incremental: a view reads its tables as
+    they are, and its helper tables as of its last build (right after each load).
+    Its SQL is stored, so it takes no query parameters (its helper tables may)."""
+    if not engine.supports_views:
+        raise ValueError(f"{model.name}: materialized='view' is not implemented on {engine.target}")
+    sql, helpers = _render(model, engine)
+    wanted = sorted(set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", sql)))
+    if wanted:
+        raise ValueError(f"{model.name}: a view cannot take query parameters ({', '.join(wanted)})")
+    target, audit = engine.relation(model.name), engine.relation(AUDIT_TABLE)
+    _ensure_audit_table(engine)
+    name = {"model": model.name}
+    with engine.transaction():
+        for helper, helper_sql in helpers.items():
+            engine.execute(f"CREATE OR REPLACE TABLE {engine.relation(helper)} AS {helper_sql}", params)
+        faults.point(model.name)
+        audited = "_drop_reason" in engine.query(f"SELECT * FROM ({sql}) AS q LIMIT 0").columns
+        engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
+        _record_outcomes(engine, model, cfg, audited, f"({sql}) AS q")
+        if engine.has_table(model.name) and not engine.is_view(model.name):
+            engine.execute(f"DROP TABLE {target}")
+        cols, keep = _kept(audited)
+        engine.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT {cols} FROM ({sql}) AS q {keep}")
+    counts = engine.query(f"SELECT outcome = 'kept' AS kept, SUM(row_count) AS n FROM {audit} "
+                          "WHERE model = @model GROUP BY 1", name).set_index("kept")["n"]
+    return {"model": model.name, "rows": int(counts.get(True, 0)), "dropped": int(counts.get(False, 0)),
+            "incremental": False, "seconds": round(time.perf_counter() - started, 3)}
+
+def _dropped(engine, name: str) -> int:
+    """The rows the row audit records as dropped from model `name` (every reason)."""
+    return int(engine.query(f"SELECT COALESCE(SUM(row_count), 0) AS n FROM {engine.relation(AUDIT_TABLE)} "
+                            "WHERE model = @model AND outcome != 'kept'", {"model": name})["n"].iloc[0])
+
+def _kept_unchanged(engine, model: Model) -> dict[str, Any]:
+    """The build result of a model kept as it was: its rows, and its dropped rows as the audit recorded them."""
+    dropped = _dropped(engine, model.name) if engine.has_table(AUDIT_TABLE) else 0
+    return {"model": model.name, "rows": engine.row_count(model.name), "dropped": dropped,
+            "incremental": False, "seconds": 0.0}
+
+def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
+    """Build every model of a layer in dependency order.
+
+    On DuckDB a model is kept as it is, not rebuilt, when nothing it is a function of changed since its last
+    build (see fingerprint: its SQL or code, the parameters it reads, the models and source tables it reads),
+    unless the run is a full refresh: a re-run that changes only the conversion window rebuilds attribution,
+    not identity. The fingerprints are kept in c360__model_state; those of the models to rebuild are removed
+    before the first is rebuilt and written once all are, so a layer that fails half-way is rebuilt next time.
+    BigQuery rebuilds every model.
+
+    Args:
+        engine: the warehouse (c360.engine).
+        layer: one of LAYERS.
+        params: the run's parameters; models read the ones they name as `@name`.
+    Returns:
+        One row per model: model, rows, dropped, incremental, unchanged (kept as it was), seconds.
+    """
+    if not engine.keeps_model_state:
+        built = pd.DataFrame([{**build_model(engine, m, params), "unchanged": False} for m in plan(layer)])
+        _record_timings(engine, layer, built)
+        return built
+    state = _state(engine)
+    refresh = bool(params.get("full_refresh", False))
+    layer_models = plan(layer)
+    wanted = sorted({s for m in layer_models for s in sources_of(m)} & set(engine.tables()))
+    checksums = engine.checksums(wanted, exact=True)  # what the source tables hold now, to the last bit
+    marks: dict[str, str | None] = {}  # a model's fingerprint needs its inputs' fingerprints, not their rows
+    for model in layer_models:
+        marks[model.name] = fingerprint(engine, model, params, {**state, **checksums, **marks})
+    keep = {m.name for m in layer_models if not refresh and marks[m.name] is not None
+            and state.get(m.name) == marks[m.name] and _intact(engine, m)}
+    rebuild = [m.name for m in layer_models if m.name not in keep]
+    # an incremental model whose SQL or parameter values changed is rebuilt in full (see definition)
+    stored = _definitions(engine)
+    defined = {m.name: definition(engine, m, params) for m in layer_models
+               if m.name in rebuild and config_of(m, engine.target)["materialized"] == "incremental"}
+    redefined = {name for name, d in defined.items() if stored.get(name) != d}
+    # forgotten before any is rebuilt, remembered once all are (two statements, not two per model)
+    engine.native(f"DELETE FROM {STATE_TABLE} WHERE model IN (SELECT UNNEST(?))", [rebuild])
+    engine.native(f"DELETE FROM {DEFINITION_TABLE} WHERE model IN (SELECT UNNEST(?))", [sorted(defined)])
+    results = [{**_kept_unchanged(engine, m), "unchanged": True} if m.name in keep
+               else {**build_model(engine, m, {**params, "full_refresh": True} if m.name in redefined else params),
+                     "unchanged": False} for m in layer_models]
+    done = [(name, marks[name]) for name in rebuild if marks[name] is not None]
+    if done:
+        engine.native(f"INSERT INTO {STATE_TABLE} SELECT * FROM (SELECT UNNEST(?), UNNEST(?))",
+                      [[n for n, _ in done], [m for _, m in done]])
+    if defined:
+        engine.native(f"INSERT INTO {DEFINITION_TABLE} SELECT * FROM (SELECT UNNEST(?), UNNEST(?))",
+                      [sorted(defined), [defined[n] for n in sorted(defined)]])
+    built = pd.DataFrame(results)
+    _record_timings(engine, layer, built)
+    return built
+
+def _record_timings(engine, layer: str, built: pd.DataFrame) -> None:
+    """Keep the last build of each layer in c360__model_runs (what `make bench` reports per model)."""
+    runs = built.assign(layer=layer)[["layer", "model", "rows", "seconds"]]
+    if engine.has_table(TIMINGS_TABLE):
+        previous = engine.query(f"SELECT layer, model, `rows`, seconds FROM {engine.relation(TIMINGS_TABLE)}")
+        runs = pd.concat([previous[previous["layer"] != layer], runs], ignore_index=True)
+    engine.write_frame(TIMINGS_TABLE, runs)
+
+def row_accounting(engine, rows_read: dict[str, int] | None = None, layer: str | None = None) -> pd.DataFrame:
+    """Per model (of `layer`, or all): rows in, kept, dropped by reason, and (given rows read per source table)
+    whether input equals what was read. Rows set aside at load time (c360__quarantine) count as `malformed`.
+    Reasons that dropped nothing in these models are left out, and so are models that summarize several sources
+    (base__reporting_currency: one row from the deals and the ad spend)."""
+    audit = engine.query(f"SELECT model, outcome, row_count FROM {engine.relation(AUDIT_TABLE)}")
+    summaries = {m.name for m in discover().values() if len(sources_of(m)) > 1}
+    audit = audit[~audit["model"].isin(summaries)].reset_index(drop=True)
+    if layer is not None:
+        audit = audit[audit["model"].isin([m.name for m in plan(layer)])].reset_index(drop=True)
+    source_of = {m.name: s for m in discover().values() if m.name not in summaries for s in sources_of(m)}
+    if engine.has_table("c360__quarantine"):
+        quarantined = engine.query("SELECT source_table, SUM(row_count) AS n FROM c360__quarantine GROUP BY 1")
+        model_of = {s: m for m, s in source_of.items()}
+        for r in quarantined.itertuples():
+            if r.source_table in model_of and model_of[r.source_table] in set(audit["model"]):
+                audit.loc[len(audit)] = [model_of[r.source_table], "malformed", r.n]
+    wide = audit.pivot_table(index="model", columns="outcome", values="row_count", aggfunc="sum", fill_value=0)
+    wide = wide[["kept", *sorted(c for c in wide.columns if c != "kept" and wide[c].sum() > 0)]]
+    wide.insert(0, "input", wide.sum(axis=1))
+    wide.columns.name = None
+    wide = wide.reset_index()
+    if rows_read is not None:
+        wide["rows_read"] = [rows_read.get(source_of.get(m), 0) for m in wide["model"]]
+        wide["balanced"] = wide["input"] == wide["rows_read"]
+    return wide

@@ -1,0 +1,126 @@
+"""What a model's SQL says: rendered for an engine (refs and sources resolved), its refs, sources and config,
+and the order of a layer's models that they give.
+
+`{{ ga4_events() }}` is the GA4 export flattened (c360.sources.flatten; the DuckDB loader stores it), and
+`target.type` names the engine (duckdb | bigquery) for the rare model whose best plan (or materialization)
+differs.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from graphlib import TopologicalSorter
+
+import jinja2
+
+from c360.sources import ga4_events as source_ga4_events, relation as source_relation
+from c360.dag.project import Model, discover
+from c360.sources.contract import TOUCHED_DATES
+from c360.sources.flatten import ga4_param, macros
+from c360.warehouse import dialect, engine_class
+from c360.warehouse.base import check_identifier
+
+def _jinja(engine, recorder: set | None = None, sources: set | None = None, config: dict | None = None,
+           incremental: bool = False, this: str = "", helpers: dict | None = None,
+           target: str | None = None) -> jinja2.Environment:
+    """The Jinja environment models render in; without an engine, names stay bare and `target.type` is
+    `target` (None: no engine)."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    known = discover()
+    # the engine's class (without an engine: `target`'s; for analysis only, DuckDB's)
+    kind = type(engine) if engine is not None else engine_class(target or "duckdb")
+
+    def ref(name: str) -> str:
+        if name not in known:
+            raise KeyError(f"ref('{name}'): no such model")
+        if recorder is not None:
+            recorder.add(name)
+        return engine.relation(name) if engine is not None else name
+
+    def source(system: str, table: str) -> str:
+        if sources is not None:
+            sources.add(f"src__{system}__{table}")
+        return source_relation(engine, system, table) if engine is not None else f"src__{system}__{table}"
+
+    def set_config(**kwargs) -> str:
+        if config is not None:
+            config.update(kwargs)
+        return ""
+
+    def touched_dates() -> str:
+        return engine.relation(TOUCHED_DATES) if engine is not None else TOUCHED_DATES
+
+    def helper_table(name: str, sql: str) -> str:
+        """A small table `<model>__<name>` of `sql`'s rows that a view model reads: built with the view, in its
+        transaction, before it (see _build_view). Returns its SQL name."""
+        full = f"{this}__{check_identifier(name)}"
+        if helpers is not None:
+            helpers[full] = sql
+        return engine.relation(full) if engine is not None else full
+
+    def ga4_events() -> str:
+        return source_ga4_events(kind, source("ga4", "events"))
+
+    env.globals.update(ref=ref, source=source, ga4_param=ga4_param, config=set_config,
+                       is_incremental=lambda: incremental, touched_dates=touched_dates, ga4_events=ga4_events,
+                       helper_table=helper_table, target={"type": engine.target if engine is not None else target},
+                       this=engine.relation(this) if engine is not None and this else this)
+    env.globals.update(macros())
+    return env
+
+def config_of(model: Model, target: str | None = None) -> dict:
+    """The model's `{{ config(...) }}` on engine `target` (its name: a config may depend on `target.type`):
+    materialized (table | incremental | view), strategy (insert_overwrite with partition_by; merge with
+    unique_key and an optional delete_where for target rows to drop as well)."""
+    found = dict(_analyze(model.template, target)[2]) if model.fn is None else {}
+    return {"materialized": "table", **found}
+
+def compiled(name: str, target: str, incremental: bool = False) -> tuple[str, dict[str, str]]:
+    """Model `name`'s SQL as engine `target` ('duckdb' or 'bigquery') runs it, with bare relation names, and the
+    helper tables it reads (name -> SELECT; DuckDB views): what `python -m c360 sql` prints. Raises KeyError for
+    an unknown model, ValueError for a Python step (its SQL is written as it runs)."""
+    model = discover()[name]
+    if model.fn is not None:
+        where = f"{model.fn.__module__.replace('.', '/')}.py: {model.fn.__name__}"
+        raise ValueError(f"{name} is a Python step ({where}): its SQL is written as it runs")
+    sql, helpers = _render(model, None, incremental, target)
+    if target == "duckdb":
+        return dialect.to_duckdb(sql), {h: dialect.to_duckdb(q) for h, q in helpers.items()}
+    return sql, helpers
+
+def render(model: Model, engine, incremental: bool = False) -> str:
+    """The model's SQL with ref() and source() resolved for `engine` (its incremental form when asked)."""
+    return _render(model, engine, incremental)[0]
+
+def _render(model: Model, engine, incremental: bool = False, target: str | None = None
+            ) -> tuple[str, dict[str, str]]:
+    """render(), and the helper tables the SQL reads (name -> SELECT; see helper_table). Without an engine,
+    names stay bare and `target` is the engine whose SQL it is."""
+    helpers: dict[str, str] = {}
+    sql = _jinja(engine, incremental=incremental, this=model.name, helpers=helpers, target=target).from_string(
+        model.template).render()
+    return sql, helpers
+
+@lru_cache(maxsize=256)
+def _analyze(template: str, target: str | None = None) -> tuple[frozenset, frozenset, tuple]:
+    """The refs, sources and config of a model's SQL on engine `target` (cached on the text: rendering builds
+    a Jinja env)."""
+    refs: set[str] = set()
+    srcs: set[str] = set()
+    config: dict = {}
+    _jinja(None, refs, srcs, config, target=target).from_string(template).render()
+    return frozenset(refs), frozenset(srcs), tuple(sorted(config.items()))
+
+def dependencies(model: Model) -> set[str]:
+    """The models `model` refers to."""
+    return set(model.refs) if model.fn is not None else set(_analyze(model.template)[0])
+
+def sources_of(model: Model) -> set[str]:
+    """The loaded source tables `model` reads."""
+    return set() if model.fn is not None else set(_analyze(model.template)[1])
+
+def plan(layer: str) -> list[Model]:
+    """The models of one layer, in an order where each comes after the models it refers to."""
+    models = discover()
+    graph = {name: dependencies(m) for name, m in models.items() if m.layer == layer}
+    order = TopologicalSorter(graph).static_order()
+    return [models[n] for n in order if n in graph]

@@ -1,0 +1,220 @@
+"""Sources for the BigQuery engine: the export and the CRM tables read in place, and the seeds uploaded.
+
+- GA4: the export's sharded tables (`analytics_<id>.events_*`), filtered on `_TABLE_SUFFIX` to the run's date
+  range, daily and intraday shards (base__ga4__events prefers a daily shard to the intraday one of the same date).
+  The bounds are constants, so BigQuery prunes the shards it does not read.
+- CRM, product and marketing: the tables the parameters name; an optional one not named is an empty stand-in
+  with the data contract's columns, and a configured one lacking an optional column the models read gets NULLs.
+- Seeds (email domains, GA4 source categories, currencies): small CSVs, parsed by the DuckDB loader (so both
+  engines read the same rows) and uploaded to the target dataset as src__seeds__<name>.
+`source_tables` lists the source tables' metadata (rows, bytes, last change) that the runner fingerprints.
+"""
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from c360 import params as P
+from c360.paths import SEEDS_DIR, display
+from c360.sources.contract import BIGQUERY_TYPES, CSV_TABLES, BadInputError, LoadReport, csv_table
+from c360.sources.files import load_csv
+from c360.sources.flatten import ga4_events_sql
+from c360.warehouse.base import check_identifier
+from c360.warehouse.bigquery import GA4_SHARD_PREFIX, SOURCE_PARAMS, BigQueryEngine, TableName, _check
+from c360.warehouse.duckdb import DuckDBEngine
+
+SEED_TABLES = ("email_domains", "ga4_source_categories", "currencies")
+REQUIRED_SOURCES = ("crm__contacts", "crm__deals")
+# optional columns of the data contract that models read: a configured table without them gets NULLs
+MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",)}
+
+
+def relation(engine: BigQueryEngine, system: str, table: str) -> str:
+    """The SQL of a source table, read in place (see the module docstring)."""
+    key = f"{check_identifier(system)}__{check_identifier(table)}"
+    if key == "ga4__events":
+        return _ga4_events(engine)
+    configured = engine.config.tables.get(key)
+    if key == "seeds__email_domains" and configured is not None:
+        # a table has no file order: the first row of a repeated domain is the smallest classification
+        return (f"(SELECT domain, classification, ROW_NUMBER() OVER (ORDER BY domain, classification) AS _line "
+                f"FROM {configured.sql()})")
+    if system == "seeds":
+        return engine.relation(f"src__{key}")  # uploaded by prepare
+    if configured is not None:
+        return _with_optional_columns(engine, key, configured)
+    if key in REQUIRED_SOURCES:
+        raise P.ParamError(f"backend bigquery needs parameter '{SOURCE_PARAMS[key]}'")
+    return _empty_source(key)
+
+
+def ga4_events(export: str) -> str:
+    """What `{{ ga4_events() }}` is on BigQuery: the flattening, run over the export in place."""
+    return f"({ga4_events_sql(export)})"
+
+
+def _ga4_events(engine: BigQueryEngine) -> str:
+    """The GA4 export's shards in the run's date range, daily and intraday, with `_TABLE_SUFFIX` as a column
+    (a wildcard table's `SELECT *` leaves the pseudo-column out)."""
+    lo, hi = _ga4_bounds(engine)
+    ga4 = engine.config.ga4_dataset
+    _check(P.BQ_PROJECT, ga4.project, "ga4_dataset")
+    _check(P.BQ_DATASET, ga4.dataset, "ga4_dataset")
+    wildcard = f"`{ga4.project}.{ga4.dataset}.{GA4_SHARD_PREFIX}*`"
+    return (f"(SELECT *, _TABLE_SUFFIX AS _TABLE_SUFFIX FROM {wildcard} "
+            f"WHERE _TABLE_SUFFIX BETWEEN '{lo}' AND '{hi}' "
+            f"OR _TABLE_SUFFIX BETWEEN 'intraday_{lo}' AND 'intraday_{hi}')")
+
+
+def _ga4_bounds(engine: BigQueryEngine) -> tuple[str, str]:
+    """The run's GA4 date range as shard suffixes, YYYYMMDD (unbounded: 00000000 / 99999999)."""
+    config = engine.config
+    if config.ga4_dataset is None:
+        raise P.ParamError("backend bigquery needs parameter 'ga4_dataset'")
+    lo = config.ga4_start_date.strftime("%Y%m%d") if config.ga4_start_date else "00000000"
+    hi = config.ga4_end_date.strftime("%Y%m%d") if config.ga4_end_date else "99999999"
+    assert re.fullmatch(r"[0-9]{8}", lo) and re.fullmatch(r"[0-9]{8}", hi)
+    return lo, hi
+
+
+def _with_optional_columns(engine: BigQueryEngine, key: str, table: TableName) -> str:
+    """A configured source table, with the data contract's optional columns it lacks added as NULLs (its
+    schema is read once, from metadata)."""
+    spec = csv_table(f"src__{key}")
+    if spec is None or key not in MODEL_READS_OPTIONAL:
+        return table.sql()
+    present = engine.table_columns(table.id())
+    absent = [c for c in MODEL_READS_OPTIONAL[key] if c not in present]
+    if not absent:
+        return table.sql()
+    nulls = ", ".join(f"CAST(NULL AS {BIGQUERY_TYPES[spec.columns[c]]}) AS {check_identifier(c)}" for c in absent)
+    return f"(SELECT *, {nulls} FROM {table.sql()})"
+
+
+def _empty_source(key: str) -> str:
+    """An optional source that is not configured: no rows, the columns of the data contract."""
+    spec = csv_table(f"src__{key}")
+    cols = ", ".join(f"CAST(NULL AS {BIGQUERY_TYPES[t]}) AS {check_identifier(c)}" for c, t in spec.columns.items())
+    return f"(SELECT {cols} LIMIT 0)"
+
+
+def source_tables(engine: BigQueryEngine) -> list[dict[str, Any]]:
+    """The tables this run reads in place, from their metadata (API calls, no query job): each configured source
+    table, then each GA4 shard of the date range, daily and intraday. One row each: source, table (its id),
+    rows and bytes as the metadata has them (a streaming intraday shard's buffer is not in them), modified."""
+    ga4 = engine.config.ga4_dataset
+    wanted = [(f"src__{key}", table.id(), SOURCE_PARAMS[key]) for key, table in sorted(engine.config.tables.items())]
+    wanted += [("src__ga4__events", f"{ga4.id()}.{GA4_SHARD_PREFIX}{suffix}", "ga4_dataset")
+               for suffix in _ga4_suffixes(engine)]
+    with ThreadPoolExecutor(max_workers=16) as pool:  # one metadata call per shard: a year is 365 of them
+        return list(pool.map(lambda w: {"source": w[0], **engine.table_metadata(w[1], w[2])}, wanted))
+
+
+def _ga4_suffixes(engine: BigQueryEngine) -> list[str]:
+    """The `_TABLE_SUFFIX` of every GA4 shard that `source('ga4', 'events')` reads: the same range test on the
+    same strings, applied to the dataset's table list. No shard in range is a BadInputError."""
+    lo, hi = _ga4_bounds(engine)
+    dataset = engine.config.ga4_dataset.id()
+    try:
+        names = engine.list_table_ids(dataset)
+    except P.ParamError as e:
+        raise P.ParamError(f"ga4_dataset: {e}") from None
+    suffixes = sorted(n[len(GA4_SHARD_PREFIX):] for n in names if n.startswith(GA4_SHARD_PREFIX))
+    found = [x for x in suffixes if lo <= x <= hi or f"intraday_{lo}" <= x <= f"intraday_{hi}"]
+    if not found:
+        raise BadInputError(f"ga4_dataset {dataset}: no events_YYYYMMDD or events_intraday_YYYYMMDD shard "
+                            f"from {lo} to {hi}")
+    return found
+
+
+def _count_rows(engine: BigQueryEngine, tables: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows per source table and GA4 shard as the models read them (one COUNT(*) job; BigQuery answers it from
+    metadata, and it includes the streaming buffer of an intraday shard)."""
+    ga4 = engine.config.ga4_dataset.id()
+    parts = [f"SELECT CONCAT(@ga4_prefix, _TABLE_SUFFIX) AS table_id, COUNT(*) AS n "
+             f"FROM {relation(engine, 'ga4', 'events')} GROUP BY 1"]
+    values: dict[str, Any] = {"ga4_prefix": f"{ga4}.{GA4_SHARD_PREFIX}"}
+    for i, (key, table) in enumerate(sorted(engine.config.tables.items())):
+        parts.append(f"SELECT @table_{i} AS table_id, COUNT(*) AS n FROM {table.sql()}")
+        values[f"table_{i}"] = table.id()
+    counted = engine.query(" UNION ALL ".join(parts), values)
+    found = dict(zip(counted["table_id"], counted["n"].astype(int)))
+    return {t["table"]: int(found.get(t["table"], 0)) for t in tables}
+
+
+def seed_files(engine: BigQueryEngine, source_root: Path | None = None) -> list[Path]:
+    """The seed CSVs prepare uploads (source_root/seeds/ when present there, else c360/seeds/)."""
+    root = source_root or engine.config.source_root
+    return [seed_path(seed, root) for seed in SEED_TABLES
+            if not (seed == "email_domains" and "seeds__email_domains" in engine.config.tables)]
+
+
+def prepare(engine: BigQueryEngine, params: dict[str, Any] | None = None,
+            source_root: Path | None = None) -> "SourcesRead":
+    """Check the source tables and the GA4 shards of the date range, count the rows the models will read from
+    each, and upload the seeds (small CSVs) to the target dataset as src__seeds__<name>, with their file line
+    numbers in `_line`. Returns what was read, one row per table, shard or seed file."""
+    tables = source_tables(engine)
+    counted = _count_rows(engine, tables)
+    named = {spec.path: (SOURCE_PARAMS[key], (params or {}).get(SOURCE_PARAMS[key]) or "")
+             for spec in CSV_TABLES if (key := spec.table.removeprefix("src__")) in SOURCE_PARAMS}
+    read = SourcesRead([{**t, "rows": counted[t["table"]]} for t in tables], named)
+    root = source_root or engine.config.source_root
+    for path in seed_files(engine, root):
+        name = f"src__seeds__{path.stem}"
+        rows = engine.write_frame(name, read_seed(path.stem, root))
+        read.tables.append({"source": name, "table": display(path), "rows": rows, "bytes": path.stat().st_size,
+                            "modified": None})
+    return read
+
+
+@dataclass
+class SourcesRead:
+    """What a BigQuery run reads (prepare), shown by notebook 01 as c360.sources.contract.LoadReport is: one row per
+    source table, GA4 shard or uploaded seed file. Nothing is set aside: BigQuery tables are typed."""
+
+    tables: list[dict[str, Any]] = field(default_factory=list)
+    named: dict[str, tuple[str, str]] = field(default_factory=dict)  # contract path -> (its parameter, its value)
+
+    def where(self, path: str) -> tuple[str, bool]:
+        """Where the run read the contract's file `path` from: the table its parameter names, or (not named) the
+        parameter."""
+        param, table = self.named.get(path, ("", ""))
+        return (table, True) if table else (param or path, False)
+
+    def files_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.tables, columns=["table", "source", "rows", "bytes", "modified"])
+
+    def rows_read(self) -> dict[str, int]:
+        """Rows read per source table (src__<system>__<table>), summed over its GA4 shards."""
+        out: dict[str, int] = {}
+        for row in self.tables:
+            out[row["source"]] = out.get(row["source"], 0) + row["rows"]
+        return out
+
+    def quarantine_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(columns=["file", "table", "reason", "rows"])
+
+
+def seed_path(seed: str, source_root: Path | None = None) -> Path:
+    """A seed's CSV: source_root/seeds/<seed>.csv when present, else c360/seeds/<seed>.csv."""
+    path = source_root / "seeds" / f"{seed}.csv" if source_root is not None else None
+    return path if path is not None and path.is_file() else SEEDS_DIR / f"{seed}.csv"
+
+
+def read_seed(seed: str, source_root: Path | None = None) -> pd.DataFrame:
+    """A seed CSV (source_root/seeds/<seed>.csv when present, else c360/seeds/), parsed and checked by the
+    DuckDB loader (c360.sources.files) so that both engines read the same rows: its columns plus `_line`."""
+    spec = next(s for s in CSV_TABLES if s.path == f"seeds/{seed}.csv")
+    path = seed_path(seed, source_root)
+    scratch = DuckDBEngine(":memory:")
+    try:
+        load_csv(scratch, path, spec, "fail", LoadReport())
+        return scratch.native(f"SELECT * FROM {spec.table} ORDER BY _line").df()
+    finally:
+        scratch.close()
