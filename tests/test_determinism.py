@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from c360 import models, params as P, sources, synth, warehouse as engines
+from c360 import demo, models, params as P, sources, warehouse as engines
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +81,7 @@ def runs(request, tmp_path_factory) -> dict[str, dict]:
     overrides = [f"reporting_currency={currencies.split(',')[0]}"]
     tmp = tmp_path_factory.mktemp("determinism")
     root = tmp / "src"
-    synth.generate(root, PERSONS, DAYS, SEED, fmt="parquet", currencies=currencies)
+    demo.generate(root, PERSONS, DAYS, SEED, fmt="parquet", currencies=currencies)
     days = sorted({_shard_day(p.name) for p in (root / "ga4").iterdir()})
     held = set(days[-HELD_BACK_DAYS:])
     assert len(days) == DAYS and len(held) == HELD_BACK_DAYS

@@ -1,4 +1,4 @@
-"""The synthetic source-root generator (c360.synth): deterministic, loadable, balanced, and full of the quirks."""
+"""The synthetic source-root generator (c360.demo): deterministic, loadable, balanced, and full of the quirks."""
 from __future__ import annotations
 
 import csv
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from c360.run import cli
-from c360 import models, params as P, sources, synth, warehouse as engines
+from c360 import demo, models, params as P, sources, warehouse as engines
 
 PERSONS, DAYS = 200, 3
 # The GA4 BigQuery export's columns, in the export's order (Google's "BigQuery Export schema" page)
@@ -62,7 +62,7 @@ def built(tmp_path_factory):
     """One jsonl.gz source root (200 persons x 3 days, seed 11), loaded and built to base."""
     tmp = tmp_path_factory.mktemp("synth")
     root = tmp / "src"
-    counts = synth.generate(root, PERSONS, DAYS, seed=11)
+    counts = demo.generate(root, PERSONS, DAYS, seed=11)
     eng, loaded = _load(root, tmp / "w.duckdb")
     yield root, counts, eng, loaded
     eng.con.close()
@@ -70,11 +70,11 @@ def built(tmp_path_factory):
 
 def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path):
     for fmt in ("jsonl.gz", "parquet"):
-        a = _files(synth.generate(tmp_path / f"a_{fmt}", PERSONS, DAYS, seed=5, fmt=fmt) and tmp_path / f"a_{fmt}")
-        b = _files(synth.generate(tmp_path / f"b_{fmt}", PERSONS, DAYS, seed=5, fmt=fmt) and tmp_path / f"b_{fmt}")
+        a = _files(demo.generate(tmp_path / f"a_{fmt}", PERSONS, DAYS, seed=5, fmt=fmt) and tmp_path / f"a_{fmt}")
+        b = _files(demo.generate(tmp_path / f"b_{fmt}", PERSONS, DAYS, seed=5, fmt=fmt) and tmp_path / f"b_{fmt}")
         assert a == b
         assert len(a) >= 10
-    c = _files(synth.generate(tmp_path / "c", PERSONS, DAYS, seed=6) and tmp_path / "c")
+    c = _files(demo.generate(tmp_path / "c", PERSONS, DAYS, seed=6) and tmp_path / "c")
     a = _files(tmp_path / "a_jsonl.gz")
     assert set(a) == set(c)  # the same layout ...
     assert all(a[name] != c[name] for name in a if name.startswith(("ga4/", "crm/")))  # ... other content
@@ -139,7 +139,7 @@ def test_export_quirks_are_present(built):
 def test_people_share_devices_and_some_never_identify():
     from numpy.random import PCG64, Generator
 
-    w = synth.World(Generator(PCG64(1)), 2000, 30, date(2024, 3, 1))
+    w = demo.World(Generator(PCG64(1)), 2000, 30, date(2024, 3, 1))
     s = w.s
     guest = s["person"] != w.d_owner[s["dev"]]
     assert guest.any()  # sessions by a coworker on a shared device
@@ -180,7 +180,7 @@ def test_crm_quirks_are_present(built):
     # ad spend: every day for every paid campaign
     spend = eng.native("SELECT COUNT(DISTINCT spend_date), COUNT(DISTINCT (source, medium, campaign)), MIN(spend) "
                        "FROM base__marketing__ad_spend").fetchone()
-    assert spend[0] == DAYS and spend[1] == len(synth.PAID) and spend[2] > 0
+    assert spend[0] == DAYS and spend[1] == len(demo.PAID) and spend[2] > 0
     classes = dict(eng.native("SELECT classification, COUNT(*) FROM base__seeds__email_domains GROUP BY 1").fetchall())
     assert set(classes) == {"personal", "corporate", "ambiguous"}
 
@@ -313,7 +313,7 @@ def _pipeline_view(row: dict, struct_fields: dict, param_keys: set) -> dict:
 def test_the_enrichment_changes_nothing_the_pipeline_reads(tmp_path, monkeypatch):
     """The extra export fields come from streams of their own: the main random stream is never drawn from, and
     another enrichment stream leaves every CRM file and every field the pipeline reads exactly as it was."""
-    real = synth.Enrichment
+    real = demo.Enrichment
     states = []
 
     class Watched(real):
@@ -328,11 +328,11 @@ def test_the_enrichment_changes_nothing_the_pipeline_reads(tmp_path, monkeypatch
             super().frame(f, d, x)
             states.append(before == self.main.bit_generator.state)
 
-    monkeypatch.setattr(synth, "Enrichment", Watched)
-    synth.generate(tmp_path / "a", 150, DAYS, seed=4)
+    monkeypatch.setattr(demo.writers, "Enrichment", Watched)  # where write_ga4 looks it up
+    demo.generate(tmp_path / "a", 150, DAYS, seed=4)
     assert len(states) == 1 + DAYS and all(states)
-    monkeypatch.setattr(synth, "ENRICH_TAG", synth.ENRICH_TAG + 1)
-    synth.generate(tmp_path / "b", 150, DAYS, seed=4)
+    monkeypatch.setattr(demo.enrichment, "ENRICH_TAG", demo.ENRICH_TAG + 1)
+    demo.generate(tmp_path / "b", 150, DAYS, seed=4)
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
     assert set(a) == set(b)
     assert all(a[name] == b[name] for name in a if not name.startswith("ga4/"))
@@ -359,7 +359,7 @@ def test_the_enrichment_changes_nothing_the_pipeline_reads(tmp_path, monkeypatch
 def test_parquet_shards_carry_the_export_columns(tmp_path):
     import pyarrow.parquet as pq
 
-    synth.generate(tmp_path, 60, 2, seed=2, fmt="parquet")
+    demo.generate(tmp_path, 60, 2, seed=2, fmt="parquet")
     (shard,) = (tmp_path / "ga4").glob("events_*.parquet")
     table = pq.read_table(shard)
     assert table.schema.names == list(EXPORT_COLUMNS)
@@ -372,9 +372,9 @@ def test_parquet_shards_carry_the_export_columns(tmp_path):
 
 def test_each_format_loads_to_the_same_events(tmp_path):
     tables = {}
-    for fmt in synth.FORMATS:
+    for fmt in demo.FORMATS:
         root = tmp_path / fmt.replace(".", "_")
-        synth.generate(root, 120, DAYS, seed=3, fmt=fmt)
+        demo.generate(root, 120, DAYS, seed=3, fmt=fmt)
         assert {p.name.split(".", 1)[1] for p in (root / "ga4").glob("events_2*")} == {fmt}
         eng, loaded = _load(root, tmp_path / f"{fmt}.duckdb")
         assert models.row_accounting(eng, loaded.rows_read(), layer="base")["balanced"].all()
@@ -387,7 +387,7 @@ def test_each_format_loads_to_the_same_events(tmp_path):
 
 def test_a_single_day_is_one_intraday_shard_and_start_moves_the_dates(tmp_path):
     root = tmp_path / "one"
-    synth.generate(root, 50, 1, seed=1, start=date(2025, 1, 31))
+    demo.generate(root, 50, 1, seed=1, start=date(2025, 1, 31))
     assert [p.name for p in (root / "ga4").iterdir()] == ["events_intraday_20250131.jsonl.gz"]
     eng, loaded = _load(root, tmp_path / "w.duckdb")
     assert models.row_accounting(eng, loaded.rows_read(), layer="base")["balanced"].all()
@@ -426,9 +426,9 @@ def test_money_is_written_in_cents_like_a_crm(built):
 
 
 def test_the_text_of_an_amount_is_built_from_integer_cents():
-    assert synth.cents_text([0, 5, 123456, 50_000, 10**15 + 1, -1234]) == [
+    assert demo.cents_text([0, 5, 123456, 50_000, 10**15 + 1, -1234]) == [
         "0.00", "0.05", "1234.56", "500.00", "10000000000000.01", "-12.34"]
-    assert synth.micro_text([1_084_512, 6_720, 1_000_000]) == ["1.084512", "0.006720", "1.000000"]
+    assert demo.micro_text([1_084_512, 6_720, 1_000_000]) == ["1.084512", "0.006720", "1.000000"]
 
 
 def _when(text: str) -> datetime:
@@ -437,9 +437,9 @@ def _when(text: str) -> datetime:
 
 def test_several_currencies_give_deals_in_each_and_a_rate_for_every_deal(tmp_path):
     a, b, one = tmp_path / "a", tmp_path / "b", tmp_path / "one"
-    counts = synth.generate(a, 600, 10, seed=8, currencies="USD,EUR,GBP")
-    synth.generate(b, 600, 10, seed=8, currencies=("USD", "EUR", "GBP"))
-    synth.generate(one, 600, 10, seed=8)
+    counts = demo.generate(a, 600, 10, seed=8, currencies="USD,EUR,GBP")
+    demo.generate(b, 600, 10, seed=8, currencies=("USD", "EUR", "GBP"))
+    demo.generate(one, 600, 10, seed=8)
     fa, fb, f1 = _files(a), _files(b), _files(one)
     assert fa == fb  # deterministic for a seed, currencies included
     assert counts["files"] == len(fa) and counts["bytes"] == sum(len(v) for v in fa.values())
@@ -484,8 +484,8 @@ def test_several_currencies_give_deals_in_each_and_a_rate_for_every_deal(tmp_pat
 
 def test_the_first_currency_is_the_reporting_one(tmp_path):
     eur, usd = tmp_path / "eur", tmp_path / "usd"
-    synth.generate(eur, 300, 4, seed=2, currencies="EUR,USD,JPY")
-    synth.generate(usd, 300, 4, seed=2)
+    demo.generate(eur, 300, 4, seed=2, currencies="EUR,USD,JPY")
+    demo.generate(usd, 300, 4, seed=2)
     rates = _csv(eur / "marketing/fx_rates.csv")
     assert {r["currency"] for r in rates} == {"USD", "JPY"}
     assert all(0.8 < float(r["rate"]) < 1.0 for r in rates if r["currency"] == "USD")  # 1 USD is about 0.92 EUR
@@ -511,8 +511,8 @@ def test_cli_takes_currencies(tmp_path, capsys):
 
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="format"):
-        synth.generate(tmp_path, 10, 2, seed=1, fmt="csv")
+        demo.generate(tmp_path, 10, 2, seed=1, fmt="csv")
     with pytest.raises(ValueError, match="at least 1"):
-        synth.generate(tmp_path, 0, 2, seed=1)
+        demo.generate(tmp_path, 0, 2, seed=1)
     with pytest.raises(ValueError, match="currencies"):
-        synth.generate(tmp_path, 10, 2, seed=1, currencies="USD,dollar")
+        demo.generate(tmp_path, 10, 2, seed=1, currencies="USD,dollar")

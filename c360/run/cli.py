@@ -173,7 +173,7 @@ def _cmd_golden(args) -> int:
 def _cmd_synth(args) -> int:
     from datetime import date
 
-    from c360 import synth
+    from c360 import demo
 
     try:
         start = date.fromisoformat(args.start)
@@ -184,11 +184,11 @@ def _cmd_synth(args) -> int:
         print("c360: --persons and --days must be at least 1", file=sys.stderr)
         return 2
     try:
-        currencies = synth.parse_currencies(args.currencies)
+        currencies = demo.parse_currencies(args.currencies)
     except ValueError as e:
         print(f"c360: --currencies: {e}", file=sys.stderr)
         return 2
-    counts = synth.generate(Path(args.out), args.persons, args.days, args.seed, args.format, start, currencies)
+    counts = demo.generate(Path(args.out), args.persons, args.days, args.seed, args.format, start, currencies)
     print(f"c360: wrote {args.out}: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
                                                   for k, v in counts.items()))
     return 0
