@@ -1,4 +1,4 @@
-"""c360.coverage: the GA4 days without a shard, from the shard names notebook 01 lists."""
+"""c360.sources.coverage: the GA4 days without a shard, from the shard names notebook 01 lists."""
 from __future__ import annotations
 
 from datetime import date

@@ -1,5 +1,5 @@
 """Publishing is all or nothing: one case per fault of the "Hardening" issue, each injected deterministically
-(C360_FAULT=<kind>:<point>, read by c360.runner and c360.models in tests only, or a monkeypatch).
+(C360_FAULT=<kind>:<point>, read by c360.faults at the points the runner and the dag name, in tests only, or a monkeypatch).
 
 A full run costs ~8 s: one good run is shared (module fixture) and copied per test; runs that only need to get
 past the warehouse's preparation fail fast in the first model (C360_FAULT=fail:base__ga4__events)."""

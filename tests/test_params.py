@@ -83,6 +83,8 @@ def test_every_notebook_parameter_is_specified_with_the_default_of_default_yaml(
                 continue
             assert name in P.SPEC, f"{nb.name} declares '{name}', which params.SPEC does not know"
             assert eval(info["default"]) == defaults[name], f"{nb.name}: default of '{name}' differs from default.yaml"
+            assert info["inferred_type_name"] == P.SPEC[name].kind.split("[")[0], \
+                f"{nb.name}: '{name}' is annotated {info['inferred_type_name']}, params.SPEC says {P.SPEC[name].kind}"
             used.add(name)
     # the BigQuery keys reach the notebooks inside their `bigquery` mapping (backend: bigquery), not one by one
     unused = set(P.SPEC) - used - set(P.BIGQUERY_KEYS)
@@ -135,3 +137,25 @@ def test_docs_parameters_md_is_the_generated_reference():
     readers = parameter_readers()
     assert readers["conversion_window_days"] == ["04_attribution"]
     assert readers["unwanted_referrals"] == ["03_customer_360"]
+
+
+def test_notebooks_pass_their_parameters_without_listing_them_again():
+    # each notebook stages the parameters its parameters cell declares: report.stage_params(globals()), no list
+    # that could drift from the cell
+    import json
+
+    for nb in notebooks():
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert code.count("report.stage_params(globals())") == 1, nb.name
+        assert "stage_params(" not in code.replace("report.stage_params(globals())", ""), nb.name
+
+
+def test_stage_params_takes_the_parameters_of_a_namespace_and_checks_them():
+    from c360 import report
+
+    namespace = {"conversion_window_days": 30, "warehouse": "w.duckdb", "engine": object(), "P": P,
+                 "bigquery": {}, "_": 1}
+    assert report.stage_params(namespace) == {"conversion_window_days": 30, "warehouse": "w.duckdb"}
+    with pytest.raises(P.ParamError, match="conversion_window_days"):
+        report.stage_params({**namespace, "conversion_window_days": -1})

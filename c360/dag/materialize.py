@@ -170,7 +170,7 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     BigQuery rebuilds every model.
 
     Args:
-        engine: the warehouse (c360.engine).
+        engine: the warehouse (c360.warehouse.base.Engine).
         layer: one of LAYERS.
         params: the run's parameters; models read the ones they name as `@name`.
     Returns:

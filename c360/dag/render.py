@@ -16,7 +16,7 @@ from c360.sources import ga4_events as source_ga4_events, relation as source_rel
 from c360.dag.project import Model, discover
 from c360.sources.contract import TOUCHED_DATES
 from c360.sources.flatten import ga4_param, macros
-from c360.warehouse import dialect, engine_class
+from c360.warehouse import engine_class
 from c360.warehouse.base import check_identifier
 
 def _jinja(engine, recorder: set | None = None, sources: set | None = None, config: dict | None = None,
@@ -83,9 +83,8 @@ def compiled(name: str, target: str, incremental: bool = False) -> tuple[str, di
         where = f"{model.fn.__module__.replace('.', '/')}.py: {model.fn.__name__}"
         raise ValueError(f"{name} is a Python step ({where}): its SQL is written as it runs")
     sql, helpers = _render(model, None, incremental, target)
-    if target == "duckdb":
-        return dialect.to_duckdb(sql), {h: dialect.to_duckdb(q) for h, q in helpers.items()}
-    return sql, helpers
+    translate = engine_class(target).translate
+    return translate(sql), {h: translate(q) for h, q in helpers.items()}
 
 def render(model: Model, engine, incremental: bool = False) -> str:
     """The model's SQL with ref() and source() resolved for `engine` (its incremental form when asked)."""
@@ -124,3 +123,22 @@ def plan(layer: str) -> list[Model]:
     graph = {name: dependencies(m) for name, m in models.items() if m.layer == layer}
     order = TopologicalSorter(graph).static_order()
     return [models[n] for n in order if n in graph]
+
+
+def mermaid(layers: tuple[str, ...]) -> str:
+    """The models of `layers` and the source tables they read as a Mermaid flowchart (GitHub draws it): one box
+    per layer, an arrow from each model or source to each model that reads it. Generated from the refs, so the
+    picture in docs/architecture.md cannot drift from the SQL (tests/test_docs.py)."""
+    models = discover()
+    lines = ["flowchart LR"]
+    read = sorted({s for m in models.values() if m.layer in layers for s in sources_of(m)})
+    lines += ["    subgraph sources", *(f"        {s}[({s.removeprefix('src__')})]" for s in read), "    end"]
+    for layer in layers:
+        lines.append(f"    subgraph {layer}")
+        lines += [f"        {m.name}{'[[' + m.name + ']]' if m.fn is not None else ''}"
+                  for m in sorted(models.values(), key=lambda m: m.name) if m.layer == layer]
+        lines.append("    end")
+    for m in sorted(models.values(), key=lambda m: m.name):
+        if m.layer in layers:
+            lines += [f"    {d} --> {m.name}" for d in sorted(dependencies(m) | sources_of(m))]
+    return "\n".join(lines) + "\n"

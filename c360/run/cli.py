@@ -15,7 +15,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 def _cmd_run(args) -> int:
     # only the runner before the run: it starts the first kernel at once, and every module imported before that
-    # delays the whole run (c360.sources and c360.bigquery bring pandas and duckdb: about 0.5 s)
+    # delays the whole run (c360.sources and c360.warehouse bring pandas and duckdb: about 0.5 s)
     from c360.run import runner
 
     try:
@@ -163,6 +163,14 @@ def parameter_readers() -> dict[str, list[str]]:
     return readers
 
 
+def _cmd_dag(args) -> int:
+    """The models as a Mermaid flowchart, from their refs (docs/architecture.md shows it)."""
+    from c360 import models
+
+    print(models.mermaid(models.LAYERS), end="")
+    return 0
+
+
 def _cmd_golden(args) -> int:
     from c360.run import golden
 
@@ -218,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     sq.add_argument("--params", default=str(P.DEFAULT_PARAMS), help="YAML parameter file")
     sq.add_argument("-p", action="append", default=[], metavar="KEY=VALUE", help="override one parameter")
     sq.set_defaults(fn=_cmd_sql)
+    sub.add_parser("dag", help="print the models and sources as a Mermaid flowchart").set_defaults(fn=_cmd_dag)
     sub.add_parser("golden", help="re-execute notebooks/ on fixtures and store their outputs").set_defaults(fn=_cmd_golden)
     syn = sub.add_parser("synth", help="write a synthetic source root (GA4 export + CRM) following the data contract")
     syn.add_argument("out", help="folder to write (its GA4 shards and CSVs are replaced)")

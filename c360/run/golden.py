@@ -10,20 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
 
 from c360.paths import PROJ_ROOT
 from c360.run.runner import KERNEL, notebooks
 
-INJECTED_TAG = "injected-parameters"
+INJECTED_TAG = "injected-parameters"  # papermill's tag on the cell it injects
 
 
 def parameterized_copy(notebook: Path, dest: Path, values: dict[str, Any]) -> Path:
-    """Copy `notebook` to `dest` with a cell of `values` after its `parameters` cell (as papermill does)."""
-    nb = nbformat.read(notebook, as_version=4)
-    idx = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    source = "\n".join(f"{k} = {v!r}" for k, v in values.items())
-    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED_TAG]})
-    nb.cells.insert(idx + 1, cell)
+    """Copy `notebook` to `dest` with `values` injected after its `parameters` cell, by papermill itself (the
+    cell tagged injected-parameters that a run gets)."""
+    nb = parameterize_notebook(load_notebook_node(str(notebook)), values, kernel_name=KERNEL, language="python")
     dest.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dest)
     return dest
@@ -35,6 +34,8 @@ def _strip_volatile(nb) -> None:
     for i, cell in enumerate(nb.cells):
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
+        if not cell.metadata.get("tags", True):  # the empty tags papermill's loader gives every cell
+            cell.metadata.pop("tags")
         cell["id"] = f"c{i:02d}"
         if cell.cell_type == "code":  # nbval needs a count on every cell with outputs: number them in order
             count += 1

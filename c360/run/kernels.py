@@ -2,7 +2,7 @@
 heavy libraries, so a run pays one kernel start instead of one per notebook.
 
 Each notebook still gets a fresh kernel (no state leaks between notebooks); only the start moves earlier.
-The warm-up imports modules (c360.warm) without binding any name in the notebook's namespace.
+The warm-up imports modules (c360.run.warm) without binding any name in the notebook's namespace.
 
 A kernel process's own output (not its cells': those go to the notebook) reaches the log through a pipe and
 c360.pii.mask_text, so the log (the report folder's kernels.log) holds no raw email or GA client id.

@@ -479,7 +479,7 @@ def job_summary(jobs_dir: Path, parts: list[str]) -> dict[str, Any]:
 
 
 def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> float:
-    """Run one notebook, with the parameters it declares, on kernel `km` (started ahead, c360.kernels); hand the
+    """Run one notebook, with the parameters it declares, on kernel `km` (started ahead, c360.run.kernels); hand the
     executed notebook to `render` (HTML, in the background). Returns its seconds."""
     import papermill as pm
 

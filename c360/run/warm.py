@@ -1,4 +1,4 @@
-"""Imported by a kernel as it starts (c360.kernels): the libraries every notebook loads, so the import cost
+"""Imported by a kernel as it starts (c360.run.kernels): the libraries every notebook loads, so the import cost
 is paid while the previous notebook runs. Importing it binds nothing in the notebook's namespace."""
 import matplotlib.pyplot  # noqa: F401
 import pandas  # noqa: F401

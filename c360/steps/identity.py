@@ -85,7 +85,7 @@ def connected_components(engine, edges_sql: str, out_table: str, params: dict[st
     never rise and must stop changing; then both ends of every edge agree, and the smallest node m keeps label m.
 
     Args:
-        engine: the warehouse (c360.engine).
+        engine: the warehouse (c360.warehouse.base.Engine).
         edges_sql: a BigQuery SELECT with columns node_a, node_b (STRING node ids, `type:value`). A row
             with one NULL end still makes its other end a node; a self edge (a, a) makes an isolated node.
         out_table: the table written (atomically, engine.replace_table): one row per node, columns

@@ -41,6 +41,10 @@ class Engine(Protocol):
     supports_views: ClassVar[bool]  # a model may be materialized='view' (rebuilt with the data it reads)
     keeps_model_state: ClassVar[bool]  # models' fingerprints are kept, so unchanged models are not rebuilt
 
+    @staticmethod
+    def translate(sql: str) -> str:
+        """BigQuery SQL as this engine runs it."""
+
     def relation(self, model: str) -> str:
         """The SQL name of a model's (or any c360 table's) table."""
 

@@ -1,20 +1,14 @@
 """The BigQuery engine: the same models, run where the data is.
 
-`BigQueryEngine` implements the engine interface of `c360.engine.DuckDBEngine` (relation, source, execute,
-query, tables, has_table, is_view, row_count, columns, checksum, replace_table, write_frame, transaction,
-close) on BigQuery. The models are the same BigQuery Standard SQL files as on DuckDB, sent as they are (no second
+`BigQueryEngine` implements the engine interface, c360.warehouse.base.Engine, on BigQuery. The models are the same BigQuery Standard SQL files as on DuckDB, sent as they are (no second
 dialect copy); the heavy work stays in BigQuery and only small results (report tables, the path table) come
 back to pandas.
 
 - Names: a model is the table `project.dataset.model` of the target dataset (`bigquery_dataset`); every job
   also gets that dataset as its default dataset, so the short names that Python steps use
   (`FROM int__attribution_paths`) resolve to the same tables.
-- Sources are read in place: GA4 from the export's sharded tables (`analytics_<id>.events_*`, filtered on
-  `_TABLE_SUFFIX` to the run's date range, daily and intraday shards; base__ga4__events prefers a daily shard
-  to the intraday one of the same date), the CRM, product and marketing tables named in the parameters.
-  The seeds (email domains, GA4 source categories) are small CSVs that `prepare_sources` uploads; it also
-  returns what the run reads (rows counted per table and shard), and `source_tables` lists the source tables'
-  metadata (rows, bytes, last change) that the runner fingerprints.
+- Sources are read in place, where c360.sources.bigquery says (this module only parses their parameters, in
+  BigQueryConfig, and answers metadata calls: table_columns, list_table_ids, table_metadata).
 - Values are query parameters (`@won_stages` is an ARRAY<STRING> parameter), never formatted into SQL; every
   name that goes into SQL is checked against a strict pattern first.
 - Cost: before each model, a dry run estimates the bytes it will process; it is printed, and a model whose
@@ -297,6 +291,11 @@ class BigQueryEngine:
             ds.location = self.config.location
             self.client.create_dataset(ds, exists_ok=True)
             self.log(f"[bigquery] created dataset {self._dataset_id} ({self.config.location})")
+
+    @staticmethod
+    def translate(sql: str) -> str:
+        """BigQuery SQL as this engine runs it: as it is (the emulator's fix-ups apply only when it runs)."""
+        return sql
 
     # -- names
     def relation(self, model: str) -> str:

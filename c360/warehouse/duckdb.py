@@ -47,6 +47,11 @@ class DuckDBEngine:
         """The warehouse file of `warehouse`, with `duckdb_memory_limit`."""
         return cls(resolve(params["warehouse"]), read_only=read_only, memory_limit=params.get("duckdb_memory_limit", ""))
 
+    @staticmethod
+    def translate(sql: str) -> str:
+        """BigQuery SQL as this engine runs it (c360.warehouse.dialect.to_duckdb)."""
+        return dialect.to_duckdb(sql)
+
     # -- names
     def relation(self, model: str) -> str:
         """The SQL name of a model's table."""

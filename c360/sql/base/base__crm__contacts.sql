@@ -2,7 +2,7 @@
 -- grain: one row per contact_id (unique, not null).
 -- dropped (_drop_reason): deleted (_fivetran_deleted), duplicate (a repeated contact_id: the most
 --   recently updated row is kept).
--- email_normalized: the email NFKC-normalized (DuckDB: the loader did it, c360.sources.EMAIL_COLUMNS),
+-- email_normalized: the email NFKC-normalized (DuckDB: the loader did it, c360.sources.contract.EMAIL_COLUMNS),
 --   every Unicode white space (tab, NBSP, em space, zero-width space, BOM) trimmed off both ends, lower case.
 WITH source AS (
     SELECT * FROM {{ source('crm', 'contacts') }}

@@ -3,7 +3,7 @@
 -- ga_client_id is a bare client id ('1234567890.1700000000') or a raw _ga cookie
 -- ('GA1.1.1234567890.1700000000'); both name that user_pseudo_id. Anything else gives NULL.
 -- dropped (_drop_reason): duplicate (a repeated submission_id).
--- email_normalized: the email NFKC-normalized (DuckDB: the loader did it, c360.sources.EMAIL_COLUMNS),
+-- email_normalized: the email NFKC-normalized (DuckDB: the loader did it, c360.sources.contract.EMAIL_COLUMNS),
 --   every Unicode white space (tab, NBSP, em space, zero-width space, BOM) trimmed off both ends, lower case.
 WITH source AS (
     SELECT * FROM {{ source('crm', 'form_submissions') }}

@@ -1,7 +1,7 @@
 -- base__product__users: users of the product; user_id is the GA4 user_id and a contact's external_id.
 -- grain: one row per user_id (unique, not null).
 -- dropped (_drop_reason): duplicate (a repeated user_id: the latest login is kept).
--- email_normalized: the email NFKC-normalized (DuckDB: the loader did it, c360.sources.EMAIL_COLUMNS),
+-- email_normalized: the email NFKC-normalized (DuckDB: the loader did it, c360.sources.contract.EMAIL_COLUMNS),
 --   every Unicode white space (tab, NBSP, em space, zero-width space, BOM) trimmed off both ends, lower case.
 WITH source AS (
     SELECT * FROM {{ source('product', 'users') }}

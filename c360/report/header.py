@@ -1,0 +1,62 @@
+"""A report's header: the parameters, inputs and code version that produced it, shown as escaped HTML."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from IPython.display import display
+
+from c360.params import BIGQUERY_GROUP, SPEC, from_notebook, validate_partial
+from c360.sources import provenance
+
+
+def stage_params(namespace: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a notebook was given: the names of its namespace (`globals()`, right after its parameters
+    cell) that are parameters (params.SPEC, and the `bigquery` mapping), validated and flat (the `bigquery`
+    mapping merged back). A bad value fails here, before any work."""
+    values = {k: v for k, v in namespace.items() if k in SPEC or k == BIGQUERY_GROUP}
+    return validate_partial(from_notebook(values))
+
+
+def _inputs_line(inputs: dict) -> str:
+    counts = ([f"{inputs['tables']} tables"] if inputs["tables"] else []) + [f"{inputs['files']} files"]
+    return f"{', '.join(counts)}, {inputs['bytes']:,} bytes, fingerprint {inputs['fingerprint'][:16]}"
+
+
+def _code(value: Any) -> str:
+    return f"<code>{html.escape(str(value), quote=True)}</code>"
+
+
+def header_html(stage: str, code: dict, inputs: dict, params: dict[str, Any]) -> str:
+    """The header as HTML, every value escaped (a parameter value is text, never markup): one line per
+    parameter, `<tr><td><code>name</code></td><td><code>value</code></td></tr>`."""
+    version = f"c360 {html.escape(str(code['c360']))}, commit {_code(str(code['git_sha'])[:12])}" + (
+        " (uncommitted changes)" if code["dirty"] else "")
+    lines = [f"<p><b>Stage</b> {_code(stage)}<br>",
+             f"<b>Code</b> {version}<br>",
+             f"<b>Inputs</b> {html.escape(_inputs_line(inputs))}<br>",
+             "<b>Parameters</b></p>",
+             "<table>", "<thead><tr><th>parameter</th><th>value</th></tr></thead>", "<tbody>"]
+    lines += [f"<tr><td>{_code(k)}</td><td>{_code(v)}</td></tr>" for k, v in params.items()]
+    return "\n".join(lines + ["</tbody>", "</table>"]) + "\n"
+
+
+def header_text(stage: str, code: dict, inputs: dict, params: dict[str, Any]) -> str:
+    """The header as plain text (what a terminal or a text diff shows): `name = value`, one per line."""
+    lines = [f"Stage {stage}", f"Code c360 {code['c360']}, commit {str(code['git_sha'])[:12]}"
+             f"{' (uncommitted changes)' if code['dirty'] else ''}", f"Inputs {_inputs_line(inputs)}", "Parameters"]
+    return "\n".join(lines + [f"  {k} = {v}" for k, v in params.items()])
+
+
+def header(stage: str, params: dict[str, Any]) -> dict:
+    """Show, and return, the parameters, inputs and code version that produce this report.
+
+    Shown as escaped HTML (with a plain-text form), never as Markdown built from values: a parameter value
+    holding backticks or markup shows as the text it is."""
+    prints = provenance.inputs(params) if "source_root" in params else []
+    code = provenance.code_version()
+    info = {"stage": stage, "parameters": params, "code": code, "environment": provenance.environment(),
+            "inputs": provenance.summary(prints)}
+    display({"text/html": header_html(stage, code, info["inputs"], params),
+             "text/plain": header_text(stage, code, info["inputs"], params)}, raw=True)
+    return info

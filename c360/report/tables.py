@@ -1,0 +1,45 @@
+"""Tables as a report shows them: PII masked, decimals exact, data-test results in brief."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from IPython.display import display
+
+from c360.pii import mask_frame
+
+_CENT = Decimal("0.01")
+
+
+def decimal_text(value: Any) -> Any:
+    """A decimal as a report prints it: to the cent when that is exact (12000.00), else every digit it has
+    (0.125); anything else unchanged.
+
+    Example:
+        >>> decimal_text(Decimal("12000.000000000")), decimal_text(Decimal("0.125000000"))
+        ('12000.00', '0.125')
+    """
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return value
+    if value == value.quantize(_CENT):
+        return f"{value.quantize(_CENT):f}"
+    return f"{value.normalize():f}"
+
+
+def show(df: pd.DataFrame, rows: int | None = None) -> None:
+    """A table as a report shows it: PII masked, decimals as decimal_text, index dropped, at most `rows` rows."""
+    out = (df if rows is None else df.head(rows)).copy()
+    for column in out.columns[out.dtypes == object]:
+        if out[column].map(lambda v: isinstance(v, Decimal)).any():
+            out[column] = out[column].map(decimal_text)
+    display(mask_frame(out).reset_index(drop=True))
+
+
+def show_checks(result: pd.DataFrame) -> None:
+    """A data-test run in brief: counts by status, then every test that did not pass."""
+    counts = result["status"].value_counts()
+    print(f"{len(result)} data tests: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("pass", "warn", "fail")))
+    failing = result[result["status"] != "pass"]
+    if len(failing):
+        show(failing)
