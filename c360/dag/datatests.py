@@ -1,8 +1,12 @@
 """Data tests after each stage, in the style of dbt tests, declared in c360/sql/<layer>/_tests.yml.
 
-unique, not_null, accepted_values, relationships, and expressions (a named SQL condition every row must meet,
-with the column shown for offending rows). An error-level failure stops the run with a
-message naming the table, the test and a few offending values (masked); warn-level ones are reported.
+unique, not_null, accepted_values, relationships, expressions (a named SQL condition every row must meet,
+with the column shown for offending rows) and reconciliations (a named query over several tables that returns
+one row, column `value`, per thing that does not add up: the won value of the customer table against the
+deals, the attributed revenue against the won revenue). With the rows a run read per source table, `run` also
+reconciles the row accounting: every row read is kept or counted as dropped. An error-level failure stops the
+run with a message naming the table, the test and a few offending values (masked); warn-level ones are
+reported.
 
 Examples are masked by the column they come from (c360.pii.mask_value: an email column's values, names,
 pseudonymous ids such as user_pseudo_id or session_key) and, whatever the column, any address or GA client id
@@ -15,9 +19,10 @@ from dataclasses import dataclass
 import pandas as pd
 import yaml
 
-from c360.warehouse.base import check_identifier
+from c360.dag.materialize import row_accounting
 from c360.paths import SQL_DIR
 from c360.pii import mask_text, mask_value
+from c360.warehouse.base import check_identifier
 
 
 class DataTestError(AssertionError):
@@ -61,6 +66,9 @@ def _tests_for(model: str, spec: dict) -> list[DataTest]:
         out.append(DataTest(model, "relationships", col, rule.get("severity", "error"),
                             f"SELECT DISTINCT CAST(a.{c} AS STRING) AS value FROM {t} AS a "
                             f"LEFT JOIN {to} AS b ON a.{c} = b.{field} WHERE a.{c} IS NOT NULL AND b.{field} IS NULL"))
+    for rule in spec.get("reconciliations", []):
+        out.append(DataTest(model, "reconciliation", rule["name"], rule.get("severity", "error"),
+                            f"SELECT CAST(value AS STRING) AS value FROM ({rule['sql']}) AS r"))
     for rule in spec.get("expressions", []):
         out.append(DataTest(model, "expression", rule["name"], rule.get("severity", "error"),
                             f"SELECT CAST({rule.get('show', 'NULL')} AS STRING) AS value FROM {t} "
@@ -79,6 +87,15 @@ def masked_example(test: DataTest, value) -> str:
     return str(mask_text(mask_value(test.show or test.column, str(value))))
 
 
+def _rows_balance(engine, layer: str, rows_read: dict[str, int]) -> dict:
+    """The row accounting as a data test: the models whose input (kept + dropped + malformed) is not the rows
+    read from their source."""
+    accounting = row_accounting(engine, rows_read, layer=layer)
+    off = accounting.loc[~accounting["balanced"], "model"].tolist()
+    return {"model": f"{layer} models", "test": "reconciliation(rows_balance)", "severity": "error",
+            "failures": len(off), "examples": ", ".join(off[:3]), "status": "fail" if off else "pass"}
+
+
 def declared(layer: str) -> list[DataTest]:
     """The data tests declared for a layer."""
     path = SQL_DIR / layer / "_tests.yml"
@@ -86,8 +103,10 @@ def declared(layer: str) -> list[DataTest]:
     return [t for model, s in (spec or {}).items() for t in _tests_for(model, s)]
 
 
-def run(engine, layer: str, raise_on_error: bool = True) -> pd.DataFrame:
-    """Run a layer's data tests.
+def run(engine, layer: str, raise_on_error: bool = True, rows_read: dict[str, int] | None = None) -> pd.DataFrame:
+    """Run a layer's data tests; given `rows_read` (rows read per source table, the load's report), also the row
+    accounting of the layer's models that read sources (test `rows_balance`: a model whose input differs from
+    the rows read from its source).
 
     Returns:
         One row per test: model, test, severity, failures, examples (masked), status (pass/warn/fail).
@@ -107,6 +126,8 @@ def run(engine, layer: str, raise_on_error: bool = True) -> pd.DataFrame:
         status = "pass" if n == 0 else ("warn" if test.severity == "warn" else "fail")
         rows.append({"model": test.model, "test": test.name, "severity": test.severity,
                      "failures": n, "examples": examples, "status": status})
+    if rows_read is not None:
+        rows.append(_rows_balance(engine, layer, rows_read))
     result = pd.DataFrame(rows, columns=["model", "test", "severity", "failures", "examples", "status"])
     failed = result[result.status == "fail"]
     if raise_on_error and len(failed):

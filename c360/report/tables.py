@@ -37,9 +37,13 @@ def show(df: pd.DataFrame, rows: int | None = None) -> None:
 
 
 def show_checks(result: pd.DataFrame) -> None:
-    """A data-test run in brief: counts by status, then every test that did not pass."""
+    """A data-test run in brief: counts by status, the reconciliations (each listed, whatever its status), then
+    every other test that did not pass."""
     counts = result["status"].value_counts()
     print(f"{len(result)} data tests: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("pass", "warn", "fail")))
-    failing = result[result["status"] != "pass"]
+    reconciliations = result["test"].str.startswith("reconciliation(")
+    if reconciliations.any():
+        show(result.loc[reconciliations, ["model", "test", "failures", "examples", "status"]])
+    failing = result[(result["status"] != "pass") & ~reconciliations]
     if len(failing):
         show(failing)
