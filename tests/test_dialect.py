@@ -6,6 +6,7 @@ import time
 
 import duckdb
 import pytest
+from sqlglot import exp
 
 from c360.warehouse import dialect
 from c360.warehouse.dialect import DialectError, to_duckdb
@@ -98,6 +99,29 @@ def test_param_lookup_with_a_repeated_key_takes_the_first_in_array_order(con):
                 "{'key': 'k', 'v': 'third'}] AS params")
     sql = to_duckdb("SELECT (SELECT p.v FROM UNNEST(params) AS p WHERE p.key = 'k' LIMIT 1) AS v FROM ev")
     assert con.execute(sql).fetchone()[0] is None
+
+
+def test_param_lookup_inside_other_expressions_and_a_column_named_like_a_placeholder(con):
+    # A lookup is a ListLookup node written where it stands (an operand, a function argument); a column of the
+    # model is never mistaken for one (the former text placeholders, c360_list_lookup_N, were substituted by name).
+    con.execute("CREATE TABLE t AS SELECT [{'key': 'a', 'v': 1}, {'key': 'b', 'v': 2}] AS params, "
+                "10 AS c360_list_lookup_0, 20 AS c360_list_lookup_1")
+    lookup = "(SELECT p.v FROM UNNEST(params) AS p WHERE p.key = '{}' LIMIT 1)"
+    sql = to_duckdb(f"SELECT c360_list_lookup_0, COALESCE({lookup.format('x')}, {lookup.format('a')}) + 100 AS a, "
+                    f"{lookup.format('b')} = 2 AS b_is_2, c360_list_lookup_1 * {lookup.format('b')} AS m FROM t")
+    assert sql.count("list_filter") == 4 and "c360_list_lookup_0, " in sql and "c360_list_lookup_1 * " in sql
+    assert con.execute(sql).fetchone() == (10, 101, True, 40)
+
+
+def test_the_fix_ups_are_a_sqlglot_dialect():
+    import sqlglot
+
+    sql = ("SELECT COUNTIF(x > 1) AS n, DATE_SUB(d, INTERVAL 1 DAY) AS d1, "
+           "(SELECT p.v FROM UNNEST(params) AS p WHERE p.key = 'k' LIMIT 1) AS v FROM t")
+    assert sqlglot.transpile(sql, read="bigquery", write=dialect.C360DuckDB) == [to_duckdb(sql)]
+    with pytest.raises(ValueError, match="ListLookup"):  # sqlglot's own DuckDB has no text for the node
+        dialect.ListLookup(this=exp.column("arr"), variable=exp.to_identifier("p"), condition=exp.true(),
+                           value=exp.column("v", "p")).sql("duckdb")
 
 
 def test_farm_fingerprint_becomes_an_equality_hash(con):

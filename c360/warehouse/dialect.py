@@ -1,7 +1,8 @@
 """BigQuery Standard SQL -> DuckDB through sqlglot, plus the fix-ups where its transpilation is wrong.
 
-Models are written once, in BigQuery SQL. sqlglot translates them; each fix-up below corrects one case
-where the translation changes meaning on DuckDB, and tests/test_dialect.py runs both sides of each.
+Models are written once, in BigQuery SQL. sqlglot translates them to C360DuckDB, a sqlglot dialect: DuckDB's,
+whose generator writes a few expression types its own way. Each of those fix-ups corrects one case where the
+translation changes meaning (or speed) on DuckDB, and tests/test_dialect.py runs both sides of each.
 """
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import sqlglot
-from sqlglot import exp
+from sqlglot import exp, generator
+from sqlglot.dialects.duckdb import DuckDB
 
 
 class DialectError(ValueError):
@@ -30,81 +34,89 @@ def _require_unnest_alias(tree: exp.Expression) -> None:
             raise DialectError(f"UNNEST without an alias: {node.sql('bigquery')} — write UNNEST(...) AS name")
 
 
-def _timestamp_micros_keeps_utc(tree: exp.Expression) -> exp.Expression:
-    # TIMESTAMP_MICROS returns a UTC TIMESTAMP in BigQuery; sqlglot emits MAKE_TIMESTAMP, a naive TIMESTAMP.
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.UnixToTime) and not isinstance(node.parent, exp.Cast):
-            return exp.cast(node.copy(), exp.DataType.build("TIMESTAMPTZ", dialect="duckdb"))
-        return node
-
-    return tree.transform(fix)
+# --- DuckDB target: the dialect C360DuckDB, sqlglot's DuckDB plus the fix-ups. Each fix-up below is one entry of its
+# generator's TRANSFORMS: how one expression type is written where sqlglot's own text would change its meaning
+# (or its speed) on DuckDB; _duckdb_sql is sqlglot's own text, which a fix-up amends or falls back to.
 
 
-def _date_arithmetic_stays_date(tree: exp.Expression) -> exp.Expression:
-    # BigQuery DATE_SUB/DATE_ADD return a DATE; DuckDB's `date - INTERVAL` returns a TIMESTAMP, which then
-    # compares and groups differently. Cast the result back to DATE.
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, (exp.DateSub, exp.DateAdd)) and not isinstance(node.parent, exp.Cast):
-            return exp.cast(node.copy(), exp.DataType.build("DATE"))
-        return node
-
-    return tree.transform(fix)
+def _duckdb_sql(self: generator.Generator, node: exp.Expression) -> str:
+    """sqlglot's own DuckDB text for `node` (its TRANSFORMS entry, else its `<key>_sql` method, else a function)."""
+    own = DuckDB.Generator.TRANSFORMS.get(type(node)) or getattr(DuckDB.Generator, f"{node.key}_sql", None)
+    return own(self, node) if own is not None else self.function_fallback_sql(node)
 
 
-def _countif_counts_zero(tree: exp.Expression) -> exp.Expression:
+def _cast_result_to(type_sql: str):
+    """A TRANSFORMS entry: sqlglot's own text for the node, cast to `type_sql` unless the SQL casts it already."""
+    to = exp.DataType.build(type_sql, dialect="duckdb")
+
+    def sql(self: generator.Generator, node: exp.Expression) -> str:
+        if isinstance(node.parent, exp.Cast):
+            return _duckdb_sql(self, node)
+        return self.sql(exp.cast(node.copy(), to.copy()))  # the copy's parent is the cast: sqlglot's own text
+
+    return sql
+
+
+# TIMESTAMP_MICROS returns a UTC TIMESTAMP in BigQuery; sqlglot emits MAKE_TIMESTAMP, a naive TIMESTAMP.
+_timestamp_micros_keeps_utc = _cast_result_to("TIMESTAMPTZ")
+
+# BigQuery DATE_SUB/DATE_ADD return a DATE; DuckDB's `date - INTERVAL` returns a TIMESTAMP, which then
+# compares and groups differently. Cast the result back to DATE.
+_date_arithmetic_stays_date = _cast_result_to("DATE")
+
+
+def _countif_counts_zero(self: generator.Generator, node: exp.CountIf) -> str:
     # BigQuery COUNTIF counts rows where the condition is TRUE and is 0 when none is; DuckDB's COUNT_IF
     # returns NULL when every condition is NULL. COUNT(CASE WHEN cond THEN 1 END) means the same on both.
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.CountIf):
-            cond = node.this.copy()
-            return exp.Count(this=exp.Case(ifs=[exp.If(this=cond, true=exp.Literal.number(1))]))
-        return node
-
-    return tree.transform(fix)
+    return self.sql(exp.Count(this=exp.Case(ifs=[exp.If(this=node.this.copy(), true=exp.Literal.number(1))])))
 
 
-def _farm_fingerprint_as_hash(tree: exp.Expression) -> exp.Expression:
+def _farm_fingerprint_as_hash(self: generator.Generator, node: exp.FarmFingerprint) -> str:
     # DuckDB has no FARM_FINGERPRINT; its hash() is the 64-bit hash with the same role (an id for equality,
     # not a value to compare across engines). FARM_FINGERPRINT(TO_JSON_STRING(x)) hashes x itself: the same
     # equality, without serializing nested values to text.
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.FarmFingerprint) and len(node.expressions) == 1:
-            arg = node.expressions[0]
-            arg = arg.this if isinstance(arg, exp.JSONFormat) else arg
-            return exp.Anonymous(this="hash", expressions=[arg.copy()])
-        return node
-
-    return tree.transform(fix)
+    if len(node.expressions) != 1:
+        return _duckdb_sql(self, node)
+    arg = node.expressions[0]
+    arg = arg.this if isinstance(arg, exp.JSONFormat) else arg
+    return self.sql(exp.Anonymous(this="hash", expressions=[arg.copy()]))
 
 
-def _numeric_is_decimal_38_9(tree: exp.Expression) -> exp.Expression:
+def _numeric_is_decimal_38_9(self: generator.Generator, node: exp.DataType) -> str:
     # BigQuery NUMERIC is a decimal of precision 38, scale 9; sqlglot emits a bare DECIMAL, which DuckDB reads as
     # DECIMAL(18, 3): money would lose its fourth decimal and overflow at 10^15. Spell the type out.
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.DECIMAL and not node.expressions:
-            return exp.DataType.build("DECIMAL(38, 9)", dialect="duckdb")
-        return node
-
-    return tree.transform(fix)
+    if node.this == exp.DataType.Type.DECIMAL and not node.expressions:
+        node = exp.DataType.build("DECIMAL(38, 9)", dialect="duckdb")
+    return _duckdb_sql(self, node)
 
 
-def _safe_parse_date_is_null(tree: exp.Expression) -> exp.Expression:
+def _safe_parse_date_is_null(self: generator.Generator, node: exp.SafeFunc) -> str:
     # BigQuery SAFE.PARSE_DATE returns NULL for a string that is not a date; sqlglot emits SAFE.CAST(STRPTIME(..)),
     # which DuckDB cannot run. TRY_STRPTIME is DuckDB's NULL-on-failure parse.
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.SafeFunc) and isinstance(node.this, exp.StrToDate):
-            parsed = exp.Anonymous(this="TRY_STRPTIME", expressions=[node.this.this.copy(),
-                                                                     node.this.args["format"].copy()])
-            return exp.cast(parsed, exp.DataType.build("DATE"))
-        return node
-
-    return tree.transform(fix)
+    if not isinstance(node.this, exp.StrToDate):
+        return _duckdb_sql(self, node)
+    parsed = exp.Anonymous(this="TRY_STRPTIME", expressions=[node.this.this.copy(), node.this.args["format"].copy()])
+    return self.sql(exp.cast(parsed, exp.DataType.build("DATE")))
 
 
-def _unnest_lookups_as_lists(tree: exp.Expression, snippets: dict[str, str]) -> exp.Expression:
+class ListLookup(exp.Expression):
+    """The first `value` over the elements `variable` of the list `this` for which `condition` holds (NULL when
+    none does), as C360DuckDB writes it: list_transform(list_filter(this, cond), value)[1] (_list_lookup_sql)."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "variable": True, "condition": True, "value": True}
+
+
+def _list_lookup_sql(self: generator.Generator, node: ListLookup) -> str:
+    v = self.sql(node, "variable")
+    return (f"list_transform(list_filter({self.sql(node, 'this')}, lambda {v}: {self.sql(node, 'condition')}), "
+            f"lambda {v}: {self.sql(node, 'value')})[1]")
+
+
+def _unnest_lookups_as_lists(tree: exp.Expression) -> exp.Expression:
     # A GA4 param lookup, `(SELECT f(p) FROM UNNEST(arr) AS p WHERE cond(p) LIMIT 1)`, is a correlated
     # subquery per row on DuckDB (about 60 us a row each); the same first-match semantics as a list
     # expression, list_transform(list_filter(arr, cond), f)[1], is vectorized and 20-50x faster.
+    # A lookup becomes a ListLookup node (its parts as they are; a lookup inside one is left a subquery).
     def fix(node: exp.Expression) -> exp.Expression:
         sel = node.this if isinstance(node, exp.Subquery) else None
         if not isinstance(sel, exp.Select) or len(sel.expressions) != 1:
@@ -117,14 +129,32 @@ def _unnest_lookups_as_lists(tree: exp.Expression, snippets: dict[str, str]) -> 
                 or sel.args.get("group") or sel.args.get("where") is None or sel.find(exp.AggFunc)
                 or (limit is not None and limit.expression.sql() != "1")):
             return node
-        name = alias.columns[0].name
         value = sel.expressions[0].unalias() if isinstance(sel.expressions[0], exp.Alias) else sel.expressions[0]
-        key = f"c360_list_lookup_{len(snippets)}"
-        snippets[key] = (f"list_transform(list_filter({unnest.expressions[0].sql('duckdb')}, lambda {name}: "
-                         f"{sel.args['where'].this.sql('duckdb')}), lambda {name}: {value.sql('duckdb')})[1]")
-        return exp.column(key)
+        return ListLookup(this=unnest.expressions[0].copy(), variable=exp.to_identifier(alias.columns[0].name),
+                          condition=sel.args["where"].this.copy(), value=value.copy())
 
-    return tree.transform(fix)
+    return tree.transform(fix, copy=False)
+
+
+class C360DuckDB(DuckDB):
+    """DuckDB as the models' BigQuery SQL is run on it: sqlglot's DuckDB dialect with the fix-ups above."""
+
+    class Generator(DuckDB.Generator):
+        TRANSFORMS: ClassVar[dict[type[exp.Expression], Callable[..., str]]] = {
+            **DuckDB.Generator.TRANSFORMS,
+            exp.UnixToTime: _timestamp_micros_keeps_utc,
+            exp.DateSub: _date_arithmetic_stays_date,
+            exp.DateAdd: _date_arithmetic_stays_date,
+            exp.CountIf: _countif_counts_zero,
+            exp.FarmFingerprint: _farm_fingerprint_as_hash,
+            exp.SafeFunc: _safe_parse_date_is_null,
+            exp.DataType: _numeric_is_decimal_38_9,
+            ListLookup: _list_lookup_sql,
+        }
+
+        def preprocess(self, expression: exp.Expression) -> exp.Expression:
+            """The tree rewrites before writing it out: param lookups as ListLookup nodes, then sqlglot's own."""
+            return super().preprocess(_unnest_lookups_as_lists(expression))
 
 
 def parse(sql: str) -> list[exp.Expression]:
@@ -212,21 +242,8 @@ def to_duckdb(sql: str) -> str:
 
 
 def _translate(sql: str) -> str:
-    out = []
-    for tree in parse(sql):
-        tree = _timestamp_micros_keeps_utc(tree)
-        tree = _date_arithmetic_stays_date(tree)
-        tree = _countif_counts_zero(tree)
-        tree = _farm_fingerprint_as_hash(tree)
-        tree = _safe_parse_date_is_null(tree)
-        tree = _numeric_is_decimal_38_9(tree)
-        snippets: dict[str, str] = {}
-        tree = _unnest_lookups_as_lists(tree, snippets)
-        text = tree.sql(dialect="duckdb")
-        for key, snippet in snippets.items():
-            text = re.sub(rf"\b{key}\b", lambda _: snippet, text)
-        out.append(text)
-    return ";\n".join(out)
+    """to_duckdb without the caches: parse as BigQuery (portability rules included), write as C360DuckDB."""
+    return ";\n".join(tree.sql(dialect=C360DuckDB) for tree in parse(sql))
 
 
 # --- BigQuery target. Real BigQuery gets the models as they are written. The local BigQuery emulator the
