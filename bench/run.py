@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from c360 import demo  # noqa: E402
-from c360.sources import GA4_COLUMNS, SHARD  # noqa: E402
+from c360.sources.contract import GA4_COLUMNS, SHARD  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 SIZES = [tuple(int(x) for x in s.split("x")) for s in os.environ.get("BENCH_SIZES", "10000x30,30000x30,100000x30").split(",")]
