@@ -2,7 +2,7 @@
 
 For the emulator tests and for trying c360 on a sandbox project: GA4 rows go to sharded tables
 `events_YYYYMMDD` / `events_intraday_YYYYMMDD` with the GA4 export's nested schema, the CRM files to tables
-typed as Fivetran syncs them (STRING ids, TIMESTAMP, BOOL `_fivetran_deleted`, FLOAT64 amounts), product users
+typed as Fivetran syncs them (STRING ids, TIMESTAMP, BOOL `_fivetran_deleted`, NUMERIC amounts), product users
 and ad spend alike. The files are parsed by the DuckDB loader (c360.sources), so both engines start from the
 same rows.
 """
@@ -14,61 +14,21 @@ import json
 from pathlib import Path
 from typing import Any
 
-from c360.sources.contract import BIGQUERY_TYPES, CSV_TABLES, GA4_COLUMNS
+from c360.sources.contract import BIGQUERY_TYPES, CSV_TABLES, GA4_COLUMNS, GA4_EXPORT, Field
 from c360.warehouse.base import check_identifier
 from c360.warehouse.duckdb import DuckDBEngine
 
 
-def _f(name: str, kind: str, mode: str = "NULLABLE", fields: tuple = ()):
+def _schema_field(f: Field):
+    """A contract field as a BigQuery SchemaField (a RECORD with its sub-fields)."""
     from google.cloud import bigquery
 
-    return bigquery.SchemaField(name, kind, mode=mode, fields=fields)
-
-
-def _value_record(extra: tuple = ()) -> tuple:
-    return (_f("string_value", "STRING"), _f("int_value", "INTEGER"), _f("float_value", "FLOAT"),
-            _f("double_value", "FLOAT"), *extra)
+    return bigquery.SchemaField(f.name, f.type, mode=f.mode, fields=tuple(_schema_field(s) for s in f.fields))
 
 
 def ga4_export_schema() -> list:
-    """The GA4 BigQuery export's table schema (the columns of `events_YYYYMMDD`; ecommerce details trimmed)."""
-    s = "STRING"
-    return [
-        _f("event_date", s), _f("event_timestamp", "INTEGER"), _f("event_name", s),
-        _f("event_params", "RECORD", "REPEATED", (_f("key", s), _f("value", "RECORD", fields=_value_record()))),
-        _f("event_previous_timestamp", "INTEGER"), _f("event_value_in_usd", "FLOAT"),
-        _f("event_bundle_sequence_id", "INTEGER"), _f("event_server_timestamp_offset", "INTEGER"),
-        _f("user_id", s), _f("user_pseudo_id", s),
-        _f("privacy_info", "RECORD", fields=(_f("analytics_storage", s), _f("ads_storage", s),
-                                             _f("uses_transient_token", s))),
-        _f("user_properties", "RECORD", "REPEATED", (
-            _f("key", s), _f("value", "RECORD", fields=_value_record((_f("set_timestamp_micros", "INTEGER"),))))),
-        _f("user_first_touch_timestamp", "INTEGER"),
-        _f("user_ltv", "RECORD", fields=(_f("revenue", "FLOAT"), _f("currency", s))),
-        _f("device", "RECORD", fields=(
-            _f("category", s), _f("mobile_brand_name", s), _f("mobile_model_name", s),
-            _f("mobile_marketing_name", s), _f("mobile_os_hardware_model", s), _f("operating_system", s),
-            _f("operating_system_version", s), _f("vendor_id", s), _f("advertising_id", s), _f("language", s),
-            _f("is_limited_ad_tracking", s), _f("time_zone_offset_seconds", "INTEGER"), _f("browser", s),
-            _f("browser_version", s),
-            _f("web_info", "RECORD", fields=(_f("browser", s), _f("browser_version", s), _f("hostname", s))))),
-        _f("geo", "RECORD", fields=(_f("city", s), _f("country", s), _f("continent", s), _f("region", s),
-                                    _f("sub_continent", s), _f("metro", s))),
-        _f("app_info", "RECORD", fields=(_f("id", s), _f("version", s), _f("install_store", s),
-                                         _f("firebase_app_id", s), _f("install_source", s))),
-        _f("traffic_source", "RECORD", fields=(_f("name", s), _f("medium", s), _f("source", s))),
-        _f("stream_id", s), _f("platform", s),
-        _f("event_dimensions", "RECORD", fields=(_f("hostname", s),)),
-        _f("items", "RECORD", "REPEATED", (_f("item_id", s), _f("item_name", s), _f("item_category", s),
-                                           _f("price", "FLOAT"), _f("quantity", "INTEGER"))),
-        _f("collected_traffic_source", "RECORD", fields=(
-            _f("manual_campaign_id", s), _f("manual_campaign_name", s), _f("manual_source", s),
-            _f("manual_medium", s), _f("manual_term", s), _f("manual_content", s),
-            _f("manual_source_platform", s), _f("manual_creative_format", s), _f("manual_marketing_tactic", s),
-            _f("gclid", s), _f("dclid", s), _f("srsltid", s))),
-        _f("is_active_user", "BOOLEAN"), _f("batch_event_index", "INTEGER"), _f("batch_page_id", "INTEGER"),
-        _f("batch_ordering_id", "INTEGER"),
-    ]
+    """The GA4 BigQuery export's table schema (the columns of `events_YYYYMMDD`): the contract's GA4_EXPORT."""
+    return [_schema_field(f) for f in GA4_EXPORT]
 
 
 def _jsonable(value: Any) -> Any:
@@ -121,8 +81,7 @@ def upload_source_tree(client, source_root: Path, project: str, ga4_dataset: str
     try:
         load_sources(scratch, source_root, "fail")
         loaded: dict[str, int] = {}
-        export = [f.name for f in ga4_export_schema()]
-        cols = ", ".join(c for c in export if c in GA4_COLUMNS)
+        cols = ", ".join(GA4_COLUMNS)  # the fields the models read, in the export's order
         for shard in ga4_shards(source_root):  # checked by load_sources; the nested rows are read from the file
             table = check_identifier(f"events_{shard_suffix(shard)}")
             rows = _rows(scratch, f"SELECT {cols} FROM ({ga4_export_select([shard])}) ORDER BY event_timestamp, event_name")
@@ -137,7 +96,7 @@ def upload_source_tree(client, source_root: Path, project: str, ga4_dataset: str
             if spec.table not in param_of:
                 continue  # seeds: the engine uploads them itself (c360.sources.bigquery.prepare)
             table = spec.table.removeprefix("src__")
-            schema = [_f(c, BIGQUERY_TYPES[t]) for c, t in spec.columns.items()]
+            schema = [_schema_field(Field(c, BIGQUERY_TYPES[t])) for c, t in spec.columns.items()]
             rows = _rows(scratch, f"SELECT {', '.join(spec.columns)} FROM {spec.table} ORDER BY _line")
             loaded[table] = _load_json(client, f"{project}.{crm_dataset}.{table}", schema, rows, location)
             out[param_of[spec.table]] = f"{crm_dataset}.{table}"
