@@ -22,7 +22,7 @@ import pandas as pd
 from c360 import params as P
 from c360.paths import SEEDS_DIR, display
 from c360.sources.contract import BIGQUERY_TYPES, CSV_TABLES, BadInputError, LoadReport, csv_table
-from c360.sources.files import load_csv
+from c360.sources.csv_files import load_csv
 from c360.sources.flatten import ga4_events_sql
 from c360.warehouse.base import check_identifier
 from c360.warehouse.bigquery import GA4_SHARD_PREFIX, SOURCE_PARAMS, BigQueryEngine, TableName, _check

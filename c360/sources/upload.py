@@ -69,7 +69,8 @@ def upload_source_tree(client, source_root: Path, project: str, ga4_dataset: str
     rows loaded per table under `_rows`."""
     from google.cloud import bigquery
 
-    from c360.sources.files import ga4_export_select, ga4_shards, load_sources, shard_suffix
+    from c360.sources.files import load_sources
+    from c360.sources.ga4_files import ga4_export_select, ga4_shards, shard_suffix
 
     for name in (ga4_dataset, crm_dataset):
         check_identifier(name)

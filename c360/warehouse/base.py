@@ -23,6 +23,12 @@ def check_identifier(name: str) -> str:
     return name
 
 
+def sql_string(value: str) -> str:
+    """A string literal in SQL (quotes doubled): for engine-native SQL the loaders write (values in models are
+    query parameters)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def bound_params(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
     """The values of the `@name` parameters `sql` uses, taken from `params` (KeyError naming any missing one)."""
     names = set(_PARAM.findall(sql))
