@@ -5,10 +5,12 @@ itself: an unknown key, a wrong type or a value out of range is a `ParamError` n
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 import re
-from dataclasses import dataclass
+import textwrap
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,16 @@ class ParamError(ValueError):
 
 @dataclass(frozen=True)
 class Param:
-    """The contract of one parameter: its type, its allowed values, what it means."""
+    """The contract of one parameter: its type, its default, its allowed values, what it means.
+
+    `doc` is the one text of its meaning: docs/parameters.md shows it, params/default.yaml carries it as the key's
+    comment and a notebook's parameters cell as the line's comment, shortened to its first sentence when the line
+    would be long (see parameters_cell): so the first sentence says what the parameter is on its own, without '='.
+    """
 
     name: str
     kind: str  # str | int | float | bool | list[str] | list[int]
+    default: Any = field(hash=False)  # the value of params/default.yaml and of the notebooks' parameters cells
     doc: str
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
@@ -50,93 +58,109 @@ BQ_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # A domain name as unwanted_referrals lists it: lower-case labels of letters, digits and dashes, joined by dots.
 DOMAIN = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
 BIGQUERY_PARAMS = (
-    Param("bigquery_project", "str", "BigQuery: the project that runs (and is billed for) the jobs and holds "
+    Param("bigquery_project", "str", "", "BigQuery: the project that runs (and is billed for) the jobs and holds "
           "bigquery_dataset", pattern=BQ_PROJECT),
-    Param("bigquery_location", "str", "BigQuery: location of the datasets and jobs (US, EU, europe-west1, ...)",
+    Param("bigquery_location", "str", "US", "BigQuery: location of the datasets and jobs (US, EU, europe-west1, ...)",
           non_empty=True, pattern=r"[A-Za-z0-9-]{1,64}"),
-    Param("bigquery_dataset", "str", "BigQuery: the dataset the models are written to (what warehouse is for duckdb)",
-          non_empty=True, pattern=BQ_DATASET),
-    Param("ga4_dataset", "str", "BigQuery: the GA4 export dataset, analytics_<property_id> (or "
+    Param("bigquery_dataset", "str", "c360", "BigQuery: the dataset the models are written to (what warehouse is "
+          "for duckdb)", non_empty=True, pattern=BQ_DATASET),
+    Param("ga4_dataset", "str", "", "BigQuery: the GA4 export dataset, analytics_<property_id> (or "
           "project.analytics_<property_id>); its events_* / events_intraday_* shards are read in place",
           pattern=BQ_DATASET_REF),
-    Param("ga4_start_date", "str", "BigQuery: first shard date read (YYYY-MM-DD; '' = no lower bound)",
+    Param("ga4_start_date", "str", "", "BigQuery: the first GA4 shard date read (YYYY-MM-DD; '' = no lower bound)",
           pattern=BQ_DATE),
-    Param("ga4_end_date", "str", "BigQuery: last shard date read (YYYY-MM-DD; '' = no upper bound)",
+    Param("ga4_end_date", "str", "", "BigQuery: the last GA4 shard date read (YYYY-MM-DD; '' = no upper bound)",
           pattern=BQ_DATE),
-    Param("crm_contacts_table", "str", "BigQuery: the CRM contacts table, dataset.table or project.dataset.table",
+    Param("crm_contacts_table", "str", "", "BigQuery: the CRM contacts table (as Fivetran syncs it), dataset.table "
+          "or project.dataset.table", pattern=BQ_TABLE_REF),
+    Param("crm_deals_table", "str", "", "BigQuery: the CRM deals table, dataset.table or project.dataset.table",
           pattern=BQ_TABLE_REF),
-    Param("crm_deals_table", "str", "BigQuery: the CRM deals table", pattern=BQ_TABLE_REF),
-    Param("crm_form_submissions_table", "str", "BigQuery: the form submissions table ('' = none)",
+    Param("crm_form_submissions_table", "str", "", "BigQuery: the form submissions table ('' = none)",
           pattern=BQ_TABLE_REF),
-    Param("product_users_table", "str", "BigQuery: the product users table ('' = none)", pattern=BQ_TABLE_REF),
-    Param("ad_spend_table", "str", "BigQuery: the ad spend table ('' = none)", pattern=BQ_TABLE_REF),
-    Param("fx_rates_table", "str", "BigQuery: exchange rates (date, currency, rate), as marketing/fx_rates.csv "
+    Param("product_users_table", "str", "", "BigQuery: the product users table ('' = none)", pattern=BQ_TABLE_REF),
+    Param("ad_spend_table", "str", "", "BigQuery: the ad spend table ('' = none)", pattern=BQ_TABLE_REF),
+    Param("fx_rates_table", "str", "", "BigQuery: exchange rates (date, currency, rate), as marketing/fx_rates.csv "
           "('' = none)", pattern=BQ_TABLE_REF),
-    Param("email_domains_table", "str", "BigQuery: an email-domain classification table (domain, classification); "
-          "'' = the seed CSV (source_root/seeds or c360/seeds), uploaded to bigquery_dataset", pattern=BQ_TABLE_REF),
-    Param("maximum_bytes_billed", "int", "BigQuery: every job fails past this many billed bytes, and a model whose "
-          "dry-run estimate exceeds it is refused before it runs", minimum=10 * 1024 * 1024),
+    Param("email_domains_table", "str", "", "BigQuery: an email-domain classification table (domain, "
+          "classification); '' = the seed CSV (source_root/seeds or c360/seeds), uploaded to bigquery_dataset",
+          pattern=BQ_TABLE_REF),
+    Param("maximum_bytes_billed", "int", 10 * 1024 ** 3, "BigQuery: every job fails past this many billed bytes "
+          "(1 GiB = 1073741824), and a model whose dry-run estimate exceeds it is refused before it runs",
+          minimum=10 * 1024 * 1024),
 )
 BIGQUERY_KEYS = tuple(p.name for p in BIGQUERY_PARAMS)
 BIGQUERY_REQUIRED = ("bigquery_project", "ga4_dataset", "crm_contacts_table", "crm_deals_table")
 # A notebook declares the BigQuery keys as one mapping of this name (`bigquery: dict = {}`); report.stage_params
 # merges it back into flat parameters. The runner fills it only for backend bigquery.
 BIGQUERY_GROUP = "bigquery"
+BIGQUERY_GROUP_LINE = (f"{BIGQUERY_GROUP}: dict = {{}}  # backend bigquery: its keys (bigquery_project, ga4_dataset, "
+                       "...), filled by the runner")
 
 
 SPEC: dict[str, Param] = {
     p.name: p
     for p in [
-        Param("source_root", "str", "folder of source files laid out as the data contract says", non_empty=True),
-        Param("warehouse", "str", "the DuckDB warehouse file", non_empty=True),
-        Param("backend", "str", "the engine the SQL models run on", choices=("duckdb", "bigquery")),
-        Param("duckdb_memory_limit", "str", "DuckDB: memory the warehouse may use before it spills to disk "
-              "(e.g. 1500MB, 4GB; '' = DuckDB's default, 80% of RAM)", pattern=r"[0-9]+(\.[0-9]+)? ?[KMGT]i?B"),
-        Param(
-            "on_bad_rows",
-            "str",
-            "fail: a malformed input row stops the run; quarantine: it is set aside and counted",
-            choices=("fail", "quarantine"),
-        ),
-        Param("full_refresh", "bool", "rebuild everything from the sources instead of the changed partitions"),
-        Param("lookback_days", "int", "GA4 shards dated within this many days of the newest one loaded are "
-              "re-read when their bytes changed, even at the same size and time (GA4 updates a daily table for about "
-              "72 hours)", minimum=0, maximum=365),
-        Param("won_stages", "list[str]", "deal stages that count as won", non_empty=True),
-        Param("lost_stages", "list[str]", "deal stages that count as lost (the rest are open)"),
-        Param("reporting_currency", "str", "ISO 4217 code every money figure is reported in ('' = the single "
-              "currency of the deals); other currencies are converted with marketing/fx_rates.csv",
+        Param("source_root", "str", "data/fixtures", "folder of source files laid out as the data contract says. "
+              "It holds ga4/ and the folders of the CSV files: crm/, product/, marketing/, seeds/", non_empty=True),
+        Param("warehouse", "str", "build/c360.duckdb", "the DuckDB warehouse file the models are written to",
+              non_empty=True),
+        Param("backend", "str", "duckdb", "the engine the SQL models run on. bigquery reads the BigQuery keys "
+              "(see docs/bigquery.md)", choices=("duckdb", "bigquery")),
+        Param("duckdb_memory_limit", "str", "1200MB", "DuckDB: memory the warehouse may use before it spills to "
+              "disk. E.g. 1500MB, 4GB; '' = DuckDB's default, 80% of RAM", pattern=r"[0-9]+(\.[0-9]+)? ?[KMGT]i?B"),
+        Param("on_bad_rows", "str", "fail", "what a malformed input row does. fail: it stops the run; quarantine: "
+              "it is set aside (c360__quarantine) and counted", choices=("fail", "quarantine")),
+        Param("full_refresh", "bool", False, "rebuild everything from the sources instead of only what changed. "
+              "true (make run FULL_REFRESH=1) re-reads every source file and rebuilds every model; otherwise a run "
+              "re-reads only new or changed files, rebuilds only the sessions of changed event dates and keeps the "
+              "models whose inputs did not change (BigQuery rebuilds every model)"),
+        Param("lookback_days", "int", 3, "GA4 shards dated within this many days of the newest one loaded are "
+              "re-read when their bytes changed. Their content (sha256) is compared, so a late update that kept the "
+              "size and modification time is read too: GA4 updates a daily table for about 72 hours", minimum=0, maximum=365),
+        Param("won_stages", "list[str]", ["closedwon"], "deal stages that count as won", non_empty=True),
+        Param("lost_stages", "list[str]", ["closedlost"], "deal stages that count as lost; every other stage is open"),
+        Param("reporting_currency", "str", "", "ISO 4217 code every money figure is reported in, or empty for the "
+              "single currency of the deals. Other currencies are converted with marketing/fx_rates.csv",
               pattern=r"[A-Z]{3}"),
-        Param("email_canonicalization", "bool",
-              "also canonicalize emails: gmail.com/googlemail.com drop dots and +tag (-> gmail.com); outlook.com, "
-              "hotmail.com, icloud.com, protonmail.com, proton.me, fastmail.com drop the +tag"),
+        Param("email_canonicalization", "bool", False,
+              "also canonicalize emails, provider-aware. gmail.com/googlemail.com drop dots and +tag (-> gmail.com); "
+              "outlook.com, hotmail.com, icloud.com, protonmail.com, proton.me, fastmail.com drop the +tag"),
         Param("identity_blocklist", "list[str]",
-              "identifier values that never link records (exact, case-insensitive): junk such as 'undefined'"),
+              ["", "undefined", "null", "none", "n/a", "na", "0", "-1", "anonymous", "unknown"],
+              "identifier values that never link records (exact, case-insensitive). Junk such as 'undefined'"),
         Param("identity_blocklist_patterns", "list[str]",
+              ["^(noreply|no-reply|donotreply|do-not-reply|test)@", r"@example\.(com|org|net)$"],
               "regular expressions (RE2) on the normalized identifier; a match never links records", regex=True),
-        Param("max_identifiers_per_customer", "int",
-              "a customer with more identifiers is not merged blindly: devices re-attached by their best link, "
-              "then split so each CRM contact stands alone", minimum=2),
-        Param("unwanted_referrals", "list[str]",
-              "domains whose referrals carry no traffic info, as GA4's 'List unwanted referrals' setting: an event "
-              "with medium referral from one of them or a subdomain (case-insensitive) does not set its session's "
-              "source, nor does an event with ignore_referrer = 'true'; e.g. your own or your payment provider's",
-              pattern=DOMAIN),
-        Param("conversion_window_days", "int",
-              "a won deal's touchpoints are the sessions from closed_date minus this many days to closed_date",
-              minimum=0, maximum=3650),
-        Param("half_life_days", "float", "time_decay: a touch this many days earlier gets half the weight",
+        Param("max_identifiers_per_customer", "int", 100,
+              "a customer with more identifiers is not merged blindly. Its devices are re-attached by their best "
+              "link, then it is split so each CRM contact stands alone", minimum=2),
+        Param("unwanted_referrals", "list[str]", [],
+              "domains (and their subdomains) whose referrals never set a session's source, e.g. your own or your "
+              "payment provider's. As GA4's 'List unwanted referrals' setting: an event with medium referral from "
+              "one of them (case-insensitive) does not set its session's source, nor does an event with "
+              "ignore_referrer = 'true'", pattern=DOMAIN),
+        Param("conversion_window_days", "int", 90,
+              "a closed deal's touchpoints are its sessions from closed_date minus this many days to closed_date. "
+              "Both ends are inclusive", minimum=0, maximum=3650),
+        Param("half_life_days", "float", 7.0, "time_decay: a touch this many days earlier gets half the weight",
               minimum=0.01, maximum=3650),
-        Param("attribution_models", "list[str]", "the attribution models to produce", non_empty=True,
+        Param("attribution_models", "list[str]",
+              ["first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley"],
+              "the attribution models to produce", non_empty=True,
               choices=("first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley")),
-        Param("attribution_channel", "str", "the channel dimension of attribution and ROI",
+        Param("attribution_channel", "str", "channel_group", "the channel dimension of attribution and ROI",
               choices=("channel_group", "source_medium", "campaign")),
-        Param("sensitivity_windows_days", "list[int]",
+        Param("sensitivity_windows_days", "list[int]", [7, 30, 60, 90],
               "further conversion windows computed in the same run, to show how channel shares move",
               minimum=0, maximum=3650),
         *BIGQUERY_PARAMS,
     ]
 }
+
+
+def defaults() -> dict[str, Any]:
+    """Every parameter's default, from SPEC (a fresh copy: a caller may change it)."""
+    return {name: copy.deepcopy(p.default) for name, p in SPEC.items()}
 
 
 def _type_ok(kind: str, value: Any) -> bool:
@@ -366,7 +390,7 @@ def for_notebook(params: dict[str, Any], declared: list[str]) -> dict[str, Any]:
     return {k: values[k] for k in declared if k in values}
 
 
-def markdown(defaults: dict[str, Any], readers: dict[str, list[str]]) -> str:
+def markdown(readers: dict[str, list[str]]) -> str:
     """The parameter reference (docs/parameters.md) from SPEC: one row per parameter with its type, default,
     allowed values and meaning, and the notebooks that read it (`readers`: name -> notebook stems)."""
     def cell(text: str) -> str:
@@ -397,7 +421,118 @@ def markdown(defaults: dict[str, Any], readers: dict[str, list[str]]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for name, p in SPEC.items():
-        default = json.dumps(defaults.get(name), ensure_ascii=False)
+        default = json.dumps(p.default, ensure_ascii=False)
         lines.append(f"| `{name}` | {p.kind} | `{cell(default)}` | {allowed(p)} | {cell(p.doc)} | "
                      f"{', '.join(readers.get(name, [])) or '–'} |")
     return "\n".join(lines) + "\n"
+
+
+YAML_HEADER = """\
+# c360 parameters: the one place to change a run. Override a key for one run with
+#   make run CONVERSION_WINDOW_DAYS=30        or   python -m c360 run -p conversion_window_days=30
+# or copy this file and run `make run PARAMS=params/mine.yaml`. Keys are validated before anything runs;
+# `python -m c360 params` lists them with their meaning.
+# Generated from c360/params.py (SPEC) by `python -m c360 params --yaml > params/default.yaml`, and checked by
+# tests/test_params.py: a default or a meaning is changed there.
+"""
+LINE_WIDTH = 120  # of params/default.yaml and of a notebook's parameters cell, where the docs allow it
+COMMENT_COLUMN = 34  # where a key's comment starts in params/default.yaml
+
+
+def _yaml_value(value: Any) -> str:
+    """`value` in YAML flow style, on one line: `data/fixtures`, `''`, `[closedwon, 'null']`, `false`; a string
+    is quoted unless it is a plain word (letters, digits, _ . / -) that YAML reads back as the same string."""
+    if isinstance(value, list):
+        text = "[" + ", ".join(_yaml_value(v) for v in value) + "]"
+    elif isinstance(value, str) and not (re.fullmatch(r"[A-Za-z0-9_./-]+", value) and yaml.safe_load(value) == value):
+        text = yaml.safe_dump(value, default_style="'", allow_unicode=True, width=1 << 30).rstrip("\n")
+    else:
+        text = yaml.safe_dump(value, allow_unicode=True, width=1 << 30).rstrip("\n").removesuffix("\n...")
+    assert "\n" not in text and yaml.safe_load(text) == value, (value, text)
+    return text
+
+
+def _sections(readers: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Section title -> its parameters, in SPEC order: those every notebook reads, then those of each notebook
+    (or set of notebooks) in notebook order, then any no notebook reads, then the BigQuery keys."""
+    stems = sorted({stem for names in readers.values() for stem in names})
+    grouped: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+    for name in SPEC:
+        read_by = tuple(sorted(readers.get(name, [])))
+        rank = 4 if name in BIGQUERY_KEYS else 3 if not read_by else 1 if list(read_by) == stems else 2
+        grouped.setdefault((rank, read_by if rank == 2 else ()), []).append(name)
+    titles = {1: "shared by every stage", 3: "read by no notebook",
+              4: "BigQuery backend (backend: bigquery; see params/bigquery.example.yaml). The duckdb backend "
+                 "ignores these."}
+    return {titles.get(rank) or ", ".join(stem.replace("_", " ") for stem in read_by): grouped[rank, read_by]
+            for rank, read_by in sorted(grouped)}
+
+
+def _comment(p: Param, short: bool = False) -> str:
+    """A parameter's comment in default.yaml and a parameters cell: its doc (`short`: its first sentence), after its
+    choices when it is one of a few (`fail | quarantine: ...`)."""
+    doc = first_sentence(p.doc) if short else p.doc
+    return f"{' | '.join(p.choices)}: {doc}" if p.choices and not p.kind.startswith("list[") else doc
+
+
+def default_yaml(readers: dict[str, list[str]]) -> str:
+    """params/default.yaml from SPEC: each key with its default and its doc as comment, in sections by the
+    notebooks that read it (`readers`: name -> notebook stems, see c360.run.cli.parameter_readers). The comment
+    trails the key (from COMMENT_COLUMN, or just after a longer key), wrapped to LINE_WIDTH on comment lines
+    aligned with it; a key too long to leave a comment room for that has its comment as a block before it."""
+    def wrap(text: str, width: int) -> list[str]:  # "'' = none" is not broken at its '='
+        lines = textwrap.wrap(text.replace(" = ", "\0=\0"), width, break_long_words=False, break_on_hyphens=False)
+        return [line.replace("\0", " ") for line in lines]
+
+    lines = [YAML_HEADER]
+    for title, names in _sections(readers).items():
+        lines.append(f"# --- {title}")
+        for name in names:
+            entry, doc = f"{name}: {_yaml_value(SPEC[name].default)}", _comment(SPEC[name])
+            column = max(COMMENT_COLUMN, len(entry) + 2)
+            if LINE_WIDTH - column - 2 >= 60 or len(entry) + 4 + len(doc) <= LINE_WIDTH:
+                first, *rest = wrap(doc, LINE_WIDTH - column - 2)
+                lines.append(f"{entry:<{column - 2}}  # {first}")
+                lines += [f"{'':<{column}}# {text}" for text in rest]
+            else:
+                lines += [f"# {text}" for text in wrap(doc, LINE_WIDTH - 2)]
+                lines.append(entry)
+        lines.append("")
+    return "\n".join(lines[:-1]) + "\n"
+
+
+def _python_value(value: Any) -> str:
+    """`value` as a parameters cell writes it: "data/fixtures", ["closedwon"], False, 7.0."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_python_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a Python string literal of the same value
+    return repr(value)
+
+
+def first_sentence(doc: str) -> str:
+    """The doc up to its first '. ' (an 'e.g. ' or 'i.e. ' does not end it)."""
+    return re.split(r"(?<!e\.g)(?<!i\.e)\.\s", doc, maxsplit=1)[0]
+
+
+def parameters_cell(names: list[str]) -> str:
+    """The source of a notebook's `parameters` cell declaring `names` (in that order; BIGQUERY_GROUP is the mapping
+    of the BigQuery keys): `name: type = default  # doc`, the doc cut to its first sentence when the line would
+    be longer than LINE_WIDTH. Papermill reads the type from the annotation (str, int, float, bool, list) and
+    skips a line with more than one '=', so a comment may hold none. A parameter with a few choices lists
+    them first, as default.yaml does."""
+    lines = []
+    for name in names:
+        if name == BIGQUERY_GROUP:
+            lines.append(BIGQUERY_GROUP_LINE)
+            continue
+        p = SPEC[name]
+        code = f"{name}: {p.kind.split('[')[0]} = {_python_value(p.default)}"
+        line = f"{code}  # {_comment(p)}"
+        if len(line) > LINE_WIDTH:
+            line = f"{code}  # {_comment(p, short=True)}"
+        if line.count("=") != 1 or "#" in code:
+            raise ValueError(f"parameter '{name}': papermill cannot read the line {line!r} (one '=', no '#' before "
+                             "the comment): reword the first sentence of its doc")
+        lines.append(line)
+    return "\n".join(lines)

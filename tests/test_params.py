@@ -131,12 +131,51 @@ def test_docs_parameters_md_is_the_generated_reference():
     from c360.run.cli import parameter_readers
     from c360.paths import PROJ_ROOT
 
-    generated = P.markdown(P.read_file(P.DEFAULT_PARAMS), parameter_readers())
+    generated = P.markdown(parameter_readers())
     assert (PROJ_ROOT / "docs" / "parameters.md").read_text(encoding="utf-8") == generated
     assert generated.count("\n| `") == len(P.SPEC)
     readers = parameter_readers()
     assert readers["conversion_window_days"] == ["04_attribution"]
     assert readers["unwanted_referrals"] == ["03_customer_360"]
+
+
+def test_params_default_yaml_is_generated_from_the_spec():
+    # params/default.yaml is written by `python -m c360 params --yaml`: a default or a meaning changes in
+    # c360/params.py's SPEC, then the file is regenerated with that command
+    from c360.paths import PROJ_ROOT
+    from c360.run.cli import parameter_readers
+
+    generated = P.default_yaml(parameter_readers())
+    assert P.DEFAULT_PARAMS.read_text(encoding="utf-8") == generated
+    assert P.read_file(P.DEFAULT_PARAMS) == P.defaults() and list(P.validate(P.defaults())) == list(P.SPEC)
+    assert P.load(PROJ_ROOT / "params" / "bigquery.example.yaml")["bigquery_location"]  # keys it leaves out: defaults
+    for name in P.SPEC:  # each key once, with its comment
+        assert generated.count(f"\n{name}: ") == 1, name
+    assert generated.index("# --- shared by every stage") < generated.index("# --- 01 base extraction") \
+        < generated.index("\nlookback_days: ") < generated.index("# --- BigQuery backend") \
+        < generated.index("\nbigquery_project: ")
+
+
+def test_notebook_parameters_cells_are_rendered_from_the_spec():
+    # each notebook's parameters cell is `name: type = default  # doc` from SPEC, for the names it declares (in its
+    # order); after a change to SPEC, `python -m c360 params --write` rewrites them (and default.yaml, parameters.md)
+    import json
+
+    for nb in notebooks():
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        [cell] = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert "".join(cell["source"]) == P.parameters_cell(declared_parameters(nb)), \
+            f"{nb.name}: its parameters cell differs from what c360/params.py's SPEC renders"
+
+
+def test_a_parameters_cell_line_papermill_could_not_read_is_refused(monkeypatch):
+    import dataclasses
+
+    doc = "'' = none, which papermill would not read"
+    monkeypatch.setitem(P.SPEC, "ga4_dataset", dataclasses.replace(P.SPEC["ga4_dataset"], doc=doc))
+    with pytest.raises(ValueError, match="parameter 'ga4_dataset': papermill cannot read the line"):
+        P.parameters_cell(["ga4_dataset"])
+    assert P.first_sentence("a, e.g. b. More") == "a, e.g. b"
 
 
 def test_notebooks_pass_their_parameters_without_listing_them_again():

@@ -139,14 +139,46 @@ def _explain(name: str, params: dict, incremental: bool) -> int:
 
 
 def _cmd_params(args) -> int:
-    defaults = P.read_file(P.DEFAULT_PARAMS)
     if args.markdown:
-        print(P.markdown(defaults, parameter_readers()), end="")
+        print(P.markdown(parameter_readers()), end="")
+        return 0
+    if args.yaml:
+        print(P.default_yaml(parameter_readers()), end="")
+        return 0
+    if args.write:
+        for path in write_generated():
+            print(f"c360: wrote {path}")
         return 0
     for name, p in P.SPEC.items():
         extra = f" one of {list(p.choices)}" if p.choices else ""
-        print(f"{name:28} {p.kind:10} default {defaults.get(name)!r:24} {p.doc}{extra}")
+        print(f"{name:28} {p.kind:10} default {p.default!r:24} {p.doc}{extra}")
     return 0
+
+
+def write_generated() -> list[Path]:
+    """Rewrite what derives from params.SPEC: each notebook's `parameters` cell (for the names it declares, in its
+    order), params/default.yaml and docs/parameters.md. Returns the files that changed."""
+    import json
+
+    from c360.paths import PROJ_ROOT
+    from c360.run import runner
+
+    changed = []
+    for nb in runner.notebooks():
+        text = nb.read_text(encoding="utf-8")
+        doc = json.loads(text)
+        [cell] = [c for c in doc["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        cell["source"] = P.parameters_cell(runner.declared_parameters(nb)).splitlines(keepends=True)
+        if json.dumps(doc, indent=1, ensure_ascii=False) + "\n" != text:
+            nb.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            changed.append(nb)
+    readers = parameter_readers()
+    for path, text in ((P.DEFAULT_PARAMS, P.default_yaml(readers)),
+                       (PROJ_ROOT / "docs" / "parameters.md", P.markdown(readers))):
+        if path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    return changed
 
 
 def parameter_readers() -> dict[str, list[str]]:
@@ -213,7 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--from-make", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(fn=_cmd_run)
     pp = sub.add_parser("params", help="list every parameter")
-    pp.add_argument("--markdown", action="store_true", help="the reference table of docs/parameters.md")
+    pp_format = pp.add_mutually_exclusive_group()
+    pp_format.add_argument("--markdown", action="store_true", help="the reference table of docs/parameters.md")
+    pp_format.add_argument("--yaml", action="store_true", help="params/default.yaml, generated from the spec")
+    pp_format.add_argument("--write", action="store_true", help="rewrite the notebooks' parameters cells, "
+                           "params/default.yaml and docs/parameters.md from the spec")
     pp.set_defaults(fn=_cmd_params)
     sq = sub.add_parser("sql", help="print a model's SQL as the engine runs it; --explain profiles it on the warehouse")
     sq.add_argument("model", help="a model name, e.g. int__web_sessions")
