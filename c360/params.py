@@ -428,12 +428,12 @@ def markdown(readers: dict[str, list[str]]) -> str:
 
 
 YAML_HEADER = """\
-# c360 parameters: the one place to change a run. Override a key for one run with
+# c360 parameters: every parameter of a run, with its default and meaning. Change a run with
 #   make run CONVERSION_WINDOW_DAYS=30        or   python -m c360 run -p conversion_window_days=30
-# or copy this file and run `make run PARAMS=params/mine.yaml`. Keys are validated before anything runs;
-# `python -m c360 params` lists them with their meaning.
-# Generated from c360/params.py (SPEC) by `python -m c360 params --yaml > params/default.yaml`, and checked by
-# tests/test_params.py: a default or a meaning is changed there.
+# or copy this file, change the copy and run `make run PARAMS=params/mine.yaml` (keys it leaves out come from
+# here). Keys are validated before anything runs; `python -m c360 params` lists them with their meaning.
+# This file is generated from c360/params.py (SPEC), where a default or a meaning is changed:
+# `python -m c360 params --write` rewrites it with the notebooks' parameters cells (tests/test_params.py checks).
 """
 LINE_WIDTH = 120  # of params/default.yaml and of a notebook's parameters cell, where the docs allow it
 COMMENT_COLUMN = 34  # where a key's comment starts in params/default.yaml

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-SHARD = re.compile(r"^events_(?P<intraday>intraday_)?(?P<date>\d{8})\.(?P<ext>jsonl|jsonl\.gz|parquet)$")
+# a GA4 shard: a daily or intraday table of the export, `events_[intraday_]YYYYMMDD`, and as a file its format
+SHARD_TABLE = r"events_(?P<intraday>intraday_)?(?P<date>\d{8})"
+SHARD_FORMATS = r"jsonl|jsonl\.gz|parquet"
+SHARD = re.compile(rf"^{SHARD_TABLE}\.(?P<ext>{SHARD_FORMATS})$")
 
 # Money: BigQuery's NUMERIC (precision 38, scale 9), parsed from the file's text, never through a float. A value
 # that is no plain decimal number (NaN, infinities, 1e3), has more than 9 decimals or is beyond NUMERIC's range

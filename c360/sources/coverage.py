@@ -8,7 +8,9 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Iterable
 
-SHARD_NAME = re.compile(r"events_(?:intraday_)?(?P<date>\d{8})(?:\.(?:jsonl|jsonl\.gz|parquet))?$")
+from c360.sources.contract import SHARD_FORMATS, SHARD_TABLE
+
+SHARD_NAME = re.compile(rf"{SHARD_TABLE}(?:\.(?:{SHARD_FORMATS}))?$")  # a shard's file (path) or table (id)
 
 
 def shard_dates(names: Iterable[str]) -> list[date]:
