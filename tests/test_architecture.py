@@ -84,3 +84,24 @@ def test_only_the_warehouse_layer_compares_engine_names():
             if pattern.search(line):
                 offending.append(f"{path.relative_to(PROJ_ROOT)}:{number}: {line.strip()}")
     assert offending == []
+
+
+def test_every_engine_implements_the_engine_interface_with_its_signatures():
+    # c360.warehouse.base.Engine is what the layers above may call: each registered engine has every member, and
+    # each method takes the same parameters (names and order)
+    import inspect
+
+    from c360.warehouse import ENGINES
+    from c360.warehouse.base import Engine
+
+    members = sorted({name for name in dir(Engine) if not name.startswith("_")} | set(Engine.__annotations__))
+    assert {"relation", "execute", "query", "promote", "temp_table", "supports_views", "keeps_model_state"} <= set(
+        members)
+    for target, engine in ENGINES.items():
+        assert engine.target == target
+        for name in members:
+            assert hasattr(engine, name), f"{engine.__name__} lacks {name}"
+            wanted = getattr(Engine, name, None)
+            if callable(wanted):
+                got = list(inspect.signature(getattr(engine, name)).parameters)
+                assert got == list(inspect.signature(wanted).parameters), f"{engine.__name__}.{name}: {got}"

@@ -71,8 +71,9 @@ class Engine(Protocol):
 
     def columns(self, name: str) -> list[str]: ...
 
-    def checksums(self, names: list[str]) -> dict[str, str]:
-        """A content checksum per table, independent of row order: `rows:hash`."""
+    def checksums(self, names: list[str], exact: bool = False) -> dict[str, str]:
+        """A content checksum per table, independent of row order: `rows:hash`; floats to 9 significant digits
+        (the last-bit noise of a parallel sum unseen), or as they are when `exact`."""
 
     def replace_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> None:
         """(Re)build table `name` from a SELECT, atomically."""

@@ -393,14 +393,16 @@ class BigQueryEngine:
         significant digits first). Comparable between runs on BigQuery, not with DuckDB's checksum."""
         return self.checksums([name])[name]
 
-    def checksums(self, names: list[str]) -> dict[str, str]:
-        """`checksum` of several tables in one query job (a job per table costs a round trip each)."""
+    def checksums(self, names: list[str], exact: bool = False) -> dict[str, str]:
+        """`checksum` of several tables in one query job (a job per table costs a round trip each). `exact`:
+        FLOAT64 values are hashed as they are, so any change is seen."""
         if not names:
             return {}
         parts = []
         for i, name in enumerate(names):
             schema = self.client.get_table(self._table_id(name)).schema
-            floats = [f.name for f in schema if f.field_type in ("FLOAT", "FLOAT64") and f.mode != "REPEATED"]
+            floats = [] if exact else [f.name for f in schema
+                                       if f.field_type in ("FLOAT", "FLOAT64") and f.mode != "REPEATED"]
             written = ", ".join(f"FORMAT('%.9g', {c}) AS {c}" for c in floats)
             replace = f" REPLACE ({written})" if floats else ""
             parts.append(  # XOR over distinct rows, each with its multiplicity: order-free, duplicate-aware
