@@ -8,6 +8,14 @@ from c360 import steps  # noqa: F401  (registers the Python steps: identity grap
 from c360.dag.materialize import AUDIT_TABLE, build, build_model, row_accounting  # noqa: F401
 from c360.dag.project import LAYERS, Model, discover  # noqa: F401
 from c360.dag.render import (  # noqa: F401
-    _render, compiled, config_of, dependencies, mermaid, plan, render, sources_of)
+    compiled,
+    config_of,
+    dependencies,
+    mermaid,
+    plan,
+    render,
+    render_with_helpers,
+    sources_of,
+)
 from c360.dag.state import fingerprint  # noqa: F401
 from c360.sources.contract import TOUCHED_DATES  # noqa: F401

@@ -26,7 +26,7 @@ def test_the_printed_duckdb_sql_is_the_text_a_build_runs(tmp_path):
             if model.fn is None:
                 printed, helpers = models.compiled(name, "duckdb")
                 assert printed == dialect.to_duckdb(models.render(model, engine)), name
-                assert set(helpers) == set(models._render(model, engine)[1]), name
+                assert set(helpers) == set(models.render_with_helpers(model, engine)[1]), name
     finally:
         engine.close()
 

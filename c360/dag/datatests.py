@@ -131,6 +131,7 @@ def run(engine, layer: str, raise_on_error: bool = True, rows_read: dict[str, in
     result = pd.DataFrame(rows, columns=["model", "test", "severity", "failures", "examples", "status"])
     failed = result[result.status == "fail"]
     if raise_on_error and len(failed):
-        lines = [f"{r.model}: {r.test} failed for {r.failures} value(s), e.g. {r.examples}" for r in failed.itertuples()]
+        lines = [f"{r.model}: {r.test} failed for {r.failures} value(s), e.g. {r.examples}"
+                 for r in failed.itertuples()]
         raise DataTestError("data tests failed:\n" + "\n".join(lines))
     return result

@@ -13,8 +13,16 @@ import pandas as pd
 
 from c360 import faults
 from c360.dag.project import LAYERS, Model, discover  # noqa: F401  (LAYERS: the layers build() takes)
-from c360.dag.render import _render, config_of, plan, render, sources_of
-from c360.dag.state import DEFINITION_TABLE, STATE_TABLE, _definitions, _intact, _state, definition, fingerprint
+from c360.dag.render import config_of, plan, render, render_with_helpers, sources_of
+from c360.dag.state import (
+    DEFINITION_TABLE,
+    STATE_TABLE,
+    definition,
+    fingerprint,
+    is_intact,
+    stored_definitions,
+    stored_fingerprints,
+)
 from c360.sources.contract import TOUCHED_DATES
 from c360.warehouse.base import check_identifier
 
@@ -125,7 +133,7 @@ def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started
     Its SQL is stored, so it takes no query parameters (its helper tables may)."""
     if not engine.supports_views:
         raise ValueError(f"{model.name}: materialized='view' is not implemented on {engine.target}")
-    sql, helpers = _render(model, engine)
+    sql, helpers = render_with_helpers(model, engine)
     wanted = sorted(set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", sql)))
     if wanted:
         raise ValueError(f"{model.name}: a view cannot take query parameters ({', '.join(wanted)})")
@@ -180,7 +188,7 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
         built = pd.DataFrame([{**build_model(engine, m, params), "unchanged": False} for m in plan(layer)])
         _record_timings(engine, layer, built)
         return built
-    state = _state(engine)
+    state = stored_fingerprints(engine)
     refresh = bool(params.get("full_refresh", False))
     layer_models = plan(layer)
     wanted = sorted({s for m in layer_models for s in sources_of(m)} & set(engine.tables()))
@@ -189,10 +197,10 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     for model in layer_models:
         marks[model.name] = fingerprint(engine, model, params, {**state, **checksums, **marks})
     keep = {m.name for m in layer_models if not refresh and marks[m.name] is not None
-            and state.get(m.name) == marks[m.name] and _intact(engine, m)}
+            and state.get(m.name) == marks[m.name] and is_intact(engine, m)}
     rebuild = [m.name for m in layer_models if m.name not in keep]
     # an incremental model whose SQL or parameter values changed is rebuilt in full (see definition)
-    stored = _definitions(engine)
+    stored = stored_definitions(engine)
     defined = {m.name: definition(engine, m, params) for m in layer_models
                if m.name in rebuild and config_of(m, engine.target)["materialized"] == "incremental"}
     redefined = {name for name, d in defined.items() if stored.get(name) != d}

@@ -12,12 +12,14 @@ from graphlib import TopologicalSorter
 
 import jinja2
 
-from c360.sources import ga4_events as source_ga4_events, relation as source_relation
 from c360.dag.project import Model, discover
+from c360.sources import ga4_events as source_ga4_events
+from c360.sources import relation as source_relation
 from c360.sources.contract import TOUCHED_DATES
 from c360.sources.flatten import ga4_param, macros
 from c360.warehouse import engine_class
 from c360.warehouse.base import check_identifier
+
 
 def _jinja(engine, recorder: set | None = None, sources: set | None = None, config: dict | None = None,
            incremental: bool = False, this: str = "", helpers: dict | None = None,
@@ -82,15 +84,15 @@ def compiled(name: str, target: str, incremental: bool = False) -> tuple[str, di
     if model.fn is not None:
         where = f"{model.fn.__module__.replace('.', '/')}.py: {model.fn.__name__}"
         raise ValueError(f"{name} is a Python step ({where}): its SQL is written as it runs")
-    sql, helpers = _render(model, None, incremental, target)
+    sql, helpers = render_with_helpers(model, None, incremental, target)
     translate = engine_class(target).translate
     return translate(sql), {h: translate(q) for h, q in helpers.items()}
 
 def render(model: Model, engine, incremental: bool = False) -> str:
     """The model's SQL with ref() and source() resolved for `engine` (its incremental form when asked)."""
-    return _render(model, engine, incremental)[0]
+    return render_with_helpers(model, engine, incremental)[0]
 
-def _render(model: Model, engine, incremental: bool = False, target: str | None = None
+def render_with_helpers(model: Model, engine, incremental: bool = False, target: str | None = None
             ) -> tuple[str, dict[str, str]]:
     """render(), and the helper tables the SQL reads (name -> SELECT; see helper_table). Without an engine,
     names stay bare and `target` is the engine whose SQL it is."""

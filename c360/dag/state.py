@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from c360.dag.project import Model
-from c360.dag.render import _render, config_of, dependencies, sources_of
+from c360.dag.render import config_of, dependencies, render_with_helpers, sources_of
 from c360.warehouse import dialect
 
 STATE_TABLE = "c360__model_state"  # DuckDB: each model's fingerprint as of its last build (see build)
@@ -57,7 +57,7 @@ def fingerprint(engine, model: Model, params: dict[str, Any], inputs: dict[str, 
         used = {k: params.get(k) for k in model.params}
         reads = sorted(model.refs)
     else:
-        sql, helpers = _render(model, engine)
+        sql, helpers = render_with_helpers(model, engine)
         for text in (sql, *(helpers[k] for k in sorted(helpers))):
             h.update(dialect.to_duckdb(text).encode() + b"\n")
         used = {k: params.get(k) for k in sorted(set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)",
@@ -75,7 +75,7 @@ def definition(engine, model: Model, params: dict[str, Any]) -> str:
     (helper tables included) and the values of the parameters it reads (`@name`). When it is not the one of the
     model's last build, an incremental build would merge the new definition's rows for the touched dates only
     and keep the old definition's rows elsewhere, so build() rebuilds the model in full."""
-    sql, helpers = _render(model, engine)
+    sql, helpers = render_with_helpers(model, engine)
     texts = [sql, *(helpers[k] for k in sorted(helpers))]
     used = {k: params.get(k) for k in sorted(set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", "\n".join(texts))))}
     h = hashlib.sha256(f"{model.name}\n".encode())
@@ -84,23 +84,23 @@ def definition(engine, model: Model, params: dict[str, Any]) -> str:
     h.update(repr(sorted(used.items())).encode())
     return h.hexdigest()
 
-def _definitions(engine) -> dict[str, str]:
+def stored_definitions(engine) -> dict[str, str]:
     if not engine.has_table(DEFINITION_TABLE):
         engine.native(f"CREATE TABLE {DEFINITION_TABLE} (model VARCHAR, definition VARCHAR)")
         return {}
     return dict(engine.native(f"SELECT model, definition FROM {DEFINITION_TABLE}").fetchall())
 
-def _state(engine) -> dict[str, str]:
+def stored_fingerprints(engine) -> dict[str, str]:
     if not engine.has_table(STATE_TABLE):
         engine.native(f"CREATE TABLE {STATE_TABLE} (model VARCHAR, fingerprint VARCHAR)")
         return {}
     return dict(engine.native(f"SELECT model, fingerprint FROM {STATE_TABLE}").fetchall())
 
-def _intact(engine, model: Model) -> bool:
+def is_intact(engine, model: Model) -> bool:
     """The model's relation is there as its materialization makes it (a view with its helper tables, or a
     table): what a kept model must be."""
     if not engine.has_table(model.name):
         return False
     if model.fn is not None or config_of(model, engine.target)["materialized"] != "view":
         return not engine.is_view(model.name)
-    return engine.is_view(model.name) and all(engine.has_table(h) for h in _render(model, engine)[1])
+    return engine.is_view(model.name) and all(engine.has_table(h) for h in render_with_helpers(model, engine)[1])

@@ -11,9 +11,16 @@ from functools import singledispatch
 from typing import Any
 
 from c360.paths import resolve
-from c360.sources import bigquery as _bigquery, files as _files
+from c360.sources import bigquery as _bigquery
+from c360.sources import files as _files
 from c360.sources.contract import (  # noqa: F401  (the contract's names, errors and reports)
-    CSV_TABLES, GA4_COLUMNS, LOADED_SHARDS, TOUCHED_DATES, BadInputError, LoadReport)
+    CSV_TABLES,
+    GA4_COLUMNS,
+    LOADED_SHARDS,
+    TOUCHED_DATES,
+    BadInputError,
+    LoadReport,
+)
 from c360.sources.files import load_sources, preflight  # noqa: F401  (DuckDB: what prepare runs)
 from c360.warehouse.base import check_identifier
 from c360.warehouse.bigquery import BigQueryEngine

@@ -21,11 +21,23 @@ import pandas as pd
 
 from c360 import params as P
 from c360.paths import SEEDS_DIR, display
-from c360.sources.contract import BIGQUERY_TYPES, CSV_TABLES, BadInputError, LoadReport, csv_table
+from c360.sources.contract import (
+    BIGQUERY_TYPES,
+    CSV_TABLES,
+    BadInputError,
+    LoadReport,
+    csv_table,
+)
 from c360.sources.csv_files import load_csv
 from c360.sources.flatten import ga4_events_sql
 from c360.warehouse.base import check_identifier
-from c360.warehouse.bigquery import GA4_SHARD_PREFIX, SOURCE_PARAMS, BigQueryEngine, TableName, _check
+from c360.warehouse.bigquery import (
+    GA4_SHARD_PREFIX,
+    SOURCE_PARAMS,
+    BigQueryEngine,
+    TableName,
+    check_name,
+)
 from c360.warehouse.duckdb import DuckDBEngine
 
 SEED_TABLES = ("email_domains", "ga4_source_categories", "currencies")
@@ -63,8 +75,8 @@ def _ga4_events(engine: BigQueryEngine) -> str:
     (a wildcard table's `SELECT *` leaves the pseudo-column out)."""
     lo, hi = _ga4_bounds(engine)
     ga4 = engine.config.ga4_dataset
-    _check(P.BQ_PROJECT, ga4.project, "ga4_dataset")
-    _check(P.BQ_DATASET, ga4.dataset, "ga4_dataset")
+    check_name(P.BQ_PROJECT, ga4.project, "ga4_dataset")
+    check_name(P.BQ_DATASET, ga4.dataset, "ga4_dataset")
     wildcard = f"`{ga4.project}.{ga4.dataset}.{GA4_SHARD_PREFIX}*`"
     return (f"(SELECT *, _TABLE_SUFFIX AS _TABLE_SUFFIX FROM {wildcard} "
             f"WHERE _TABLE_SUFFIX BETWEEN '{lo}' AND '{hi}' "

@@ -12,8 +12,15 @@ from pathlib import Path
 from c360.paths import display
 from c360.pii import mask_email, mask_text
 from c360.sources.contract import (
-    EMAIL_COLUMNS, LOADED_FILES, MONEY, MONEY_TEXT,
-    PEOPLE_TABLES, BadInputError, CsvTable, LoadReport)
+    EMAIL_COLUMNS,
+    LOADED_FILES,
+    MONEY,
+    MONEY_TEXT,
+    PEOPLE_TABLES,
+    BadInputError,
+    CsvTable,
+    LoadReport,
+)
 from c360.warehouse.base import sql_string as _sql_str
 from c360.warehouse.duckdb import DuckDBEngine
 
@@ -84,39 +91,49 @@ def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str,
     raw = dict(zip(header, engine.columns("_csv_raw")))
     # email columns are read through Unicode NFKC (what mask and match rules expect), in SQL
     with engine.scalar_function("_c360_nfkc", _nfkc, ["VARCHAR"], "VARCHAR"):
-        def col(c: str) -> str:
-            if c not in raw:
-                return "NULL"
-            quoted = '"' + raw[c].replace('"', '""') + '"'
-            return f"_c360_nfkc({quoted})" if c in EMAIL_COLUMNS else quoted
-
-        typed = [f"TRY_CAST(NULLIF(TRIM({col(c)}), '') AS {t}) AS {c}" if t != "VARCHAR"
-                 else f"NULLIF({col(c)}, '') AS {c}" for c, t in spec.columns.items()]
-        problems = [f"WHEN strpos({col(c)}, chr(0)) > 0 THEN 'a NUL byte in {c}'" for c in spec.columns if c in raw]
-        problems += [f"WHEN NULLIF(TRIM({col(k)}), '') IS NULL THEN 'empty {k}'" for k in spec.keys]
-        problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND NOT regexp_matches(TRIM({col(c)}), "
-                     f"{_sql_str(MONEY_TEXT)}) THEN 'unparseable {c} (a decimal number with at most 29 digits before "
-                     f"the point and 9 after): ' || {col(c)}" for c, t in spec.columns.items() if t == MONEY and c in raw]
-        problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND TRY_CAST(TRIM({col(c)}) AS {t}) IS NULL "
-                     f"THEN 'unparseable {c}: ' || {col(c)}" for c, t in spec.columns.items() if t != "VARCHAR" and c in raw]
-        engine.native(
-            f"CREATE OR REPLACE TEMP TABLE _csv_typed AS SELECT {', '.join(typed)}, _line, "
-            f"CASE {' '.join(problems)} ELSE NULL END AS _problem FROM _csv_raw")
-        bad = engine.native("SELECT _line, _problem FROM _csv_typed WHERE _problem IS NOT NULL ORDER BY _line").fetchall()
-        if bad and on_bad_rows != "quarantine":
-            line, problem = bad[0]
-            raise BadInputError(f"{display(path)}: line {line}: {_masked_problem(problem, spec.table in PEOPLE_TABLES)} "
-                                f"({len(bad)} bad row(s) "
-                                "in all; on_bad_rows: quarantine sets them aside)")
-        if bad:
-            reasons = sorted({problem.split(":")[0] for _, problem in bad})
-            report.quarantined.append({"file": display(path), "table": spec.table,
-                                       "reason": "; ".join(reasons), "rows": len(bad)})
-        engine.native(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * EXCLUDE (_problem) FROM _csv_typed "
-                      "WHERE _problem IS NULL ORDER BY _line")
-        engine.native("DROP TABLE _csv_raw; DROP TABLE _csv_typed")
+        _load_typed(engine, path, spec, raw, on_bad_rows, report)
     report.files.append({"file": display(path), "table": spec.table, "format": "csv",
                          "rows": engine.row_count(spec.table), "read": "read"})
+
+
+def _load_typed(engine: DuckDBEngine, path: Path, spec: CsvTable, raw: dict[str, str], on_bad_rows: str,
+                report: LoadReport) -> None:
+    """Type the rows of _csv_raw (its columns: `raw`, header name -> column) into `spec.table`: each value cast,
+    each row checked (keys present, types parse, money a plain decimal, no NUL byte); a bad row fails the load or
+    is set aside (on_bad_rows)."""
+    def col(c: str) -> str:
+        if c not in raw:
+            return "NULL"
+        quoted = '"' + raw[c].replace('"', '""') + '"'
+        return f"_c360_nfkc({quoted})" if c in EMAIL_COLUMNS else quoted
+
+    typed = [f"TRY_CAST(NULLIF(TRIM({col(c)}), '') AS {t}) AS {c}" if t != "VARCHAR"
+             else f"NULLIF({col(c)}, '') AS {c}" for c, t in spec.columns.items()]
+    problems = [f"WHEN strpos({col(c)}, chr(0)) > 0 THEN 'a NUL byte in {c}'" for c in spec.columns if c in raw]
+    problems += [f"WHEN NULLIF(TRIM({col(k)}), '') IS NULL THEN 'empty {k}'" for k in spec.keys]
+    problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND NOT regexp_matches(TRIM({col(c)}), "
+                 f"{_sql_str(MONEY_TEXT)}) THEN 'unparseable {c} (a decimal number with at most 29 digits before "
+                 f"the point and 9 after): ' || {col(c)}" for c, t in spec.columns.items() if t == MONEY and c in raw]
+    problems += [f"WHEN NULLIF(TRIM({col(c)}), '') IS NOT NULL AND TRY_CAST(TRIM({col(c)}) AS {t}) IS NULL "
+                 f"THEN 'unparseable {c}: ' || {col(c)}" for c, t in spec.columns.items() if t != "VARCHAR" and c in raw]
+    engine.native(
+        f"CREATE OR REPLACE TEMP TABLE _csv_typed AS SELECT {', '.join(typed)}, _line, "
+        f"CASE {' '.join(problems)} ELSE NULL END AS _problem FROM _csv_raw")
+    bad = engine.native(
+        "SELECT _line, _problem FROM _csv_typed WHERE _problem IS NOT NULL ORDER BY _line").fetchall()
+    if bad and on_bad_rows != "quarantine":
+        line, problem = bad[0]
+        raise BadInputError(f"{display(path)}: line {line}: {_masked_problem(problem, spec.table in PEOPLE_TABLES)} "
+                            f"({len(bad)} bad row(s) "
+                            "in all; on_bad_rows: quarantine sets them aside)")
+    if bad:
+        reasons = sorted({problem.split(":")[0] for _, problem in bad})
+        report.quarantined.append({"file": display(path), "table": spec.table,
+                                   "reason": "; ".join(reasons), "rows": len(bad)})
+    engine.native(f"CREATE OR REPLACE TABLE {spec.table} AS SELECT * EXCLUDE (_problem) FROM _csv_typed "
+                  "WHERE _problem IS NULL ORDER BY _line")
+    engine.native("DROP TABLE _csv_raw; DROP TABLE _csv_typed")
+
 
 def _masked_problem(problem: str, personal: bool = False) -> str:
     """A bad CSV row's problem as an error shows it: the value cut to 200 characters, an email address in it masked
@@ -131,7 +148,7 @@ def _masked_problem(problem: str, personal: bool = False) -> str:
         value = masked if masked != value else value[:1] + "***"
     return str(mask_text(head + sep + value))[:200]
 
-def _csv_reading(spec: CsvTable, on_bad_rows: str) -> str:
+def csv_reading(spec: CsvTable, on_bad_rows: str) -> str:
     """How a CSV file is read: its contract (columns, types, keys), on_bad_rows, and the source of the loader and
     of the contract it reads (the money pattern, the email columns)."""
     h = hashlib.sha256(f"{spec!r}|{on_bad_rows}|".encode())
@@ -139,7 +156,7 @@ def _csv_reading(spec: CsvTable, on_bad_rows: str) -> str:
         h.update(module.read_bytes())
     return h.hexdigest()[:16]
 
-def _loaded_files(engine: DuckDBEngine) -> dict[tuple[str, str], tuple[str, str]]:
+def loaded_files(engine: DuckDBEngine) -> dict[tuple[str, str], tuple[str, str]]:
     """(file, table) -> (sha256, reading) of the CSV files the tables hold, as the last load recorded them."""
     engine.native(f"CREATE TABLE IF NOT EXISTS {LOADED_FILES} (file VARCHAR, \"table\" VARCHAR, sha256 VARCHAR, "
                   "reading VARCHAR)")

@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from c360.paths import SEEDS_DIR, display
-from c360.sources.contract import (
-    CSV_TABLES, LOADED_FILES, BadInputError, LoadReport)
+from c360.sources.contract import CSV_TABLES, LOADED_FILES, BadInputError, LoadReport
+from c360.sources.csv_files import csv_reading, load_csv, loaded_files
 from c360.sources.fingerprint import file_sha256
+from c360.sources.ga4_files import ga4_shards, load_ga4, set_aside_rows
 from c360.warehouse.duckdb import DuckDBEngine
-from c360.sources.csv_files import _csv_reading, _loaded_files, load_csv
-from c360.sources.ga4_files import _set_aside, ga4_shards, load_ga4
 
 
 def preflight(source_root: Path) -> list[Path]:
@@ -49,9 +48,9 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
     """
     preflight(source_root)
     report = LoadReport()
-    set_aside = _set_aside(engine)
+    set_aside = set_aside_rows(engine)
     load_ga4(engine, source_root, on_bad_rows, report, full_refresh, lookback_days, set_aside)
-    recorded = _loaded_files(engine)
+    recorded = loaded_files(engine)
     loaded = {} if full_refresh else recorded
     found = []  # (spec, path or None, sha256, reading, kept)
     for spec in CSV_TABLES:
@@ -61,7 +60,7 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
         if not path.is_file():
             found.append((spec, None, None, None, False))
             continue
-        digest, reading = file_sha256(path), _csv_reading(spec, on_bad_rows)
+        digest, reading = file_sha256(path), csv_reading(spec, on_bad_rows)
         # the same bytes read the same way: the table holds what reading them again would give
         kept = loaded.get((str(path), spec.table)) == (digest, reading) and engine.has_table(spec.table)
         found.append((spec, path, digest, reading, kept))

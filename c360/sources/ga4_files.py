@@ -16,7 +16,14 @@ from pathlib import Path
 from c360.paths import display
 from c360.pii import mask_text
 from c360.sources.contract import (
-    GA4_COLUMNS, GA4_REQUIRED, LOADED_SHARDS, SHARD, TOUCHED_DATES, BadInputError, LoadReport)
+    GA4_COLUMNS,
+    GA4_REQUIRED,
+    LOADED_SHARDS,
+    SHARD,
+    TOUCHED_DATES,
+    BadInputError,
+    LoadReport,
+)
 from c360.sources.fingerprint import file_sha256
 from c360.sources.flatten import ga4_events_sql
 from c360.warehouse import dialect
@@ -366,7 +373,7 @@ def _replace_shards(engine: DuckDBEngine, stats: dict, digests: dict[str, str | 
                        [st.st_mtime_ns for st in stats.values()], [_shard_date(Path(f)) for f in stats],
                        [digests.get(f) for f in stats]])
 
-def _set_aside(engine: DuckDBEngine) -> dict[str, list[dict]]:
+def set_aside_rows(engine: DuckDBEngine) -> dict[str, list[dict]]:
     """The rows the previous load set aside (c360__quarantine), by file as LoadReport lists them."""
     if not engine.has_table("c360__quarantine"):
         return {}
@@ -390,7 +397,7 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
     set aside from it (on_bad_rows: quarantine) when it was read; with on_bad_rows: fail it is read again.
     The event dates whose rows changed are written to c360__touched_dates, the partitions incremental
     models rebuild. A bad shard leaves the table as it was. `set_aside`: the previous load's rows set aside
-    (_set_aside; read here when not given).
+    (set_aside_rows; read here when not given).
     """
     shards = ga4_shards(source_root)
     stats = {str(p): p.stat() for p in shards}
@@ -403,7 +410,7 @@ def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: 
         return digests[str(p)]
 
     loaded: dict[str, tuple] = {}
-    set_aside = {} if first else (_set_aside(engine) if set_aside is None else set_aside)
+    set_aside = {} if first else (set_aside_rows(engine) if set_aside is None else set_aside)
     if first:
         reload, removed = shards, []
     else:

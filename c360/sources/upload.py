@@ -14,7 +14,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from c360.sources.contract import BIGQUERY_TYPES, CSV_TABLES, GA4_COLUMNS, GA4_EXPORT, Field
+from c360.sources.contract import (
+    BIGQUERY_TYPES,
+    CSV_TABLES,
+    GA4_COLUMNS,
+    GA4_EXPORT,
+    Field,
+)
 from c360.warehouse.base import check_identifier
 from c360.warehouse.duckdb import DuckDBEngine
 

@@ -1,8 +1,8 @@
 """The BigQuery engine: the same models, run where the data is.
 
-`BigQueryEngine` implements the engine interface, c360.warehouse.base.Engine, on BigQuery. The models are the same BigQuery Standard SQL files as on DuckDB, sent as they are (no second
-dialect copy); the heavy work stays in BigQuery and only small results (report tables, the path table) come
-back to pandas.
+`BigQueryEngine` implements the engine interface, c360.warehouse.base.Engine, on BigQuery. The models are the
+same BigQuery Standard SQL files as on DuckDB, sent as they are (no second dialect copy); the heavy work stays in
+BigQuery and only small results (report tables, the path table) come back to pandas.
 
 - Names: a model is the table `project.dataset.model` of the target dataset (`bigquery_dataset`); every job
   also gets that dataset as its default dataset, so the short names that Python steps use
@@ -65,7 +65,7 @@ class NoCredentials(RuntimeError):
     """No Application Default Credentials were found (the message says how to provide them)."""
 
 
-def _check(pattern: str, value: str, what: str) -> str:
+def check_name(pattern: str, value: str, what: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(pattern, value):
         raise P.ParamError(f"{what}: not a valid BigQuery name: {value!r} (must match {pattern})")
     return value
@@ -81,7 +81,7 @@ class TableName:
 
     @classmethod
     def parse(cls, text: str, default_project: str, what: str, dataset_only: bool = False) -> "TableName":
-        _check(P.BQ_DATASET_REF if dataset_only else P.BQ_TABLE_REF, text, what)
+        check_name(P.BQ_DATASET_REF if dataset_only else P.BQ_TABLE_REF, text, what)
         parts = text.split(".")
         if dataset_only:
             return cls(*(parts if len(parts) == 2 else [default_project, parts[0]]))
@@ -91,7 +91,7 @@ class TableName:
         """The backticked name; safe to put into SQL because every part was checked."""
         for pattern, part in ((P.BQ_PROJECT, self.project), (P.BQ_DATASET, self.dataset),
                               (P.BQ_TABLE, self.table or "x")):
-            _check(pattern, part, "table name")
+            check_name(pattern, part, "table name")
         return f"`{self.project}.{self.dataset}{'.' + self.table if self.table else ''}`"
 
     def id(self) -> str:
@@ -115,13 +115,13 @@ class BigQueryConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "BigQueryConfig":
         P.check_bigquery(params)  # every key present, the required ones set, the dates real and in order
-        project = _check(P.BQ_PROJECT, params["bigquery_project"], "bigquery_project")
+        project = check_name(P.BQ_PROJECT, params["bigquery_project"], "bigquery_project")
         dates = {key: dt.date.fromisoformat(params[key]) if params[key] else None
                  for key in ("ga4_start_date", "ga4_end_date")}
         tables = {source: TableName.parse(params[key], project, key)
                   for source, key in SOURCE_PARAMS.items() if params[key]}
-        return cls(project=project, dataset=_check(P.BQ_DATASET, params["bigquery_dataset"], "bigquery_dataset"),
-                   location=_check(r"[A-Za-z0-9-]{1,64}", params["bigquery_location"], "bigquery_location"),
+        return cls(project=project, dataset=check_name(P.BQ_DATASET, params["bigquery_dataset"], "bigquery_dataset"),
+                   location=check_name(r"[A-Za-z0-9-]{1,64}", params["bigquery_location"], "bigquery_location"),
                    ga4_dataset=TableName.parse(params["ga4_dataset"], project, "ga4_dataset", dataset_only=True),
                    ga4_start_date=dates["ga4_start_date"], ga4_end_date=dates["ga4_end_date"], tables=tables,
                    maximum_bytes_billed=int(params["maximum_bytes_billed"]),
@@ -269,8 +269,8 @@ class BigQueryEngine:
         self.jobs: list[dict[str, Any]] = []  # one row per job: label, statement, bytes, seconds
         self._schemas: dict[str, list[str]] = {}  # table id -> its columns (read once, from metadata)
         self.job_log = job_log or (Path(os.environ[JOB_LOG_ENV]) if os.environ.get(JOB_LOG_ENV) else None)
-        _check(P.BQ_PROJECT, config.project, "bigquery_project")
-        _check(P.BQ_DATASET, config.dataset, "bigquery_dataset")
+        check_name(P.BQ_PROJECT, config.project, "bigquery_project")
+        check_name(P.BQ_DATASET, config.dataset, "bigquery_dataset")
         self._dataset_id = TableName(config.project, config.dataset).id()
         if create_dataset:
             self._ensure_dataset()
@@ -452,7 +452,9 @@ class BigQueryEngine:
 
     def promote(self, stage: str, name: str, drop_flag: str | None = None, layout: str = "") -> None:
         """Copy `stage`'s kept rows into table `name` with `layout` (PARTITION BY / CLUSTER BY), then drop `stage`."""
-        cols, keep = (f"* EXCEPT ({check_identifier(drop_flag)})", f"WHERE {drop_flag} IS NULL") if drop_flag else ("*", "")
+        cols, keep = ("*", "")
+        if drop_flag:
+            cols, keep = f"* EXCEPT ({check_identifier(drop_flag)})", f"WHERE {drop_flag} IS NULL"
         self.execute(f"CREATE OR REPLACE TABLE {self.relation(name)}{layout} AS SELECT {cols} FROM "
                      f"{self.relation(stage)} {keep}")
         self.execute(f"DROP TABLE {self.relation(stage)}")

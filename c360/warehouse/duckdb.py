@@ -45,7 +45,8 @@ class DuckDBEngine:
     @classmethod
     def from_params(cls, params: dict[str, Any], read_only: bool = False) -> "DuckDBEngine":
         """The warehouse file of `warehouse`, with `duckdb_memory_limit`."""
-        return cls(resolve(params["warehouse"]), read_only=read_only, memory_limit=params.get("duckdb_memory_limit", ""))
+        return cls(resolve(params["warehouse"]), read_only=read_only,
+                   memory_limit=params.get("duckdb_memory_limit", ""))
 
     @staticmethod
     def translate(sql: str) -> str:
