@@ -91,13 +91,13 @@ def test_every_engine_implements_the_engine_interface_with_its_signatures():
     # each method takes the same parameters (names and order)
     import inspect
 
-    from c360.warehouse import ENGINES
+    from c360.warehouse import engines
     from c360.warehouse.base import Engine
 
     members = sorted({name for name in dir(Engine) if not name.startswith("_")} | set(Engine.__annotations__))
     assert {"relation", "execute", "query", "promote", "temp_table", "supports_views", "keeps_model_state"} <= set(
         members)
-    for target, engine in ENGINES.items():
+    for target, engine in engines().items():
         assert engine.target == target
         for name in members:
             assert hasattr(engine, name), f"{engine.__name__} lacks {name}"

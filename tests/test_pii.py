@@ -131,11 +131,19 @@ def test_data_test_examples_are_masked_by_column():
 
 
 def test_data_test_error_message_holds_no_raw_value():
+    recorded = {}
+
     class Engine:  # one failing unique(email) test, on a raw address
         def query(self, sql):
             if "UNION ALL" in sql or sql.startswith("SELECT 0 AS i"):
                 return pd.DataFrame({"i": [0], "n": [1]})
             return pd.DataFrame({"value": ["jürgen.müller@acme.com"]})
+
+        def has_table(self, name):
+            return False
+
+        def write_frame(self, name, df):  # the results table (c360__data_tests) holds the masked example too
+            recorded[name] = df
 
     test = checks.DataTest("base__crm__contacts", "unique", "email", "error", "SELECT 1")
     original = checks.declared
@@ -146,6 +154,7 @@ def test_data_test_error_message_holds_no_raw_value():
     finally:
         checks.declared = original
     assert "j***@acme.com" in str(err.value) and "jürgen" not in str(err.value)
+    assert recorded["c360__data_tests"]["examples"].tolist() == ["j***@acme.com"]
 
 
 def test_header_escapes_every_value():

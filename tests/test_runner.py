@@ -53,7 +53,13 @@ def test_run_on_fixtures_writes_reports_manifest_and_warehouse(tmp_path):
     assert all(len(f["sha256"]) == 64 for f in manifest["inputs"])
     assert manifest["row_counts"]["base__ga4__events"] > 0
     assert [n["notebook"] for n in manifest["notebooks"]] == sorted(n["notebook"] for n in manifest["notebooks"])
+    # the data tests of every stage, reconciliations included, as the warehouse's c360__data_tests holds them
+    tests = manifest["data_tests"]
+    assert sorted(tests) == ["attribution", "base", "customer", "identity"]
+    assert all(t["tests"] == t["pass"] + t["warn"] and t["fail"] == 0 for t in tests.values()), tests
     con = duckdb.connect(str(tmp_path / "c360.duckdb"), read_only=True)
+    assert con.execute("SELECT COUNT(*) FROM c360__data_tests WHERE test LIKE 'reconciliation(%'").fetchone()[0] == 4
+    assert sum(t["tests"] for t in tests.values()) == con.execute("SELECT COUNT(*) FROM c360__data_tests").fetchone()[0]
     assert con.execute("SELECT COUNT(*) FROM base__ga4__events").fetchone()[0] == manifest["row_counts"]["base__ga4__events"]
     con.close()
     # no report shows a raw email or a full name of a fixture person

@@ -96,6 +96,32 @@ def _rows_balance(engine, layer: str, rows_read: dict[str, int]) -> dict:
             "failures": len(off), "examples": ", ".join(off[:3]), "status": "fail" if off else "pass"}
 
 
+RESULTS_TABLE = "c360__data_tests"  # the last result of every layer's data tests: what the run's manifest reports
+
+
+def _record(engine, layer: str, result: pd.DataFrame) -> None:
+    """Keep this layer's results in c360__data_tests, replacing the layer's previous ones (examples masked)."""
+    rows = result.assign(layer=layer)[["layer", "model", "test", "severity", "failures", "examples", "status"]]
+    if engine.has_table(RESULTS_TABLE):
+        previous = engine.query(f"SELECT layer, model, test, severity, failures, examples, status "
+                                f"FROM {engine.relation(RESULTS_TABLE)}")
+        rows = pd.concat([previous[previous["layer"] != layer], rows], ignore_index=True)
+    engine.write_frame(RESULTS_TABLE, rows.astype({"failures": "int64"}))
+
+
+def summary(engine) -> dict[str, dict[str, int]]:
+    """The last data-test results per layer: tests, and how many passed, warned and failed ({} before any)."""
+    if not engine.has_table(RESULTS_TABLE):
+        return {}
+    counts = engine.query(f"SELECT layer, status, COUNT(*) AS n FROM {engine.relation(RESULTS_TABLE)} GROUP BY 1, 2")
+    out: dict[str, dict[str, int]] = {}
+    for r in counts.itertuples():
+        layer = out.setdefault(r.layer, {"tests": 0, "pass": 0, "warn": 0, "fail": 0})
+        layer[r.status] = int(r.n)
+        layer["tests"] += int(r.n)
+    return {layer: out[layer] for layer in sorted(out)}
+
+
 def declared(layer: str) -> list[DataTest]:
     """The data tests declared for a layer."""
     path = SQL_DIR / layer / "_tests.yml"
@@ -129,6 +155,7 @@ def run(engine, layer: str, raise_on_error: bool = True, rows_read: dict[str, in
     if rows_read is not None:
         rows.append(_rows_balance(engine, layer, rows_read))
     result = pd.DataFrame(rows, columns=["model", "test", "severity", "failures", "examples", "status"])
+    _record(engine, layer, result)
     failed = result[result.status == "fail"]
     if raise_on_error and len(failed):
         lines = [f"{r.model}: {r.test} failed for {r.failures} value(s), e.g. {r.examples}"

@@ -28,8 +28,8 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
     `target` (None: no engine)."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     known = discover()
-    # the engine's class (without an engine: `target`'s; for analysis only, DuckDB's)
-    kind = type(engine) if engine is not None else engine_class(target or "duckdb")
+    # the engine's type (without an engine: `target`; for analysis only, DuckDB)
+    kind = engine.target if engine is not None else (target or "duckdb")
 
     def ref(name: str) -> str:
         if name not in known:

@@ -332,10 +332,13 @@ class DuckDBBackend:
         try:
             checksums = engine.checksums([n for n in engine.tables()
                                           if not n.startswith("_stage__") and n != "c360__run"])
+            from c360.dag import datatests
+
+            tests = datatests.summary(engine)
             engine.native("CREATE OR REPLACE TABLE c360__run AS SELECT ? AS run_id, now() AS built_at", [self.run_id])
             engine.native("CHECKPOINT")  # the file holds everything (no write-ahead log left): it is what publishes
             return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
-                    "warehouse": {"path": str(self.warehouse), "run_id": self.run_id}}
+                    "data_tests": tests, "warehouse": {"path": str(self.warehouse), "run_id": self.run_id}}
         finally:
             engine.close()
 
@@ -427,10 +430,13 @@ class BigQueryBackend:
     def stats(self) -> dict[str, Any]:
         """Row counts and content checksums of every table of the dataset (see BigQueryEngine.checksum; the checksum
         query counts the rows too), and the run's jobs with their bytes processed and billed."""
+        from c360.dag import datatests
+
         engine = self.engine()
         names = [n for n in engine.tables() if not n.startswith("_stage__")]
         checksums = engine.checksums(names)
         return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
+                "data_tests": datatests.summary(engine),
                 "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner"])}
 
     def publish(self, out_dir: Path) -> Path:

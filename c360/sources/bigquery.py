@@ -29,6 +29,7 @@ from c360.sources.contract import (
     csv_table,
 )
 from c360.sources.csv_files import load_csv
+from c360.sources.fingerprint import fingerprints
 from c360.sources.flatten import ga4_events_sql
 from c360.warehouse.base import check_identifier
 from c360.warehouse.bigquery import (
@@ -230,3 +231,13 @@ def read_seed(seed: str, source_root: Path | None = None) -> pd.DataFrame:
         return scratch.native(f"SELECT * FROM {spec.table} ORDER BY _line").df()
     finally:
         scratch.close()
+
+
+def inputs(params: dict[str, Any]) -> list[dict]:
+    """The run's inputs by their metadata (no query job): every source table and GA4 shard of the date range (id,
+    rows, bytes, last modified), then the seed files it uploads (sha256)."""
+    engine = BigQueryEngine.from_params(params, log=None, create_dataset=False)
+    try:
+        return [*source_tables(engine), *fingerprints(seed_files(engine))]
+    finally:
+        engine.close()

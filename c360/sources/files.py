@@ -8,12 +8,14 @@ run naming the file and line, or, with `on_bad_rows: quarantine`, its bad rows a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from c360.paths import SEEDS_DIR, display
+from c360.paths import SEEDS_DIR, display, resolve
 from c360.sources.contract import CSV_TABLES, LOADED_FILES, BadInputError, LoadReport
 from c360.sources.csv_files import csv_reading, load_csv, loaded_files
-from c360.sources.fingerprint import file_sha256
+from c360.sources.fingerprint import file_sha256, fingerprints
 from c360.sources.ga4_files import ga4_shards, load_ga4, set_aside_rows
+from c360.warehouse.base import check_identifier
 from c360.warehouse.duckdb import DuckDBEngine
 
 
@@ -91,3 +93,26 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
         engine.native("INSERT INTO c360__quarantine VALUES (?, ?, ?, ?)",
                       [q["file"], q["table"], q["reason"], q["rows"]])
     return report
+
+
+# -- the reader interface (c360.sources): the same functions as c360.sources.bigquery's
+def prepare(engine: DuckDBEngine, params: dict[str, Any]) -> LoadReport:
+    """Load the files under source_root (load_sources, with the run's on_bad_rows, full_refresh, lookback_days)."""
+    return load_sources(engine, resolve(params["source_root"]), params.get("on_bad_rows", "fail"),
+                        full_refresh=bool(params.get("full_refresh", False)),
+                        lookback_days=params.get("lookback_days", 3))
+
+
+def relation(engine: DuckDBEngine, system: str, table: str) -> str:
+    """A loaded source table: src__<system>__<table>."""
+    return engine.relation(f"src__{check_identifier(system)}__{check_identifier(table)}")
+
+
+def ga4_events(export: str) -> str:
+    """The loader stored the flattened rows (c360.sources.ga4_files): `{{ ga4_events() }}` is the table itself."""
+    return export
+
+
+def inputs(params: dict[str, Any]) -> list[dict]:
+    """Every source file of source_root, fingerprinted (sha256; c360.sources.fingerprint)."""
+    return fingerprints(preflight(resolve(params["source_root"])))

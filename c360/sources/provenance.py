@@ -7,13 +7,8 @@ import subprocess
 from importlib import metadata
 from typing import Any
 
-from c360.paths import PROJ_ROOT, resolve
-from c360.sources import bigquery
-from c360.sources.files import preflight
+from c360.paths import PROJ_ROOT
 from c360.sources.fingerprint import combined, fingerprints, summary  # noqa: F401  (what reports show)
-from c360.warehouse import engine_class
-from c360.warehouse.bigquery import BigQueryEngine
-from c360.warehouse.duckdb import DuckDBEngine
 
 
 def code_version() -> dict:
@@ -45,21 +40,6 @@ def inputs(params: dict[str, Any]) -> list[dict]:
         BadInputError: the source tree breaks the data contract, or no GA4 shard is in the date range.
         ParamError: a BigQuery source table or dataset does not exist.
     """
-    return _INPUTS[engine_class(params.get("backend", "duckdb"))](params)
+    from c360 import sources  # the readers: pandas and the engines, imported when a run needs its inputs
 
-
-def _files(params: dict[str, Any]) -> list[dict]:
-    return fingerprints(preflight(resolve(params["source_root"])))
-
-
-def _tables(params: dict[str, Any]) -> list[dict]:
-    engine = BigQueryEngine.from_params(params, log=None, create_dataset=False)
-    try:
-        return [*bigquery.source_tables(engine), *fingerprints(bigquery.seed_files(engine))]
-    finally:
-        engine.close()
-
-
-_INPUTS = {DuckDBEngine: _files, BigQueryEngine: _tables}  # by engine: before any connection is opened
-
-
+    return sources.inputs(params)
