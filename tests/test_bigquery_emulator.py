@@ -38,7 +38,7 @@ from c360 import warehouse as engines
 from c360 import params as P
 from c360.steps.identity import ITERATIONS_TABLE
 from c360.paths import PROJ_ROOT, resolve
-from c360.run.runner import notebooks
+from c360.run.notebooks import notebooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.bigquery_emulator]
 

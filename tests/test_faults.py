@@ -9,8 +9,8 @@ import contextlib
 import errno
 import json
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,8 +20,8 @@ import duckdb
 import pytest
 
 from c360 import params as P
-from c360.run import runner
 from c360.paths import PROJ_ROOT
+from c360.run import backends, errors, notebooks, publish, runner
 
 pytestmark = pytest.mark.slow
 
@@ -70,13 +70,13 @@ def _latest_id(root: Path) -> str:
 
 def test_a_run_killed_between_the_warehouse_swap_and_latest_is_completed_by_the_next_run(root):
     warehouse, old = root / "c360.duckdb", _latest_id(root)
-    assert runner.check_published(warehouse, root / "reports" / "latest") == old
+    assert publish.check_published(warehouse, root / "reports" / "latest") == old
     killed = _run(root, "kill:publish:warehouse")
     assert killed.returncode == -9
-    new = runner.warehouse_run_id(warehouse)
+    new = publish.warehouse_run_id(warehouse)
     assert new != old and _latest_id(root) == old  # the warehouse is swapped, latest is not: they disagree
-    with pytest.raises(runner.WarehouseError, match=f"run {new}'s but .* shows run {old}"):
-        runner.check_published(warehouse, root / "reports" / "latest")
+    with pytest.raises(errors.WarehouseError, match=f"run {new}'s but .* shows run {old}"):
+        publish.check_published(warehouse, root / "reports" / "latest")
     manifest = json.loads((root / "reports" / new / "manifest.json").read_text())  # written before the swap
     assert manifest["warehouse"]["run_id"] == new and manifest["run_id"] == new
     assert json.loads((root / "c360.duckdb.publish").read_text())["run_id"] == new
@@ -84,7 +84,7 @@ def test_a_run_killed_between_the_warehouse_swap_and_latest_is_completed_by_the_
     assert nxt.returncode == 1, nxt.stderr[-3000:]
     assert f"completing the publish of run {new}" in nxt.stdout
     assert "taking over the lock of a run that died" in nxt.stdout
-    assert runner.check_published(warehouse, root / "reports" / "latest") == new
+    assert publish.check_published(warehouse, root / "reports" / "latest") == new
     assert not (root / "c360.duckdb.publish").exists() and not list(root.glob("c360.duckdb.run-*"))
 
 
@@ -93,10 +93,10 @@ def test_a_half_done_publish_whose_reports_are_gone_is_rolled_back(tmp_path, cap
     warehouse.write_bytes(b"previous")
     work.write_bytes(b"new")
     reports = tmp_path / "reports"
-    runner._write_journal(tmp_path / "c360.duckdb.publish", {
+    publish.write_journal(tmp_path / "c360.duckdb.publish", {
         "run_id": "r2", "partial": str(reports / "r2.partial"), "reports": str(reports / "r2"), "work": str(work),
         "warehouse": str(warehouse)})
-    runner._recover(warehouse)
+    publish.recover(warehouse)
     assert "rolling back the publish of run r2" in capsys.readouterr().out
     assert warehouse.read_bytes() == b"previous" and sorted(p.name for p in tmp_path.iterdir()) == ["c360.duckdb"]
 
@@ -138,11 +138,11 @@ def test_a_wal_left_beside_the_warehouse_is_checkpointed_before_the_copy_or_refu
 def test_a_working_copy_that_does_not_open_is_not_published(tmp_path):
     warehouse = tmp_path / "c360.duckdb"
     warehouse.write_bytes(b"")
-    backend = runner.DuckDBBackend(P.load(overrides=[f"warehouse={warehouse}"]))
+    backend = backends.DuckDBBackend(P.load(overrides=[f"warehouse={warehouse}"]))
     backend.run_id, backend.work = "r1", tmp_path / "c360.duckdb.run-r1"
     backend.work.write_bytes(b"not a duckdb file" * 1000)
     (tmp_path / "r1.partial").mkdir()
-    with pytest.raises(runner.WarehouseError, match=f"the warehouse {backend.work} does not open"):
+    with pytest.raises(errors.WarehouseError, match=f"the warehouse {backend.work} does not open"):
         backend.publish(tmp_path / "r1.partial")
     assert warehouse.read_bytes() == b"" and not backend.journal.exists() and not (tmp_path / "latest").exists()
 
@@ -159,7 +159,7 @@ def test_a_symlinked_warehouse_is_published_at_its_target(root):
     result = _run(root)
     assert result.returncode == 0, result.stderr[-3000:]
     assert link.is_symlink() and link.resolve() == target
-    assert runner.check_published(target, root / "reports" / "latest") == _latest_id(root)
+    assert publish.check_published(target, root / "reports" / "latest") == _latest_id(root)
     manifest = json.loads((root / "reports" / "latest" / "manifest.json").read_text())
     assert manifest["warehouse"]["path"] == str(target)
     assert not list(root.glob("store/real.duckdb.*")) and not list(root.glob("c360.duckdb.*"))
@@ -196,14 +196,14 @@ def test_the_lock_of_a_dead_run_is_taken_over_naming_it(tmp_path, capsys):
     warehouse = tmp_path / "c360.duckdb"
     pid = _dead_pid()
     (tmp_path / "c360.duckdb.lock").write_text(str(pid))
-    lock, fd = runner._lock(warehouse)
+    lock, fd = publish.acquire_lock(warehouse)
     try:
         assert f"taking over the lock of a run that died (pid {pid})" in capsys.readouterr().out
         assert lock.read_text() == str(os.getpid())
-        with pytest.raises(runner.RunInProgress, match=f"another run \\(pid {os.getpid()}\\)"):
-            runner._lock(warehouse)  # flock is per open file: a second one, even in this process, is refused
+        with pytest.raises(errors.RunInProgress, match=f"another run \\(pid {os.getpid()}\\)"):
+            publish.acquire_lock(warehouse)  # flock is per open file: a second one, even in this process, is refused
     finally:
-        runner._unlock(lock, fd)
+        publish.release_lock(lock, fd)
     assert not lock.exists()
 
 
@@ -233,8 +233,8 @@ def test_no_space_left_while_a_notebook_is_written_says_so_and_names_the_path(tm
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(papermill.engines, "write_ipynb", full_disk)
-    with pytest.raises(runner.DiskFull, match="no space left on device writing .*01_base_extraction.ipynb") as e:
+    with pytest.raises(errors.DiskFull, match="no space left on device writing .*01_base_extraction.ipynb") as e:
         runner.run(P.load(overrides=[f"warehouse={tmp_path / 'c360.duckdb'}"]), tmp_path / "reports")
     assert ".failed/" in str(e.value)
-    with pytest.raises(runner.DiskFull, match="truncated: no space left on device"):  # the same file, read back
-        runner._read_notebook(next((tmp_path / "reports").glob("*.failed/01_base_extraction.ipynb")))
+    with pytest.raises(errors.DiskFull, match="truncated: no space left on device"):  # the same file, read back
+        notebooks.read_notebook(next((tmp_path / "reports").glob("*.failed/01_base_extraction.ipynb")))

@@ -9,7 +9,7 @@ import pytest
 
 from c360.run.golden import parameterized_copy
 from c360.paths import PROJ_ROOT
-from c360.run.runner import notebooks
+from c360.run.notebooks import notebooks
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from c360 import params as P
-from c360.run.runner import declared_parameters, notebooks
+from c360.run.notebooks import declared_parameters, notebooks
 
 
 def test_defaults_validate():

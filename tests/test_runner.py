@@ -6,9 +6,9 @@ import json
 import os
 import re
 import signal
-import time
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -197,24 +197,24 @@ def test_a_run_killed_mid_model_loses_nothing_and_the_next_run_completes(tmp_pat
 def test_a_failure_for_lack_of_memory_says_which_parameter_to_raise(tmp_path):
     import nbformat
 
-    from c360.run.runner import _failed_cell
+    from c360.run.notebooks import failed_cell
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("build()")])
     nb.cells[1].outputs = [nbformat.v4.new_output("error", ename="OutOfMemoryException", traceback=[],
                                                   evalue="Out of Memory Error: could not allocate block of 256 KiB")]
     path = tmp_path / "01_x.ipynb"
     nbformat.write(nb, path)
-    message = _failed_cell(path)
+    message = failed_cell(path)
     assert message.startswith("cell 1 (OutOfMemoryException: Out of Memory Error")
     assert "duckdb_memory_limit" in message and "DUCKDB_MEMORY_LIMIT=" in message
     nb.cells[1].outputs[0]["evalue"] = "Binder Error: column x not found"
     nbformat.write(nb, path)
-    assert "duckdb_memory_limit" not in _failed_cell(path)
+    assert "duckdb_memory_limit" not in failed_cell(path)
 
 
 def test_a_run_that_fails_while_copying_the_warehouse_releases_it(tmp_path, monkeypatch):
     from c360 import params as P
-    from c360.run import runner
+    from c360.run import backends, runner
 
     warehouse = tmp_path / "c360.duckdb"
     warehouse.write_bytes(b"previous warehouse")
@@ -223,7 +223,7 @@ def test_a_run_that_fails_while_copying_the_warehouse_releases_it(tmp_path, monk
         Path(dst).write_bytes(b"half")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(runner.shutil, "copy2", full_disk)
+    monkeypatch.setattr(backends.shutil, "copy2", full_disk)
     with pytest.raises(OSError, match="No space left"):
         runner.run(P.load(overrides=[f"warehouse={warehouse}"]), tmp_path / "reports")
     assert warehouse.read_bytes() == b"previous warehouse"

@@ -16,7 +16,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 def _cmd_run(args) -> int:
     # only the runner before the run: it starts the first kernel at once, and every module imported before that
     # delays the whole run (c360.sources and c360.warehouse bring pandas and duckdb: about 0.5 s)
-    from c360.run import runner
+    from c360.run import errors, runner
 
     try:
         make_vars, params_file = args.make_vars or "", args.params
@@ -32,19 +32,19 @@ def _cmd_run(args) -> int:
     except P.ParamError as e:  # backend bigquery: a source table or dataset that does not exist
         print(f"c360: bad parameters: {e}", file=sys.stderr)
         return 2
-    except runner.RunInProgress as e:
+    except errors.RunInProgress as e:
         print(f"c360: {e}", file=sys.stderr)
         return 4
-    except runner.RunFailed as e:
+    except errors.RunFailed as e:
         print(f"c360: run failed: {e}", file=sys.stderr)
         print("c360: the previous warehouse and reports are unchanged.", file=sys.stderr)
         return 1
-    except runner.WarehouseError as e:  # a WAL that cannot be checkpointed, a publish that stopped half way
+    except errors.WarehouseError as e:  # a WAL that cannot be checkpointed, a publish that stopped half way
         print(f"c360: {e}", file=sys.stderr)
         return 1
     except Exception as e:
-        from c360.warehouse.bigquery import NoCredentials
         from c360.sources.contract import BadInputError
+        from c360.warehouse.bigquery import NoCredentials
 
         if isinstance(e, BadInputError):
             print(f"c360: bad input: {e}", file=sys.stderr)
@@ -161,14 +161,14 @@ def write_generated() -> list[Path]:
     import json
 
     from c360.paths import PROJ_ROOT
-    from c360.run import runner
+    from c360.run.notebooks import declared_parameters, notebooks
 
     changed = []
-    for nb in runner.notebooks():
+    for nb in notebooks():
         text = nb.read_text(encoding="utf-8")
         doc = json.loads(text)
         [cell] = [c for c in doc["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
-        cell["source"] = P.parameters_cell(runner.declared_parameters(nb)).splitlines(keepends=True)
+        cell["source"] = P.parameters_cell(declared_parameters(nb)).splitlines(keepends=True)
         if json.dumps(doc, indent=1, ensure_ascii=False) + "\n" != text:
             nb.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
             changed.append(nb)
@@ -184,11 +184,11 @@ def write_generated() -> list[Path]:
 def parameter_readers() -> dict[str, list[str]]:
     """Parameter name -> the notebooks (stems) whose parameters cell declares it (the BigQuery keys through the
     notebook's `bigquery` mapping)."""
-    from c360.run import runner
+    from c360.run.notebooks import declared_parameters, notebooks
 
     readers: dict[str, list[str]] = {}
-    for nb in runner.notebooks():
-        declared = runner.declared_parameters(nb)
+    for nb in notebooks():
+        declared = declared_parameters(nb)
         names = [*declared, *(P.BIGQUERY_KEYS if P.BIGQUERY_GROUP in declared else ())]
         for name in names:
             readers.setdefault(name, []).append(nb.stem)

@@ -14,7 +14,7 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from c360.paths import PROJ_ROOT
-from c360.run.runner import KERNEL, notebooks
+from c360.run.notebooks import KERNEL, notebooks
 
 INJECTED_TAG = "injected-parameters"  # papermill's tag on the cell it injects
 
