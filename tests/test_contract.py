@@ -60,3 +60,56 @@ def test_the_contract_does_not_import_the_bigquery_client():
     code = "import sys, c360.sources.contract, c360.sources.upload; print('google.cloud.bigquery' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _paths_the_flattening_reads() -> tuple[set[tuple[str, ...]], set[str]]:
+    """The export fields c360/sql/_ga4_events.sql reads, parsed from its SQL: every column path it names (an
+    event_params entry as ('event_params', 'value', 'int_value'), ...), and the RECORDs it reads whole (inside
+    the event fingerprint)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from c360.sources.flatten import ga4_events_sql
+
+    tree = sqlglot.parse_one(ga4_events_sql("export"), read="bigquery")
+    top = {f.name for f in contract.GA4_EXPORT}
+    paths, whole = set(), set()
+    for column in tree.find_all(exp.Column):
+        parts = tuple(p.name for p in column.parts)
+        if parts[0] == "p":  # the alias of UNNEST(event_params) in every ga4_param lookup
+            paths.add(("event_params", *parts[1:]))
+        elif parts[0] in top:
+            paths.add(parts)
+    for struct in tree.find_all(exp.Struct):  # STRUCT(event_timestamp, ..., privacy_info, device, geo)
+        whole |= {e.name for e in struct.expressions if isinstance(e, exp.Column) and e.name in top}
+    return paths, whole
+
+
+def _field_at(path: tuple[str, ...]) -> contract.Field | None:
+    fields, found = contract.GA4_EXPORT, None
+    for name in path:
+        found = next((f for f in fields if f.name == name), None)
+        if found is None:
+            return None
+        fields = found.fields
+    return found
+
+
+def test_the_flattening_reads_exactly_the_fields_the_contract_marks_read():
+    # c360/sql/_ga4_events.sql and GA4_EXPORT's read marks state the same fact twice: a field the SQL reads must be
+    # parsed by the loader (else DuckDB fails or reads NULL), and a field parsed must be read (else it is checked
+    # and stored for nothing)
+    paths, whole = _paths_the_flattening_reads()
+    assert ("collected_traffic_source", "manual_source") in paths and ("event_params", "value", "int_value") in paths
+    assert {"privacy_info", "collected_traffic_source", "device", "geo"} <= whole
+    unread = [".".join(p) for p in paths if _field_at(p) is None or not _field_at(p).read]
+    assert unread == [], f"read by _ga4_events.sql, not marked read in GA4_EXPORT: {unread}"
+    used_top = {p[0] for p in paths} | whole
+    for f in contract.GA4_EXPORT:
+        if not f.read:
+            continue
+        assert f.name in used_top, f"GA4_EXPORT marks {f.name} read; _ga4_events.sql does not read it"
+        if f.type == "RECORD" and f.name not in whole:  # read field by field: each sub-field read is named
+            named = {p[1] for p in paths if p[0] == f.name and len(p) > 1}
+            marked = {s.name for s in f.fields if s.read}
+            assert marked == named, f"{f.name}: marked read {sorted(marked)}, named in the SQL {sorted(named)}"

@@ -87,7 +87,7 @@ GA4_EXPORT: tuple[Field, ...] = (
     _read("geo", _R, _field("city"), _read("country"), *_strings("continent region sub_continent metro")),
     _field("app_info", _R, *_strings("id version install_store firebase_app_id install_source")),
     _read("traffic_source", _R, *_strings("name medium source", _read)),
-    *_strings("stream_id platform", _read),
+    _read("stream_id"), _field("platform"),
     _field("event_dimensions", _R, _field("hostname")),
     _field("items", _R, *_strings("item_id item_name item_category"), _field("price", _F),
            _field("quantity", _I), mode=_REPEATED),
