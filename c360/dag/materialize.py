@@ -22,6 +22,7 @@ from c360.dag.state import (
     is_intact,
     stored_definitions,
     stored_fingerprints,
+    write_pairs,
 )
 from c360.sources.contract import TOUCHED_DATES
 from c360.warehouse.base import check_identifier
@@ -30,17 +31,20 @@ AUDIT_TABLE = "c360__row_audit"
 
 TIMINGS_TABLE = "c360__model_runs"
 
+
 def _ensure_audit_table(engine) -> None:
     engine.execute(f"CREATE TABLE IF NOT EXISTS {engine.relation(AUDIT_TABLE)} "
                    "(model STRING, outcome STRING, row_count INT64, partition_key STRING)")
     if "partition_key" not in engine.columns(AUDIT_TABLE):  # a warehouse written by c360 before 0.1.0's increments
         engine.execute(f"ALTER TABLE {engine.relation(AUDIT_TABLE)} ADD COLUMN partition_key STRING")
 
+
 def is_incremental(engine, model: Model, params: dict[str, Any]) -> bool:
     """An incremental model is built incrementally when its table exists, the run is not a full refresh,
     and the loader recorded which event dates changed."""
     return (config_of(model, engine.target)["materialized"] == "incremental" and not params.get("full_refresh", False)
             and engine.has_table(model.name) and engine.has_table(TOUCHED_DATES) and not engine.is_view(model.name))
+
 
 def table_layout(cfg: dict) -> str:
     """The BigQuery table options of a model's `{{ config(partition_by=..., cluster_by=...) }}`: partitioned by
@@ -52,9 +56,11 @@ def table_layout(cfg: dict) -> str:
         layout += " CLUSTER BY " + ", ".join(check_identifier(c.strip()) for c in cfg["cluster_by"].split(","))
     return layout
 
+
 def _kept(audited: bool) -> tuple[str, str]:
     """The select list and WHERE clause of a model's kept rows, without `_drop_reason` (if it has one)."""
     return ("* EXCEPT (_drop_reason)", "WHERE _drop_reason IS NULL") if audited else ("*", "")
+
 
 def _record_outcomes(engine, model: Model, cfg: dict, audited: bool, rows: str) -> None:
     """Append to the row audit the rows of relation `rows`, counted per outcome (kept, or the drop reason) and
@@ -64,6 +70,7 @@ def _record_outcomes(engine, model: Model, cfg: dict, audited: bool, rows: str) 
     outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
     engine.execute(f"INSERT INTO {engine.relation(AUDIT_TABLE)} SELECT @model, {outcome}, COUNT(*), {part_key} "
                    f"FROM {rows} GROUP BY 2, 4", {"model": model.name})
+
 
 def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     """Build one model atomically; returns its name, kept rows, dropped rows and seconds.
@@ -124,6 +131,7 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     return {"model": model.name, "rows": rows, "dropped": dropped, "incremental": incremental,
             "seconds": round(time.perf_counter() - started, 3)}
 
+
 def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started: float) -> dict[str, Any]:
     """Build a view model (DuckDB): in one transaction, its helper tables (helper_table) are rebuilt, its
     audit rows counted from its SELECT, and the view replaced (a table of that name, from an earlier c360,
@@ -156,16 +164,19 @@ def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started
     return {"model": model.name, "rows": int(counts.get(True, 0)), "dropped": int(counts.get(False, 0)),
             "incremental": False, "seconds": round(time.perf_counter() - started, 3)}
 
+
 def _dropped(engine, name: str) -> int:
     """The rows the row audit records as dropped from model `name` (every reason)."""
     return int(engine.query(f"SELECT COALESCE(SUM(row_count), 0) AS n FROM {engine.relation(AUDIT_TABLE)} "
                             "WHERE model = @model AND outcome != 'kept'", {"model": name})["n"].iloc[0])
+
 
 def _kept_unchanged(engine, model: Model) -> dict[str, Any]:
     """The build result of a model kept as it was: its rows, and its dropped rows as the audit recorded them."""
     dropped = _dropped(engine, model.name) if engine.has_table(AUDIT_TABLE) else 0
     return {"model": model.name, "rows": engine.row_count(model.name), "dropped": dropped,
             "incremental": False, "seconds": 0.0}
+
 
 def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     """Build every model of a layer in dependency order.
@@ -204,22 +215,25 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     defined = {m.name: definition(engine, m, params) for m in layer_models
                if m.name in rebuild and config_of(m, engine.target)["materialized"] == "incremental"}
     redefined = {name for name, d in defined.items() if stored.get(name) != d}
-    # forgotten before any is rebuilt, remembered once all are (two statements, not two per model)
-    engine.native(f"DELETE FROM {STATE_TABLE} WHERE model IN (SELECT UNNEST(?))", [rebuild])
-    engine.native(f"DELETE FROM {DEFINITION_TABLE} WHERE model IN (SELECT UNNEST(?))", [sorted(defined)])
+    # forgotten before any is rebuilt, remembered once all are (one write each, not one per model)
+    state = {name: mark for name, mark in state.items() if name not in rebuild}
+    stored = {name: d for name, d in stored.items() if name not in defined}
+    if rebuild:
+        write_pairs(engine, STATE_TABLE, "fingerprint", state)
+    if defined:
+        write_pairs(engine, DEFINITION_TABLE, "definition", stored)
     results = [{**_kept_unchanged(engine, m), "unchanged": True} if m.name in keep
                else {**build_model(engine, m, {**params, "full_refresh": True} if m.name in redefined else params),
                      "unchanged": False} for m in layer_models]
-    done = [(name, marks[name]) for name in rebuild if marks[name] is not None]
+    done = {name: marks[name] for name in rebuild if marks[name] is not None}
     if done:
-        engine.native(f"INSERT INTO {STATE_TABLE} SELECT * FROM (SELECT UNNEST(?), UNNEST(?))",
-                      [[n for n, _ in done], [m for _, m in done]])
+        write_pairs(engine, STATE_TABLE, "fingerprint", {**state, **done})
     if defined:
-        engine.native(f"INSERT INTO {DEFINITION_TABLE} SELECT * FROM (SELECT UNNEST(?), UNNEST(?))",
-                      [sorted(defined), [defined[n] for n in sorted(defined)]])
+        write_pairs(engine, DEFINITION_TABLE, "definition", {**stored, **defined})
     built = pd.DataFrame(results)
     _record_timings(engine, layer, built)
     return built
+
 
 def _record_timings(engine, layer: str, built: pd.DataFrame) -> None:
     """Keep the last build of each layer in c360__model_runs (what `make bench` reports per model)."""
@@ -228,6 +242,7 @@ def _record_timings(engine, layer: str, built: pd.DataFrame) -> None:
         previous = engine.query(f"SELECT layer, model, `rows`, seconds FROM {engine.relation(TIMINGS_TABLE)}")
         runs = pd.concat([previous[previous["layer"] != layer], runs], ignore_index=True)
     engine.write_frame(TIMINGS_TABLE, runs)
+
 
 def row_accounting(engine, rows_read: dict[str, int] | None = None, layer: str | None = None) -> pd.DataFrame:
     """Per model (of `layer`, or all): rows in, kept, dropped by reason, and (given rows read per source table)

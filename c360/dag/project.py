@@ -16,6 +16,7 @@ from c360.paths import SQL_DIR
 
 LAYERS = ("base", "identity", "customer", "attribution")
 
+
 @dataclass(frozen=True)
 class Model:
     """One model: a SQL file, or a Python step (for iterative work such as connected components)."""
@@ -44,6 +45,7 @@ class Model:
         return "\n".join(lines)
 
 _PY_STEPS: dict[str, Model] = {}
+
 
 def python_model(name: str, layer: str, refs: tuple[str, ...], params: tuple[str, ...] = ()):
     """Register `fn(engine, params)` as the model `name`; it must write table `name` (atomically). `refs`: the

@@ -69,12 +69,14 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
     env.globals.update(macros())
     return env
 
+
 def config_of(model: Model, target: str | None = None) -> dict:
     """The model's `{{ config(...) }}` on engine `target` (its name: a config may depend on `target.type`):
     materialized (table | incremental | view), strategy (insert_overwrite with partition_by; merge with
     unique_key and an optional delete_where for target rows to drop as well)."""
     found = dict(_analyze(model.template, target)[2]) if model.fn is None else {}
     return {"materialized": "table", **found}
+
 
 def compiled(name: str, target: str, incremental: bool = False) -> tuple[str, dict[str, str]]:
     """Model `name`'s SQL as engine `target` ('duckdb' or 'bigquery') runs it, with bare relation names, and the
@@ -88,9 +90,11 @@ def compiled(name: str, target: str, incremental: bool = False) -> tuple[str, di
     translate = engine_class(target).translate
     return translate(sql), {h: translate(q) for h, q in helpers.items()}
 
+
 def render(model: Model, engine, incremental: bool = False) -> str:
     """The model's SQL with ref() and source() resolved for `engine` (its incremental form when asked)."""
     return render_with_helpers(model, engine, incremental)[0]
+
 
 def render_with_helpers(model: Model, engine, incremental: bool = False, target: str | None = None
             ) -> tuple[str, dict[str, str]]:
@@ -100,6 +104,7 @@ def render_with_helpers(model: Model, engine, incremental: bool = False, target:
     sql = _jinja(engine, incremental=incremental, this=model.name, helpers=helpers, target=target).from_string(
         model.template).render()
     return sql, helpers
+
 
 @lru_cache(maxsize=256)
 def _analyze(template: str, target: str | None = None) -> tuple[frozenset, frozenset, tuple]:
@@ -111,13 +116,16 @@ def _analyze(template: str, target: str | None = None) -> tuple[frozenset, froze
     _jinja(None, refs, srcs, config, target=target).from_string(template).render()
     return frozenset(refs), frozenset(srcs), tuple(sorted(config.items()))
 
+
 def dependencies(model: Model) -> set[str]:
     """The models `model` refers to."""
     return set(model.refs) if model.fn is not None else set(_analyze(model.template)[0])
 
+
 def sources_of(model: Model) -> set[str]:
     """The loaded source tables `model` reads."""
     return set() if model.fn is not None else set(_analyze(model.template)[1])
+
 
 def plan(layer: str) -> list[Model]:
     """The models of one layer, in an order where each comes after the models it refers to."""

@@ -10,6 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+import pandas as pd
+
 from c360.dag.project import Model
 from c360.dag.render import config_of, dependencies, render_with_helpers, sources_of
 from c360.warehouse import dialect
@@ -18,6 +20,7 @@ STATE_TABLE = "c360__model_state"  # DuckDB: each model's fingerprint as of its 
 
 # DuckDB: each incremental model's definition (its SQL and parameter values) as of its last build (see build)
 DEFINITION_TABLE = "c360__model_definitions"
+
 
 @lru_cache(maxsize=1)
 def _builder_version() -> str:
@@ -32,6 +35,7 @@ def _builder_version() -> str:
         h.update((package / module).read_bytes())
     return h.hexdigest()
 
+
 def _step_code(fn: Callable) -> str:
     """The source of a Python step's module and of every c360 module it uses, directly or through another."""
     todo, seen = [sys.modules[fn.__module__]], {}
@@ -45,6 +49,7 @@ def _step_code(fn: Callable) -> str:
             if used is not None and used.__name__.split(".")[0] == "c360" and used.__name__ not in seen:
                 todo.append(used)
     return "".join(f"# {name}\n{seen[name]}" for name in sorted(seen))
+
 
 def fingerprint(engine, model: Model, params: dict[str, Any], inputs: dict[str, str]) -> str | None:
     """What the model's table is a function of: its SQL as DuckDB runs it (helper tables included) or its Python
@@ -70,6 +75,7 @@ def fingerprint(engine, model: Model, params: dict[str, Any], inputs: dict[str, 
         h.update(f"{name}={inputs[name]}\n".encode())
     return h.hexdigest()
 
+
 def definition(engine, model: Model, params: dict[str, Any]) -> str:
     """What an incremental model's rows are a function of besides its input rows: its SQL as DuckDB runs it
     (helper tables included) and the values of the parameters it reads (`@name`). When it is not the one of the
@@ -84,17 +90,30 @@ def definition(engine, model: Model, params: dict[str, Any]) -> str:
     h.update(repr(sorted(used.items())).encode())
     return h.hexdigest()
 
+
 def stored_definitions(engine) -> dict[str, str]:
-    if not engine.has_table(DEFINITION_TABLE):
-        engine.native(f"CREATE TABLE {DEFINITION_TABLE} (model VARCHAR, definition VARCHAR)")
-        return {}
-    return dict(engine.native(f"SELECT model, definition FROM {DEFINITION_TABLE}").fetchall())
+    """Each incremental model's definition as of its last build (c360__model_definitions)."""
+    return _read_pairs(engine, DEFINITION_TABLE, "definition")
+
 
 def stored_fingerprints(engine) -> dict[str, str]:
-    if not engine.has_table(STATE_TABLE):
-        engine.native(f"CREATE TABLE {STATE_TABLE} (model VARCHAR, fingerprint VARCHAR)")
+    """Each model's fingerprint as of its last build (c360__model_state)."""
+    return _read_pairs(engine, STATE_TABLE, "fingerprint")
+
+
+def _read_pairs(engine, table: str, column: str) -> dict[str, str]:
+    if not engine.has_table(table):
         return {}
-    return dict(engine.native(f"SELECT model, fingerprint FROM {STATE_TABLE}").fetchall())
+    frame = engine.query(f"SELECT model, {column} FROM {engine.relation(table)}")
+    return dict(zip(frame["model"], frame[column]))
+
+
+def write_pairs(engine, table: str, column: str, pairs: dict[str, str]) -> None:
+    """Replace `table` (model, `column`) with `pairs`, atomically (engine.write_frame: a few dozen rows)."""
+    names = sorted(pairs)
+    engine.write_frame(table, pd.DataFrame({"model": pd.Series(names, dtype="object"),
+                                            column: pd.Series([pairs[n] for n in names], dtype="object")}))
+
 
 def is_intact(engine, model: Model) -> bool:
     """The model's relation is there as its materialization makes it (a view with its helper tables, or a

@@ -56,6 +56,7 @@ __all__ = ["DISTRIBUTIONS", "ENRICH_TAG", "FORMATS", "PAID", "Enrichment", "Worl
 # Entry point
 # ---------------------------------------------------------------------------------------------------------
 
+
 def generate(out: Path, persons: int, days: int, seed: int, fmt: str = "jsonl.gz",
              start: date = date(2024, 3, 1), currencies="USD") -> dict:
     """Write a synthetic source root that follows the data contract.

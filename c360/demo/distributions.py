@@ -234,6 +234,7 @@ DISTRIBUTIONS = (  # (what, distribution): the table `python -m c360 synth --hel
 # Sampling helpers.
 # ---------------------------------------------------------------------------------------------------------
 
+
 def probs(weights) -> np.ndarray:
     w = np.asarray(weights, dtype=float)
     return w / w.sum()

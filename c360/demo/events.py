@@ -25,6 +25,7 @@ from .world import COOKIELESS_PROFILES, Lookups, World
 # GA4 events, one day at a time.
 # ---------------------------------------------------------------------------------------------------------
 
+
 def _session_tags(w: World, kind: np.ndarray, style: np.ndarray, start: np.ndarray, sid_key: np.ndarray):
     """Per session: collected_traffic_source fields, event_params fields and the landing query string."""
     S = len(kind)

@@ -57,6 +57,7 @@ def _typed(emails: list[str], codes: np.ndarray) -> list[str]:
 # The world: people, companies, devices, sessions, forms, CRM, product users, deals, fx rates.
 # ---------------------------------------------------------------------------------------------------------
 
+
 class World:
     """Everything decided up front (arrays of people, devices, sessions); events are derived day by day."""
 

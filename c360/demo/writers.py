@@ -35,6 +35,7 @@ CHUNK_ROWS = 50_000  # rows formatted and handed to the writer thread at a time
 # Files other than GA4: CRM, product users, ad spend, fx rates, email domains.
 # ---------------------------------------------------------------------------------------------------------
 
+
 def csv_field(v) -> str:
     """One CSV field as the data contract's files write it: empty for None, quoted only when it must be
     (a comma, quote or line break, or surrounding spaces, which must survive the reader)."""
@@ -148,6 +149,7 @@ def _write_ad_spend(w: World, out: Path) -> int:
 # ---------------------------------------------------------------------------------------------------------
 # GA4 shards: each day's rows as JSON lines or an arrow table, written by a writer thread.
 # ---------------------------------------------------------------------------------------------------------
+
 
 def _concat(a: dict, b: dict) -> dict:
     return {k: np.concatenate([a[k], b[k]]) for k in a}

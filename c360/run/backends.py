@@ -122,6 +122,7 @@ class DuckDBBackend:
             release_lock(*self.lock)
             self.lock = None
 
+
 class BigQueryBackend:
     """A BigQuery dataset. The notebooks write to it directly: each model is published with CREATE OR REPLACE
     TABLE, which BigQuery applies atomically, so a reader sees a model's previous table or its new one, never half
@@ -210,6 +211,7 @@ class BigQueryBackend:
             self._engine.close()
 
 BACKENDS = {"duckdb": DuckDBBackend, "bigquery": BigQueryBackend}
+
 
 def job_summary(jobs_dir: Path, parts: list[str]) -> dict[str, Any]:
     """The run's BigQuery jobs from its job log (jobs_dir/<part>.jsonl, in the order of `parts`): each job with the

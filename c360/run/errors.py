@@ -9,14 +9,18 @@ from pathlib import Path
 class RunFailed(RuntimeError):
     """A notebook failed; the message names the notebook and the cell."""
 
+
 class DiskFull(RunFailed):
     """No space left on device while a notebook, its report or the manifest was written; the message names it."""
+
 
 class WarehouseError(RuntimeError):
     """The warehouse file cannot be copied or published as it is; the message names the file."""
 
+
 class RunInProgress(RuntimeError):
     """Another run holds the warehouse."""
+
 
 @contextlib.contextmanager
 def disk_full_named(path: Path):

@@ -10,6 +10,7 @@ from c360.run.errors import DiskFull, disk_full_named
 
 KERNEL = "python3"
 
+
 def read_notebook(path: Path):
     """An executed notebook; one cut short (a write stopped by a full disk) raises DiskFull naming it."""
     import nbformat
@@ -20,15 +21,18 @@ def read_notebook(path: Path):
         free = shutil.disk_usage(path.parent).free // 2**20
         raise DiskFull(f"{path} is truncated: no space left on device? ({free} MiB free there)") from None
 
+
 def notebooks() -> list[Path]:
     """The pipeline's notebooks, in order (NN_name.ipynb)."""
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
 
 def declared_parameters(notebook: Path) -> list[str]:
     """The names a notebook's `parameters` cell declares."""
     import papermill as pm  # about 1 s to import: the runner starts the first kernel before (see run)
 
     return list(pm.inspect_notebook(str(notebook)).keys())
+
 
 def render_html(ipynb: Path) -> Path:
     from nbconvert import HTMLExporter
@@ -40,6 +44,7 @@ def render_html(ipynb: Path) -> Path:
         html.write_text(body, encoding="utf-8")
     return html
 
+
 def failed_cell(nb_path: Path) -> str:
     nb = read_notebook(nb_path)
     for i, cell in enumerate(nb.cells):
@@ -47,6 +52,7 @@ def failed_cell(nb_path: Path) -> str:
             if out.get("output_type") == "error":
                 return f"cell {i} ({out.get('ename')}: {out.get('evalue')}){hint(out.get('evalue') or '')}"
     return "an unknown cell"
+
 
 def hint(error: str) -> str:
     """What to do about an error a user can fix with a parameter."""

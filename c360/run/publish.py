@@ -19,6 +19,7 @@ from c360.run.errors import RunInProgress, WarehouseError
 
 PID_FILE = ".pid"  # in a running run's report folder: its process id (see clear_dead_partials)
 
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -28,6 +29,7 @@ def _alive(pid: int) -> bool:
         pass
     return True
 
+
 def _holder(lock: Path) -> str:
     """The lock holder as its file names it (the holder writes its pid just after taking the lock)."""
     for _ in range(20):
@@ -36,6 +38,7 @@ def _holder(lock: Path) -> str:
                 return f"pid {pid}"
         time.sleep(0.05)
     return "pid unknown"
+
 
 def acquire_lock(warehouse: Path) -> tuple[Path, int]:
     """Take the warehouse for this run: an exclusive flock on <warehouse>.lock, held until `release_lock` (the kernel
@@ -60,9 +63,11 @@ def acquire_lock(warehouse: Path) -> tuple[Path, int]:
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     return lock, fd
 
+
 def release_lock(lock: Path, fd: int) -> None:
     lock.unlink(missing_ok=True)  # while still held: a run that opened the old file sees it gone (see acquire_lock)
     os.close(fd)
+
 
 def clear_dead_partials(reports_root: Path) -> None:
     """Rename the report folders of runs that died mid-run (<run_id>.partial whose process is gone) to .failed."""
@@ -76,6 +81,7 @@ def clear_dead_partials(reports_root: Path) -> None:
             with contextlib.suppress(OSError):
                 folder.rename(failed)
                 print(f"[c360] a run that died left {folder.name}: renamed {failed.name}", flush=True)
+
 
 def warehouse_run_id(path: Path) -> str | None:
     """The run that built the warehouse file (its c360__run table; None before runs recorded it). Opens it
@@ -93,6 +99,7 @@ def warehouse_run_id(path: Path) -> str | None:
     finally:
         con.close()
 
+
 def check_published(warehouse: Path, latest: Path) -> str:
     """The run id the published warehouse and reports/latest share; raises WarehouseError if they belong to
     different runs or the warehouse does not open."""
@@ -101,6 +108,7 @@ def check_published(warehouse: Path, latest: Path) -> str:
     if built != reported:
         raise WarehouseError(f"the warehouse {warehouse} is run {built}'s but {latest} shows run {reported}")
     return built
+
 
 def checkpoint_wal(path: Path) -> None:
     """Fold a committed write-ahead log left beside the warehouse (a session that died before its checkpoint) into
@@ -122,12 +130,14 @@ def checkpoint_wal(path: Path) -> None:
         if wal.exists():
             raise WarehouseError(f"{wal} is still there after a checkpoint of {base}; remove it to drop its changes")
 
+
 def switch_latest(folder: Path) -> None:
     """Point reports/latest (beside `folder`) at `folder`, atomically."""
     tmp = folder.parent / f".latest-{folder.name}"
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(folder.name)
     os.replace(tmp, folder.parent / "latest")
+
 
 def write_journal(journal: Path, entry: dict[str, str]) -> None:
     tmp = journal.with_name(journal.name + ".tmp")
@@ -136,6 +146,7 @@ def write_journal(journal: Path, entry: dict[str, str]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, journal)
+
 
 def complete_publish(journal: Path) -> None:
     """Do what the journal says, each step skipped if done (a killed run's journal is completed by the next run):
@@ -152,6 +163,7 @@ def complete_publish(journal: Path) -> None:
     switch_latest(final)
     check_published(warehouse, final.parent / "latest")
     journal.unlink()
+
 
 def recover(warehouse: Path) -> None:
     """Finish the publish a killed run left half done (its journal), or undo it when its reports are gone."""

@@ -29,6 +29,7 @@ def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
     return now.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid() % 10000:04d}"
 
+
 def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> float:
     """Run one notebook, with the parameters it declares, on kernel `km` (started ahead, c360.run.kernels); hand the
     executed notebook to `render` (HTML, in the background). Returns its seconds."""
@@ -49,6 +50,7 @@ def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> flo
     seconds = round(time.time() - t0, 2)
     print(f" ok ({seconds:.1f} s)", flush=True)
     return seconds
+
 
 def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend, ahead: kernels.Ahead
                  ) -> tuple[list, dict[str, Any]]:
@@ -76,6 +78,7 @@ def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend
         for job in rendered:
             job.result()
     return timings, stats
+
 
 def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
     """Execute every notebook with its declared parameters; return the run's report folder.
@@ -133,12 +136,14 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
             _keep_failed(e, out_dir, reports_root / f"{run_id}.failed", prepared, created)
         raise
 
+
 def _write_manifest(out_dir: Path, manifest: dict[str, Any], started: float) -> None:
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest["seconds"] = round(time.time() - started, 2)
     with disk_full_named(out_dir / "manifest.json"):
         (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     (out_dir / PID_FILE).unlink()
+
 
 def _keep_failed(error: BaseException, out_dir: Path, failed: Path, prepared: bool, created: list[Path]) -> None:
     """After a failure: a run that prepared keeps its folder as <run_id>.failed (the error's paths follow it); one

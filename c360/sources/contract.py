@@ -229,6 +229,7 @@ class LoadReport:
 EMAIL_COLUMNS = ("email",)  # normalised (NFKC) as they are loaded
 PEOPLE_TABLES = ("src__crm__contacts", "src__crm__form_submissions", "src__product__users")  # values masked in errors
 
+
 def csv_table(table: str) -> CsvTable | None:
     """The contract's CSV table loaded as `table` (src__<system>__<name>), or None."""
     return next((s for s in CSV_TABLES if s.table == table), None)

@@ -47,8 +47,10 @@ def _csv_header(path: Path) -> list[str]:
                                 f"{names.index(name) + 1} and {i + 1})")
     return [c or f"_unnamed_{i + 1}" for i, c in enumerate(names)]
 
+
 def _nfkc(text: str | None) -> str | None:
     return None if text is None else unicodedata.normalize("NFKC", text)
+
 
 def load_csv(engine: DuckDBEngine, path: Path, spec: CsvTable, on_bad_rows: str, report: LoadReport) -> None:
     """Load one CSV as typed columns; a missing column, an empty key, an unparseable value, a NUL byte or a row
@@ -148,6 +150,7 @@ def _masked_problem(problem: str, personal: bool = False) -> str:
         value = masked if masked != value else value[:1] + "***"
     return str(mask_text(head + sep + value))[:200]
 
+
 def csv_reading(spec: CsvTable, on_bad_rows: str) -> str:
     """How a CSV file is read: its contract (columns, types, keys), on_bad_rows, and the source of the loader and
     of the contract it reads (the money pattern, the email columns)."""
@@ -155,6 +158,7 @@ def csv_reading(spec: CsvTable, on_bad_rows: str) -> str:
     for module in (Path(__file__), Path(__file__).with_name("contract.py")):
         h.update(module.read_bytes())
     return h.hexdigest()[:16]
+
 
 def loaded_files(engine: DuckDBEngine) -> dict[tuple[str, str], tuple[str, str]]:
     """(file, table) -> (sha256, reading) of the CSV files the tables hold, as the last load recorded them."""

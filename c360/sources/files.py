@@ -32,6 +32,7 @@ def preflight(source_root: Path) -> list[Path]:
             raise BadInputError(f"{display(path)}: required file not found")
     return files
 
+
 def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fail", full_refresh: bool = False,
                  lookback_days: int = 3) -> LoadReport:
     """Load the whole source tree into src__* tables (and the project's email-domain seed when absent).

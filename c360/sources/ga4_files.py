@@ -65,8 +65,10 @@ def ga4_shards(source_root: Path) -> list[Path]:
         seen[suffix] = path
     return shards
 
+
 def _json_columns_literal() -> str:
     return "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(v)}" for k, v in GA4_COLUMNS.items()) + "}"
+
 
 def _suffix_expr(col: str) -> str:
     """The `_TABLE_SUFFIX` of a shard's path (its file name's, whatever the folders are called)."""
@@ -82,11 +84,13 @@ LOSSY_ID = "c360:lossy-number"
 
 _NUMERIC_ID = re.compile(rb'("(?:' + "|".join(ID_COLUMNS).encode() + rb')"\s*:\s*)(-?[0-9][0-9.eE+-]*)')
 
+
 def _id_select(col: str) -> str:
     return (f"CASE WHEN {col} IS NULL OR json_type({col}) = 'NULL' THEN NULL "
             f"WHEN json_type({col}) = 'VARCHAR' THEN {col} ->> '$' "
             f"WHEN json_type({col}) IN ('DOUBLE', 'HUGEINT') THEN {_sql_str(LOSSY_ID)} "
             f"ELSE CAST({col} AS VARCHAR) END AS {col}")
+
 
 def _ga4_select(shards: list[Path], lenient: bool, exact_ids: bool = False) -> str:
     parts = []
@@ -104,12 +108,14 @@ def _ga4_select(shards: list[Path], lenient: bool, exact_ids: bool = False) -> s
         parts.append(_parquet_select(path))
     return " UNION ALL BY NAME ".join(parts)
 
+
 def _parquet_select(path: Path) -> str:
     import pyarrow.parquet as pq
 
     present = set(pq.read_schema(path).names)
     cols = [f"CAST({c} AS {t}) AS {c}" if c in present else f"CAST(NULL AS {t}) AS {c}" for c, t in GA4_COLUMNS.items()]
     return f"SELECT {', '.join(cols)}, {_sql_str(str(path))} AS _source_file FROM read_parquet({_sql_str(str(path))})"
+
 
 def _bad_json_line(path: Path, required: tuple[str, ...]) -> tuple[int, str] | None:
     """The first line of a JSONL shard that is not a UTF-8 JSON object with every required field, well-formed
@@ -157,10 +163,12 @@ def _bad_json_line(path: Path, required: tuple[str, ...]) -> tuple[int, str] | N
                                 f"from event_date {row['event_date']}: GA4 writes microseconds (milliseconds?)")
     return None
 
+
 def _shown(value: object) -> str:
     """A bad value as an error message shows it: emails and client ids masked (c360.pii), then cut to 40
     characters (masked first, so a long address cannot lose its @ to the cut and slip through)."""
     return str(mask_text(str(value)))[:40]
+
 
 def _shape_problem(row: dict) -> str | None:
     """What DuckDB would refuse in a parsed event's known fields (GA4_COLUMNS): a record that is not a JSON object,
@@ -192,12 +200,14 @@ def _shape_problem(row: dict) -> str | None:
 
 _MIN_MICROS, _MAX_MICROS = -62135596800000000, 253402300799999999  # BigQuery's TIMESTAMP range, in microseconds
 
+
 def _is_date(yyyymmdd: str) -> bool:
     try:
         datetime.strptime(yyyymmdd, "%Y%m%d")
         return True
     except ValueError:
         return False
+
 
 def _shard_date(path: Path) -> date:
     return datetime.strptime(SHARD.match(path.name)["date"], "%Y%m%d").date()
@@ -220,10 +230,12 @@ BAD_EVENT = (
     f"WHEN abs(date_diff('day', event_date, CAST(event_timestamp AS DATE))) > {TIMESTAMP_DRIFT_DAYS} "
     f"THEN 'event_timestamp more than {TIMESTAMP_DRIFT_DAYS} days from event_date (milliseconds?)' END")
 
+
 def shard_suffix(path: Path | str) -> str:
     """A shard file's `_TABLE_SUFFIX` (`20240301`, `intraday_20240301`): the name of its BigQuery table."""
     m = SHARD.match(Path(path).name)
     return f"{m['intraday'] or ''}{m['date']}"
+
 
 def ga4_export_select(shards: list[Path], lenient: bool = False, exact_ids: bool = False) -> str:
     """DuckDB SQL reading `shards` as the export's nested rows with their `_TABLE_SUFFIX` (explicit schema).
@@ -231,16 +243,19 @@ def ga4_export_select(shards: list[Path], lenient: bool = False, exact_ids: bool
     return (f"SELECT * EXCLUDE (_source_file), {_suffix_expr('_source_file')} AS _TABLE_SUFFIX "
             f"FROM ({_ga4_select(shards, lenient, exact_ids)})")
 
+
 @lru_cache(maxsize=1)
 def _flattened_ga4_sql() -> str:
     """The flattening base__ga4__events reads (c360/sql/_ga4_events.sql) as DuckDB SQL over `_ga4_export`."""
     return dialect.to_duckdb(ga4_events_sql("_ga4_export"))
+
 
 def flattening_version() -> str:
     """A hash of the flattening the loader runs (its DuckDB SQL). Rows flattened by another version (an older
     c360, or the nested rows c360 stored before it flattened at load) are not mixed with new ones: a change
     reloads every shard."""
     return hashlib.sha256(_flattened_ga4_sql().encode()).hexdigest()[:16]
+
 
 def _stored_flattening(engine: DuckDBEngine) -> str | None:
     """The flattening version of the rows in src__ga4__events (None: no table, or written before versions)."""
@@ -249,6 +264,7 @@ def _stored_flattening(engine: DuckDBEngine) -> str | None:
         return None
     found = engine.native(f"SELECT DISTINCT flattening FROM {LOADED_SHARDS}").fetchall()
     return found[0][0] if len(found) == 1 else None
+
 
 def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, report: LoadReport,
                    create: bool) -> None:
@@ -287,6 +303,7 @@ def _insert_shards(engine: DuckDBEngine, shards: list[Path], on_bad_rows: str, r
         report.quarantined.append({"file": display(by_suffix[suffix]), "table": "src__ga4__events",
                                    "reason": reason, "rows": n})
 
+
 def _flatten_into(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat: str, into: str,
                   originals: dict[Path, Path] | None = None) -> None:
     """Run `into` (CREATE ... AS / INSERT ... BY NAME) over the flattening of `shards`; a failure is a
@@ -305,6 +322,7 @@ def _flatten_into(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat:
         raise BadInputError(_unreadable(culprit, message)) from None
     engine.native("DROP VIEW _ga4_export")  # on failure the transaction's rollback removes it
 
+
 def _quote_numeric_ids(path: Path, folder: Path) -> Path:
     """A copy of JSONL shard `path` in `folder` (same name, uncompressed) whose identifiers (ID_COLUMNS) written
     as JSON numbers are quoted as written: `"user_pseudo_id": 1013000001.1709287001` ->
@@ -317,6 +335,7 @@ def _quote_numeric_ids(path: Path, folder: Path) -> Path:
         for raw in src:
             dst.write(_NUMERIC_ID.sub(rb'\1"\2"', raw))
     return copy
+
 
 def _unreadable(path: Path | None, message: str) -> str:
     """The error for a shard that could not be loaded: its file and bad line when a JSON shard shows one (found
@@ -332,6 +351,7 @@ def _unreadable(path: Path | None, message: str) -> str:
     # DuckDB's line number counts within its read buffer, not the file: leave it out rather than name a wrong line
     message = re.sub(r",? in line [0-9]+", "", message)
     return f"{display(path)} could not be read: {mask_text(message)}"
+
 
 def _failing_shard(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat: str) -> Path | None:
     """The first shard whose flattening fails on its own (slow path: only after a load failed without DuckDB
@@ -349,6 +369,7 @@ def _failing_shard(engine: DuckDBEngine, shards: list[Path], lenient: bool, flat
         engine.native("DROP VIEW IF EXISTS _ga4_export")
         engine.native("DROP TABLE IF EXISTS _ga4_probe")
         engine.native("BEGIN TRANSACTION")  # the caller's transaction block rolls this back
+
 
 def _replace_shards(engine: DuckDBEngine, stats: dict, digests: dict[str, str | None], reload: list[Path],
                     removed: list[str], first: bool, on_bad_rows: str, report: LoadReport, touched_from: str) -> None:
@@ -373,6 +394,7 @@ def _replace_shards(engine: DuckDBEngine, stats: dict, digests: dict[str, str | 
                        [st.st_mtime_ns for st in stats.values()], [_shard_date(Path(f)) for f in stats],
                        [digests.get(f) for f in stats]])
 
+
 def set_aside_rows(engine: DuckDBEngine) -> dict[str, list[dict]]:
     """The rows the previous load set aside (c360__quarantine), by file as LoadReport lists them."""
     if not engine.has_table("c360__quarantine"):
@@ -382,6 +404,7 @@ def set_aside_rows(engine: DuckDBEngine) -> dict[str, list[dict]]:
             "SELECT file, source_table, reason, row_count FROM c360__quarantine ORDER BY file, reason").fetchall():
         out.setdefault(file, []).append({"file": file, "table": table, "reason": reason, "rows": rows})
     return out
+
 
 def load_ga4(engine: DuckDBEngine, source_root: Path, on_bad_rows: str, report: LoadReport,
              full_refresh: bool = False, lookback_days: int = 3,

@@ -16,6 +16,7 @@ from c360.paths import resolve
 from c360.warehouse import dialect
 from c360.warehouse.base import bound_params, check_identifier
 
+
 class DuckDBEngine:
     """A DuckDB warehouse file. Every statement runs in UTC."""
 
@@ -60,8 +61,9 @@ class DuckDBEngine:
 
     # -- running BigQuery SQL
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
-        """Run BigQuery SQL (translated), with `@name` values bound as parameters."""
-        self.con.execute(dialect.to_duckdb(sql), bound_params(sql, params))
+        """Run BigQuery SQL (translated), with `@name` values bound as parameters. Its result (a row count, if any)
+        is read to the end, so no unfinished result blocks the connection's next register() (write_frame)."""
+        self.con.execute(dialect.to_duckdb(sql), bound_params(sql, params)).fetchall()
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a BigQuery SQL query and return its (small) result. DECIMAL (NUMERIC) columns hold decimal.Decimal
@@ -117,7 +119,8 @@ class DuckDBEngine:
             "AND table_type = 'VIEW'", [name]).fetchall())
 
     def row_count(self, name: str) -> int:
-        return self.con.execute(f"SELECT COUNT(*) FROM {check_identifier(name)}").fetchone()[0]
+        # fetchall, not fetchone: a result left unfinished would block the next register() (write_frame)
+        return self.con.execute(f"SELECT COUNT(*) FROM {check_identifier(name)}").fetchall()[0][0]
 
     def columns(self, name: str) -> list[str]:
         return [r[0] for r in self.con.execute(
