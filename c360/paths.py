@@ -24,3 +24,10 @@ def display(path: str | Path) -> str:
         return str(p.relative_to(PROJ_ROOT))
     except ValueError:
         return str(p)
+
+
+def stage_title(notebook: str | Path) -> str:
+    """A notebook's stage name, from its file name: `01_base_extraction.ipynb` -> `01 Base extraction`."""
+    number, _, rest = Path(notebook).stem.partition("_")
+    words = rest.replace("_", " ")
+    return f"{number} {words[:1].upper()}{words[1:]}".strip()

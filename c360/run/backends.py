@@ -71,8 +71,9 @@ class DuckDBBackend:
         return {}
 
     def stats(self) -> dict[str, Any]:
-        """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum); then
-        the run id goes into it (c360__run) and it is checkpointed."""
+        """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum), the
+        data-test summary and what the front page shows (c360.report.index.facts: `headline`, `data_test_rows`);
+        then the run id goes into it (c360__run) and it is checkpointed."""
         from c360.warehouse.duckdb import DuckDBEngine
 
         engine = DuckDBEngine(self.work, memory_limit=self.params.get("duckdb_memory_limit", ""))
@@ -80,12 +81,14 @@ class DuckDBBackend:
             checksums = engine.checksums([n for n in engine.tables()
                                           if not n.startswith("_stage__") and n != "c360__run"])
             from c360.dag import datatests
+            from c360.report.index import facts
 
             tests = datatests.summary(engine)
+            front = facts(engine, self.params)
             engine.native("CREATE OR REPLACE TABLE c360__run AS SELECT ? AS run_id, now() AS built_at", [self.run_id])
             engine.native("CHECKPOINT")  # the file holds everything (no write-ahead log left): it is what publishes
             return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
-                    "data_tests": tests, "warehouse": {"path": str(self.warehouse), "run_id": self.run_id}}
+                    "data_tests": tests, "warehouse": {"path": str(self.warehouse), "run_id": self.run_id}, **front}
         finally:
             engine.close()
 
@@ -176,14 +179,16 @@ class BigQueryBackend:
 
     def stats(self) -> dict[str, Any]:
         """Row counts and content checksums of every table of the dataset (see BigQueryEngine.checksum; the checksum
-        query counts the rows too), and the run's jobs with their bytes processed and billed."""
+        query counts the rows too), the data-test summary, what the front page shows (c360.report.index.facts:
+        `headline`, `data_test_rows`), and the run's jobs with their bytes processed and billed."""
         from c360.dag import datatests
+        from c360.report.index import facts
 
         engine = self.engine()
         names = [n for n in engine.tables() if not n.startswith("_stage__")]
         checksums = engine.checksums(names)
         return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
-                "data_tests": datatests.summary(engine),
+                "data_tests": datatests.summary(engine), **facts(engine, self.params),
                 "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner"])}
 
     def publish(self, out_dir: Path) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from c360.paths import NOTEBOOKS
+from c360.paths import NOTEBOOKS, stage_title
 from c360.run.errors import DiskFull, disk_full_named
 
 KERNEL = "python3"
@@ -34,11 +34,18 @@ def declared_parameters(notebook: Path) -> list[str]:
     return list(pm.inspect_notebook(str(notebook)).keys())
 
 
-def render_html(ipynb: Path) -> Path:
+def report_title(notebook: str | Path, run_id: str = "") -> str:
+    """A report's <title>: `c360 · 01 Base extraction · run <run_id>`."""
+    return f"c360 · {stage_title(notebook)}" + (f" · run {run_id}" if run_id else "")
+
+
+def render_html(ipynb: Path, run_id: str = "") -> Path:
+    """The executed notebook as HTML beside it (code hidden), titled by its stage and run (report_title)."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(read_notebook(ipynb))
+    body, _ = exporter.from_notebook_node(read_notebook(ipynb),
+                                          resources={"metadata": {"name": report_title(ipynb, run_id)}})
     html = ipynb.with_suffix(".html")
     with disk_full_named(html):
         html.write_text(body, encoding="utf-8")

@@ -1,4 +1,5 @@
-"""The runner: validated parameters in, notebooks executed in order by papermill, reports and a manifest out.
+"""The runner: validated parameters in, notebooks executed in order by papermill, reports, a manifest and a front
+page (index.html: c360.report.index) out.
 
 Each notebook runs on a kernel started ahead (c360.run.kernels) and is rendered to HTML while the next runs. The
 reports are published (reports/latest) only when every notebook succeeded; what happens to the warehouse is the
@@ -52,8 +53,8 @@ def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> flo
     return seconds
 
 
-def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend, ahead: kernels.Ahead
-                 ) -> tuple[list, dict[str, Any]]:
+def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend, ahead: kernels.Ahead,
+                 run_id: str) -> tuple[list, dict[str, Any]]:
     """Run the notebooks in order, each on a fresh kernel from `ahead` (started while the previous notebook ran),
     and render each one to HTML while the next runs; the backend's row counts and checksums are taken while the
     last one renders. Returns the notebooks' timings and those stats when every notebook ran and every report is
@@ -67,7 +68,7 @@ def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend
                 km = ahead.take()
                 try:
                     seconds = _execute(nb, out_dir, params, km,
-                                       lambda target: rendered.append(renderer.submit(render_html, target)))
+                                       lambda target: rendered.append(renderer.submit(render_html, target, run_id)))
                 finally:
                     kernels.stop(km)
                 timings.append({"notebook": nb.name, "seconds": seconds})
@@ -119,9 +120,11 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
                 prepared = True
                 clear_dead_partials(reports_root)  # after prepare: a half-done publish's folder is its to finish
                 manifest["backend"] = backend.describe()
-                manifest["notebooks"], stats = _execute_all(nbs, out_dir, run_params, backend, ahead)
+                manifest["notebooks"], stats = _execute_all(nbs, out_dir, run_params, backend, ahead, run_id)
+                test_rows = stats.pop("data_test_rows", [])
                 manifest.update(stats)
             _write_manifest(out_dir, manifest, started)
+            _write_index(out_dir, manifest, test_rows)
             return backend.publish(out_dir)
         except BaseException:
             if not backend.half_published():
@@ -143,6 +146,14 @@ def _write_manifest(out_dir: Path, manifest: dict[str, Any], started: float) -> 
     with disk_full_named(out_dir / "manifest.json"):
         (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     (out_dir / PID_FILE).unlink()
+
+
+def _write_index(out_dir: Path, manifest: dict[str, Any], test_rows: list[dict]) -> None:
+    """The run's front page, index.html beside the reports (c360.report.index): it moves with the folder."""
+    from c360.report.index import write_index  # the report layer loads pandas: not before the first kernel
+
+    with disk_full_named(out_dir / "index.html"):
+        write_index(out_dir, manifest, manifest.get("headline") or {}, test_rows)
 
 
 def _keep_failed(error: BaseException, out_dir: Path, failed: Path, prepared: bool, created: list[Path]) -> None:
