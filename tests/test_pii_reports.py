@@ -95,7 +95,7 @@ def _text(path: Path) -> str:
 
 def test_the_run_writes_every_kind_of_file_checked(run):
     names = {p.name for p in run["folder"].iterdir()}
-    assert {"kernels.log", "manifest.json", "01_base_extraction.html", "01_base_extraction.ipynb",
+    assert {"kernels.log", "manifest.json", "index.html", "01_base_extraction.html", "01_base_extraction.ipynb",
             "02_identity_resolution.html", "03_customer_360.html", "04_attribution.html"} <= names
 
 
