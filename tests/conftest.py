@@ -106,3 +106,21 @@ def build_base(tmp_path):
     yield _build
     for eng in opened:
         eng.con.close()
+
+
+def fixture_people() -> tuple[set[str], set[str]]:
+    """Raw emails and full names (lower case) of the fixture people (CRM contacts, product users, forms): what no
+    report, log or page may show."""
+    import csv
+
+    from c360.paths import PROJ_ROOT
+
+    emails, names = set(), set()
+    for rel in ("crm/contacts.csv", "product/users.csv", "crm/form_submissions.csv"):
+        with (PROJ_ROOT / "data" / "fixtures" / rel).open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("email", "").strip():
+                    emails.add(row["email"].strip().lower())
+                if row.get("first_name") and row.get("last_name"):
+                    names.add(f"{row['first_name']} {row['last_name']}".lower())
+    return emails, names

@@ -3,7 +3,6 @@ stage holding markup) checked against the warehouse and the fixture story (data/
 rendered from plain values (escaping, no won deal, no changed parameter)."""
 from __future__ import annotations
 
-import csv
 import html
 import json
 import re
@@ -16,6 +15,7 @@ import pytest
 from c360.params import defaults
 from c360.paths import PROJ_ROOT
 from c360.report.index import changed_parameters, money_text, page
+from conftest import fixture_people
 
 MARKUP = "<i>signed</i>"
 
@@ -130,14 +130,7 @@ def test_the_headline_figures_match_the_fixture_story_and_the_warehouse(run):
 
 @pytest.mark.slow
 def test_the_page_shows_no_raw_email_or_name_of_a_fixture_person(run):
-    emails, names = set(), set()
-    for rel in ("crm/contacts.csv", "product/users.csv", "crm/form_submissions.csv"):
-        with (PROJ_ROOT / "data" / "fixtures" / rel).open(encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                if row.get("email", "").strip():
-                    emails.add(row["email"].strip().lower())
-                if row.get("first_name") and row.get("last_name"):
-                    names.add(f"{row['first_name']} {row['last_name']}".lower())
+    emails, names = fixture_people()
     assert len(emails) > 10 and len(names) > 10
     text = html.unescape(run["page"]).lower()
     assert not sorted(e for e in emails if e in text) + sorted(n for n in names if n in text)

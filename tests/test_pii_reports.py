@@ -17,6 +17,7 @@ import pytest
 
 from c360.paths import PROJ_ROOT
 from c360.pii import pseudonym
+from conftest import fixture_people
 
 pytestmark = pytest.mark.slow
 
@@ -31,19 +32,6 @@ EXTRA_CONTACTS = [
     {"contact_id": "0994", "email": "not-an-email", "first_name": "Ærwyn", "last_name": "Ñúñez-Ortiz"},
 ]
 HASH = "5f4dcc3b5aa765d61d8327deb882cf99"
-
-
-def _fixture_people() -> tuple[set[str], set[str]]:
-    """Raw emails (as written, and lower-cased) and full names of the fixture people."""
-    emails, names = set(), set()
-    for rel in ("crm/contacts.csv", "product/users.csv", "crm/form_submissions.csv"):
-        with (FIXTURES / rel).open(encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                if row.get("email", "").strip():
-                    emails.add(row["email"].strip().lower())
-                if row.get("first_name") and row.get("last_name"):
-                    names.add(f"{row['first_name']} {row['last_name']}".lower())
-    return emails, names
 
 
 def _client_ids() -> set[str]:
@@ -100,7 +88,7 @@ def test_the_run_writes_every_kind_of_file_checked(run):
 
 
 def test_no_file_of_the_report_folder_holds_a_raw_email_name_or_client_id(run):
-    emails, names = _fixture_people()
+    emails, names = fixture_people()
     emails |= {c["email"].lower() for c in EXTRA_CONTACTS}
     names |= {f"{c['first_name']} {c['last_name']}".lower() for c in EXTRA_CONTACTS}
     extra_names = {c[k] for c in EXTRA_CONTACTS for k in ("first_name", "last_name")}

@@ -1,7 +1,6 @@
 """The runner end to end on the fixtures: reports, manifest, and a failed run that changes nothing."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -15,6 +14,7 @@ import duckdb
 import pytest
 
 from c360.paths import PROJ_ROOT
+from conftest import fixture_people
 
 pytestmark = pytest.mark.slow
 
@@ -24,19 +24,6 @@ def _run(tmp_path, *args):
         [sys.executable, "-m", "c360", "run", "--reports", str(tmp_path / "reports"),
          "-p", f"warehouse={tmp_path / 'c360.duckdb'}", *args],
         cwd=PROJ_ROOT, capture_output=True, text=True, timeout=900)
-
-
-def _fixture_people() -> tuple[set[str], set[str]]:
-    """Raw emails and full names of the fixture people (CRM contacts, product users, forms)."""
-    emails, names = set(), set()
-    for rel in ("crm/contacts.csv", "product/users.csv", "crm/form_submissions.csv"):
-        with (PROJ_ROOT / "data" / "fixtures" / rel).open(encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                if row.get("email", "").strip():
-                    emails.add(row["email"].strip().lower())
-                if row.get("first_name") and row.get("last_name"):
-                    names.add(f"{row['first_name']} {row['last_name']}")
-    return emails, names
 
 
 def test_run_on_fixtures_writes_reports_manifest_and_warehouse(tmp_path):
@@ -63,7 +50,7 @@ def test_run_on_fixtures_writes_reports_manifest_and_warehouse(tmp_path):
     assert con.execute("SELECT COUNT(*) FROM base__ga4__events").fetchone()[0] == manifest["row_counts"]["base__ga4__events"]
     con.close()
     # no report shows a raw email or a full name of a fixture person
-    emails, names = _fixture_people()
+    emails, names = fixture_people()
     assert len(emails) > 10 and len(names) > 10
     for report in [*latest.glob("*.html"), *latest.glob("*.ipynb")]:
         text = report.read_text(encoding="utf-8").lower()
