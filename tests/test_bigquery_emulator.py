@@ -469,3 +469,22 @@ def test_a_failed_bigquery_run_keeps_the_last_reports_and_its_job_log_and_drops_
     assert "_stage__base__crm__contacts" in {j["label"] for j in logged}  # the model before the broken one ran
     left = [t.table_id for t in client.list_tables(f"{PROJECT}.c360_failed")]
     assert "base__crm__contacts" in left and not [t for t in left if t.startswith("_stage__")]
+
+
+def test_the_bigquery_runs_front_page_has_the_duckdb_runs_headline(runs):
+    # the front page's figures come from the warehouse through the engine interface: the BigQuery run's (in its
+    # manifest, and on its index.html) are the DuckDB warehouse's, figure for figure
+    import json as _json
+    from decimal import Decimal
+
+    from c360.report.index import headline
+
+    assert (runs["report"] / "index.html").is_file()
+    got = runs["manifest"]["headline"]
+    want = _json.loads(_json.dumps(headline(runs["duck"], runs["params"]["conversion_window_days"]), default=str))
+    assert (got["customers"], got["devices"], got["won"]["deals"]) == (
+        want["customers"], want["devices"], want["won"]["deals"]) and want["customers"] > 0
+    assert Decimal(got["won"]["revenue"]) == Decimal(want["won"]["revenue"]) > 0
+    top = {m["model"]: (m["channel"], Decimal(m["value"])) for m in got["attribution"]["models"]}
+    assert top == {m["model"]: (m["channel"], Decimal(m["value"])) for m in want["attribution"]["models"]}
+    assert "33,500.00 USD" in (runs["report"] / "index.html").read_text(encoding="utf-8")
