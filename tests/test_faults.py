@@ -180,7 +180,8 @@ def test_two_runs_started_at_once_one_proceeds_and_the_other_names_the_holder(ro
         while not (marker.exists() and any(p.poll() is not None for p in procs)) and time.time() < deadline:
             time.sleep(0.1)
         codes = [p.poll() for p in procs]
-        assert sorted(codes, key=str) == [4, None], codes  # one exited, the other is in its first model
+        exited = [p.communicate()[1][-2000:] for p, code in zip(procs, codes) if code not in (None, 4)]
+        assert sorted(codes, key=str) == [4, None], (codes, exited)  # one exited, the other is in its first model
         loser, winner = procs[codes.index(4)], procs[codes.index(None)]
         assert f"another run (pid {winner.pid}) is using" in loser.communicate()[1]
     finally:
