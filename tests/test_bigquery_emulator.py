@@ -68,7 +68,7 @@ def _ready(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # the emulator stops with this module: it uses a core even when idle
 def bq_emulator(tmp_path_factory):
     """The emulator's endpoint (http://127.0.0.1:PORT); BIGQUERY_EMULATOR_HOST points at it meanwhile."""
     started = time.perf_counter()
@@ -140,7 +140,7 @@ def _sentinel_credentials(folder: Path) -> dict:
     return {"GOOGLE_APPLICATION_CREDENTIALS": str(key)}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # the emulator stops with this module: it uses a core even when idle
 def runs(bq_emulator, tmp_path_factory):
     """The fixtures through every layer twice: on DuckDB (in process), and on BigQuery (the emulator) by the
     runner, as `make run PARAMS=params/bigquery.yaml` would."""
