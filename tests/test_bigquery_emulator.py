@@ -140,7 +140,7 @@ def _sentinel_credentials(folder: Path) -> dict:
     return {"GOOGLE_APPLICATION_CREDENTIALS": str(key)}
 
 
-@pytest.fixture(scope="module")  # the emulator stops with this module: it uses a core even when idle
+@pytest.fixture(scope="module")  # on the module's emulator (bq_emulator)
 def runs(bq_emulator, tmp_path_factory):
     """The fixtures through every layer twice: on DuckDB (in process), and on BigQuery (the emulator) by the
     runner, as `make run PARAMS=params/bigquery.yaml` would."""
