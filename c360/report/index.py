@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from c360.dag.project import LAYERS
 from c360.paths import stage_title
 from c360.pii import mask_text
+from c360.report import compare
 
 UNATTRIBUTED = "(unattributed)"
 NO_DEFAULT = object()  # a parameter outside the spec
@@ -275,6 +276,59 @@ def _tests(rows: list[dict[str, Any]]) -> str:
                             cls="tests")
 
 
+def _short(entry: dict[str, Any]) -> str:
+    """An input's fingerprint in brief: its sha256's first 12 digits and size, or a table's rows and bytes."""
+    if entry.get("sha256"):
+        return f"sha256 {str(entry['sha256'])[:12]}…, {entry.get('bytes') or 0:,} bytes"
+    return f"{entry.get('rows') or 0:,} rows, {entry.get('bytes') or 0:,} bytes, modified {entry.get('modified')}"
+
+
+def _changes(previous: dict[str, Any] | None, manifest: dict[str, Any]) -> str:
+    """The section "what changed since the previous run": parameters, inputs, table checksums and headline figures (values
+    escaped, parameter values masked)."""
+    if not previous:
+        return "<p>No previous run: this is the first run published in this reports folder.</p>"
+    diff = compare.compare(previous, manifest)
+    prev_id = _e(diff["previous_run"])
+    out = [f"<p>Compared with run <a href='../{prev_id}/index.html'><code>{prev_id}</code></a> (finished "
+           f"{_e(_when(previous.get('finished_at')))}), the run <code>reports/latest</code> showed before this one."
+           "</p>", "<h3>Parameters</h3>"]
+    if diff["parameters"]:
+        def value(v: Any) -> str:
+            return "<span class='muted'>(none)</span>" if v is compare.ABSENT else \
+                f"<code>{_e(mask_text(_value_text(v)))}</code>"
+        out.append(_table(["parameter", "previous run", "this run"],
+                          [[f"<code>{_e(n)}</code>", value(old), value(new)] for n, old, new in diff["parameters"]]))
+    else:
+        out.append("<p>No parameter changed.</p>")
+    out.append("<h3>Inputs</h3>")
+    inputs = diff["inputs"]
+    rows = ([[f"<code>{_e(compare.input_key(e))}</code>", "added", "", _e(_short(e))] for e in inputs["added"]]
+            + [[f"<code>{_e(compare.input_key(e))}</code>", "removed", _e(_short(e)), ""] for e in inputs["removed"]]
+            + [[f"<code>{_e(compare.input_key(new))}</code>", "changed", _e(_short(old)), _e(_short(new))]
+               for old, new in inputs["changed"]])
+    out.append(_table(["input", "change", "previous run", "this run"], rows) if rows else
+               f"<p>No input changed: the same {len(manifest.get('inputs') or [])} files or tables, with the same "
+               "fingerprints.</p>")
+    out.append("<h3>Tables</h3>")
+    excluded = ", ".join(f"<code>{_e(n)}</code>" for n in diff["excluded"])
+    note = f" Bookkeeping tables that record times and paths are not compared: {excluded}." if excluded else ""
+    if diff["tables"]:
+        def rows_text(n: int | None) -> str:
+            return "" if n is None else _num(f"{n:,}")
+        out.append(f"<p>{len(diff['tables'])} tables whose checksum (content) changed.{note}</p>"
+                   + _table(["table", "change", "rows before", "rows after"],
+                            [[f"<code>{_e(t['table'])}</code>", _e(t["status"]), rows_text(t["rows_before"]),
+                              rows_text(t["rows_after"])] for t in diff["tables"]]))
+    else:
+        out.append(f"<p>Every table has the same content (checksum) as in the previous run.{note}</p>")
+    out.append("<h3>Headline figures</h3>")
+    out.append(_table(["figure", "previous run", "this run"],
+                      [[_e(name) + (" <span class='status warn'>changed</span>" if changed else ""), _e(old), _e(new)]
+                       for name, old, new, changed in diff["headline"]]))
+    return "\n".join(out)
+
+
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2430; margin: 0;
        background: #f6f7f9; }
@@ -310,7 +364,7 @@ ol.reports li { margin: 3px 0; }
 
 
 def page(manifest: dict[str, Any], reports: list[str], figures: dict[str, Any], tests: Any,
-         defaults: dict[str, Any], dag: str = "") -> str:
+         defaults: dict[str, Any], dag: str = "", previous: dict[str, Any] | None = None) -> str:
     """The front page of a run, as one self-contained HTML document (inline CSS, no script, nothing fetched).
 
     Args:
@@ -320,6 +374,8 @@ def page(manifest: dict[str, Any], reports: list[str], figures: dict[str, Any], 
         tests: the data-test rows (`data_test_rows(engine)`, or a DataFrame of c360__data_tests).
         defaults: every parameter's default (c360.params.defaults()): the page lists the ones that differ.
         dag: the model DAG as SVG markup (`dag_svg()`), shown as it is; empty: no picture.
+        previous: the manifest of the previous run (the one reports/latest showed before), compared with this one;
+            None: there is none.
     """
     rows = tests.to_dict("records") if hasattr(tests, "to_dict") else list(tests or [])
     rows = _in_stage_order({**r, "failures": int(r["failures"] or 0), "examples": r.get("examples") or ""}
@@ -331,6 +387,7 @@ def page(manifest: dict[str, Any], reports: list[str], figures: dict[str, Any], 
         "<h2>Reports</h2>", _reports(reports, manifest),
         "<h2>Headline figures</h2>", _figures(figures, manifest.get("parameters", {}).get("attribution_models")),
         "<h2>Parameters</h2>", _parameters(manifest, defaults),
+        "<h2>What changed since the previous run</h2>", _changes(previous, manifest),
     ]
     if dag:
         sections += ["<h2>Models</h2>",
@@ -351,12 +408,15 @@ def report_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("[0-9][0-9]_*.html"))
 
 
-def write_index(folder: Path, manifest: dict[str, Any], figures: dict[str, Any], tests: Any) -> Path:
-    """Write `index.html` into the run's report folder; returns its path."""
+def write_index(folder: Path, manifest: dict[str, Any], figures: dict[str, Any], tests: Any,
+                previous: dict[str, Any] | None = None) -> Path:
+    """Write `index.html` into the run's report folder (`previous`: the previous run's manifest); returns its
+    path."""
     from c360.params import defaults
     from c360.report.dag import dag_svg
 
     path = folder / "index.html"
-    path.write_text(page(manifest, report_files(folder), figures, tests, defaults(), dag_svg(LAYERS)),
+    path.write_text(page(manifest, report_files(folder), figures, tests, defaults(), dag_svg(LAYERS),
+                         previous),
                     encoding="utf-8")
     return path

@@ -118,13 +118,16 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
                 manifest["inputs_fingerprint"] = provenance.combined(manifest["inputs"])
                 run_params = {**params, **backend.prepare(run_id, out_dir)}
                 prepared = True
+                previous = previous_manifest(reports_root)  # after prepare: the lock is held, a half publish done
+                manifest["previous_run"] = previous.get("run_id") if previous else None
                 clear_dead_partials(reports_root)  # after prepare: a half-done publish's folder is its to finish
                 manifest["backend"] = backend.describe()
                 manifest["notebooks"], stats = _execute_all(nbs, out_dir, run_params, backend, ahead, run_id)
                 test_rows = stats.pop("data_test_rows", [])
                 manifest.update(stats)
+                manifest["checksum_excluded"] = _checksum_excluded(manifest.get("checksums") or {})
             _write_manifest(out_dir, manifest, started)
-            _write_index(out_dir, manifest, test_rows)
+            _write_index(out_dir, manifest, test_rows, previous)
             return backend.publish(out_dir)
         except BaseException:
             if not backend.half_published():
@@ -148,12 +151,36 @@ def _write_manifest(out_dir: Path, manifest: dict[str, Any], started: float) -> 
     (out_dir / PID_FILE).unlink()
 
 
-def _write_index(out_dir: Path, manifest: dict[str, Any], test_rows: list[dict]) -> None:
-    """The run's front page, index.html beside the reports (c360.report.index): it moves with the folder."""
+def previous_manifest(reports_root: Path) -> dict[str, Any] | None:
+    """The manifest of the run reports/latest shows (read before this run publishes over it); None when there is
+    none, or it cannot be read (a warning says so)."""
+    path = reports_root / "latest" / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        print(f"[c360] the previous run's manifest {path} cannot be read ({type(e).__name__}): no comparison",
+              flush=True)
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("run_id") else None
+
+
+def _checksum_excluded(checksums: dict[str, str]) -> dict[str, str]:
+    """The bookkeeping tables of this run whose checksums comparisons leave out (c360.report.compare), and why."""
+    from c360.report.compare import CHECKSUM_EXCLUDED
+
+    return {name: why for name, why in CHECKSUM_EXCLUDED.items() if name in checksums}
+
+
+def _write_index(out_dir: Path, manifest: dict[str, Any], test_rows: list[dict],
+                 previous: dict[str, Any] | None = None) -> None:
+    """The run's front page, index.html beside the reports (c360.report.index), with what changed since `previous`
+    (the previous run's manifest): it moves with the folder."""
     from c360.report.index import write_index  # the report layer loads pandas: not before the first kernel
 
     with disk_full_named(out_dir / "index.html"):
-        write_index(out_dir, manifest, manifest.get("headline") or {}, test_rows)
+        write_index(out_dir, manifest, manifest.get("headline") or {}, test_rows, previous)
 
 
 def _keep_failed(error: BaseException, out_dir: Path, failed: Path, prepared: bool, created: list[Path]) -> None:
