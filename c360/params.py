@@ -301,7 +301,8 @@ def validate_partial(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_file(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML parameter file (not yet validated)."""
+    """The mapping in a YAML parameter file (not yet validated); for a run's manifest.json (a mapping with `run_id`
+    and `parameters`), its `parameters`: the run's parameters, to run with again."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -311,6 +312,8 @@ def read_file(path: str | Path) -> dict[str, Any]:
         raise ParamError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ParamError(f"{path}: must be a mapping of parameter: value")
+    if "run_id" in data and isinstance(data.get("parameters"), dict):  # a manifest: `c360 reproduce` checks it too
+        return data["parameters"]
     return data
 
 

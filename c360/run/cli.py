@@ -57,6 +57,27 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_reproduce(args) -> int:
+    """Re-run a published run from its manifest into a scratch warehouse and compare the tables' checksums."""
+    from c360.run import errors, reproduce
+
+    try:
+        return reproduce.reproduce(Path(args.manifest), Path(args.scratch) if args.scratch else None, args.keep)
+    except P.ParamError as e:
+        print(f"c360: {e}", file=sys.stderr)
+        return 2
+    except (errors.RunFailed, errors.WarehouseError, errors.RunInProgress) as e:
+        print(f"c360: the re-run failed: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        from c360.sources.contract import BadInputError
+
+        if isinstance(e, BadInputError):
+            print(f"c360: bad input: {e}", file=sys.stderr)
+            return 3
+        raise
+
+
 def _cmd_sql(args) -> int:
     """Print a model's SQL as the engine runs it; --explain: run it under DuckDB's EXPLAIN ANALYZE on the
     warehouse (read-only) and print the plan with each operator's rows and time."""
@@ -244,6 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--make-vars", default="", help=argparse.SUPPRESS)
     run.add_argument("--from-make", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(fn=_cmd_run)
+    rep = sub.add_parser("reproduce", help="re-run a run from its manifest into a scratch warehouse and check every "
+                         "table's checksum against it")
+    rep.add_argument("manifest", help="a run's manifest, e.g. reports/latest/manifest.json")
+    rep.add_argument("--scratch", default="", help="folder for the re-run's warehouse and reports (kept; default: a "
+                     "temporary folder, removed afterwards)")
+    rep.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    rep.set_defaults(fn=_cmd_reproduce)
     pp = sub.add_parser("params", help="list every parameter")
     pp_format = pp.add_mutually_exclusive_group()
     pp_format.add_argument("--markdown", action="store_true", help="the reference table of docs/parameters.md")
