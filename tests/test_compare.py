@@ -138,7 +138,7 @@ def test_the_page_names_what_changed_escaped_and_without_raw_email():
     assert re.search(r"data/export/ga4/<b>events</b>\.jsonl\s+added", words)
     assert re.search(r"data/export/ga4/events_1\.jsonl\s+removed", words)
     # one table changed; c360__model_runs (build seconds) differs too but is named as not compared
-    assert re.search(r"1 tables whose checksum", words)
+    assert re.search(r"1 table whose content \(checksum\) changed", words)
     assert re.search(r"base__crm__deals\s+changed\s+11\s+12", words)
     assert not re.search(r"c360__model_runs\s+changed", words) and "c360__model_runs" in words
     assert re.search(r"won revenue\s+changed\s+33,500\.00 EUR\s+36,000\.00 EUR", words)

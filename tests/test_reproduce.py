@@ -108,6 +108,21 @@ def test_reproduce_reruns_into_a_scratch_warehouse_and_every_table_matches(runs,
 
 
 @pytest.mark.slow
+def test_reproduce_exits_non_zero_naming_a_table_whose_checksum_differs(runs, tmp_path):
+    manifest = dict(runs["manifests"][1])
+    rows = manifest["checksums"]["mrt__core__customer_360"].split(":")[0]
+    manifest["checksums"] = {**manifest["checksums"], "mrt__core__customer_360": f"{rows}:0123456789abcdef"}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    done = _c360("reproduce", str(tmp_path / "manifest.json"))
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert re.search(r"^\s+differs\s+mrt__core__customer_360\s", done.stdout, re.M)
+    assert "1 of " in done.stdout and "tables differ: mrt__core__customer_360" in done.stdout
+    kept = re.search(r"the re-run's warehouse and reports are in (\S+)", done.stdout)
+    assert kept and (Path(kept.group(1)) / "c360.duckdb").exists()  # a temporary folder, kept to look into
+    shutil.rmtree(kept.group(1))
+
+
+@pytest.mark.slow
 def test_reproduce_names_an_input_that_changed_and_exits_non_zero_without_rerunning(runs, tmp_path):
     deals = runs["source"] / "crm" / "deals.csv"
     original = deals.read_bytes()

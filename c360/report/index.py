@@ -316,7 +316,8 @@ def _changes(previous: dict[str, Any] | None, manifest: dict[str, Any]) -> str:
     if diff["tables"]:
         def rows_text(n: int | None) -> str:
             return "" if n is None else _num(f"{n:,}")
-        out.append(f"<p>{len(diff['tables'])} tables whose checksum (content) changed.{note}</p>"
+        count = len(diff["tables"])
+        out.append(f"<p>{count} table{'s' if count != 1 else ''} whose content (checksum) changed.{note}</p>"
                    + _table(["table", "change", "rows before", "rows after"],
                             [[f"<code>{_e(t['table'])}</code>", _e(t["status"]), rows_text(t["rows_before"]),
                               rows_text(t["rows_after"])] for t in diff["tables"]]))

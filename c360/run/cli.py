@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                          "table's checksum against it")
     rep.add_argument("manifest", help="a run's manifest, e.g. reports/latest/manifest.json")
     rep.add_argument("--scratch", default="", help="folder for the re-run's warehouse and reports (kept; default: a "
-                     "temporary folder, removed afterwards)")
+                     "temporary folder, removed when every table matches)")
     rep.add_argument("--keep", action="store_true", help="keep the temporary folder")
     rep.set_defaults(fn=_cmd_reproduce)
     pp = sub.add_parser("params", help="list every parameter")

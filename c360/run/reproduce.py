@@ -99,7 +99,7 @@ def checksum_lines(rows: list[dict[str, Any]], excluded: dict[str, str]) -> list
         if r["status"] == "excluded":
             detail = f"not compared: {excluded.get(r['table']) or 'bookkeeping'}"
         elif r["status"] == "match":
-            detail = f"{count(r['rows_actual'])} rows"
+            detail = f"{count(r['rows_actual'])} row{'' if r['rows_actual'] == 1 else 's'}"
         else:
             detail = f"rows {count(r['rows_expected'])} in the run, {count(r['rows_actual'])} now"
         out.append(f"  {r['status']:9} {r['table']:{width}}  {detail}")
@@ -109,7 +109,7 @@ def checksum_lines(rows: list[dict[str, Any]], excluded: dict[str, str]) -> list
 def reproduce(manifest_path: Path, scratch: Path | None = None, keep: bool = False,
               say: Callable[[str], None] = print) -> int:
     """Check the run of `manifest_path` against the inputs and code now, re-run it into `scratch` (kept; when None,
-    a new temporary folder, removed afterwards unless `keep`) and compare the checksums. Returns OK when every compared
+    a new temporary folder, removed when every table matches unless `keep`) and compare the checksums. Returns OK when every compared
     table matches, MISMATCH when an input or a checksum differs.
 
     Raises:
@@ -141,6 +141,7 @@ def reproduce(manifest_path: Path, scratch: Path | None = None, keep: bool = Fal
     say(f"c360: the {len(manifest.get('inputs') or [])} inputs match the run's fingerprints")
     made = scratch is None
     scratch = Path(tempfile.mkdtemp(prefix=f"c360-reproduce-{manifest['run_id']}-")) if made else scratch
+    result = None
     try:
         scratch.mkdir(parents=True, exist_ok=True)
         scratch_params = {**params, **target(params, scratch)}
@@ -157,11 +158,14 @@ def reproduce(manifest_path: Path, scratch: Path | None = None, keep: bool = Fal
         matched = sum(r["status"] == "match" for r in rows)
         if bad:
             say(f"c360: {len(bad)} of {matched + len(bad)} tables differ: {', '.join(bad)}")
-            return MISMATCH
-        say(f"c360: reproduced: all {matched} tables match ({len(rows) - matched} bookkeeping tables not compared)")
-        return OK
+            result = MISMATCH
+        else:
+            say(f"c360: reproduced: all {matched} tables match ({len(rows) - matched} bookkeeping tables not "
+                "compared)")
+            result = OK
+        return result
     finally:
-        if made and not keep:
+        if made and not keep and result == OK:
             shutil.rmtree(scratch, ignore_errors=True)
         else:
             say(f"c360: the re-run's warehouse and reports are in {scratch}")
