@@ -148,3 +148,12 @@ def test_nothing_changed_says_so():
     words = _text(_page(_manifest("r2"), _manifest("r1")).split(SECTION, 1)[1].split("<h2>", 1)[0])
     assert "No parameter changed" in words and "No input changed: the same 3 files" in words
     assert "Every table has the same content" in words
+
+
+def test_a_previous_manifest_without_headline_figures_or_checksums_still_compares():
+    old = {"run_id": "r0", "parameters": {"conversion_window_days": 90}, "inputs": []}
+    words = _text(_page(_manifest("r1"), old).split(SECTION, 1)[1].split("<h2>", 1)[0])
+    assert re.search(r"customers\s+changed\s+–\s+14", words)
+    assert re.search(r"base__crm__deals\s+added\s+11", words)
+    bare = _manifest("r2", headline={})
+    assert "Neither manifest records headline figures" in _page(bare, {**old, "headline": None})

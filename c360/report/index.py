@@ -326,7 +326,8 @@ def _changes(previous: dict[str, Any] | None, manifest: dict[str, Any]) -> str:
     out.append("<h3>Headline figures</h3>")
     out.append(_table(["figure", "previous run", "this run"],
                       [[_e(name) + (" <span class='status warn'>changed</span>" if changed else ""), _e(old), _e(new)]
-                       for name, old, new, changed in diff["headline"]]))
+                       for name, old, new, changed in diff["headline"]]) if diff["headline"] else
+               "<p>Neither manifest records headline figures.</p>")
     return "\n".join(out)
 
 
