@@ -203,9 +203,9 @@ def _parameters(manifest: dict[str, Any], defaults: dict[str, Any]) -> str:
     changed = changed_parameters(manifest.get("parameters", {}), defaults)
     if not changed:
         return "<p>Every parameter is at its default (<code>params/default.yaml</code>).</p>"
-    rows = [[f"<code>{_e(name)}</code>", f"<code>{_e(_value_text(value))}</code>",
+    rows = [[f"<code>{_e(name)}</code>", f"<code>{_e(mask_text(_value_text(value)))}</code>",
              "<span class='muted'>(none)</span>" if default is NO_DEFAULT
-             else f"<code>{_e(_value_text(default))}</code>"] for name, default, value in changed]
+             else f"<code>{_e(mask_text(_value_text(default)))}</code>"] for name, default, value in changed]
     return ("<p>The parameters that differ from the defaults (<code>params/default.yaml</code>); every value is in "
             "<code>manifest.json</code>.</p>" + _table(["parameter", "this run", "default"], rows))
 
