@@ -33,6 +33,9 @@ class DuckDBBackend:
     that is a symlink is published at its target (the link stays)."""
 
     name = "duckdb"
+    # a notebook whose inputs did not change is not executed again: its report is copied from the previous run
+    # (c360.run.reuse); every kernel_env is the same, so a kernel started for one notebook serves the next
+    reuses_reports = True
 
     def __init__(self, params: dict[str, Any]):
         self.params = params
@@ -70,10 +73,32 @@ class DuckDBBackend:
     def kernel_env(self, notebook: str, out_dir: Path) -> dict[str, str]:
         return {}
 
+    def built_by(self) -> str | None:
+        """The run that built the warehouse this run started from (its c360__run; None: no warehouse yet)."""
+        return warehouse_run_id(self.work) if self.work is not None and self.work.exists() else None
+
+    def model_fingerprints(self) -> dict[str, str]:
+        """Every model's fingerprint in the working copy now (c360__model_state; {} before any build). Opened
+        read-only, between notebooks (no kernel has it open)."""
+        import duckdb
+
+        from c360.dag.state import STATE_TABLE
+
+        if self.work is None or not self.work.exists():
+            return {}
+        con = duckdb.connect(str(self.work), read_only=True)
+        try:
+            if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [STATE_TABLE]).fetchall():
+                return {}
+            return dict(con.execute(f"SELECT model, fingerprint FROM {STATE_TABLE} ORDER BY model").fetchall())
+        finally:
+            con.close()
+
     def stats(self) -> dict[str, Any]:
-        """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum), the
-        data-test summary and what the front page shows (c360.report.index.facts: `headline`, `data_test_rows`);
-        then the run id goes into it (c360__run) and it is checkpointed."""
+        """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum), every
+        model's fingerprint (what the next run compares, c360.run.reuse), the data-test summary and what the
+        front page shows (c360.report.index.facts: `headline`, `data_test_rows`); then the run id goes into it
+        (c360__run) and it is checkpointed."""
         from c360.warehouse.duckdb import DuckDBEngine
 
         engine = DuckDBEngine(self.work, memory_limit=self.params.get("duckdb_memory_limit", ""))
@@ -83,12 +108,16 @@ class DuckDBBackend:
             from c360.dag import datatests
             from c360.report.index import facts
 
+            from c360.dag.state import stored_fingerprints
+
             tests = datatests.summary(engine)
             front = facts(engine, self.params)
+            fingerprints = dict(sorted(stored_fingerprints(engine).items()))
             engine.native("CREATE OR REPLACE TABLE c360__run AS SELECT ? AS run_id, now() AS built_at", [self.run_id])
             engine.native("CHECKPOINT")  # the file holds everything (no write-ahead log left): it is what publishes
             return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
-                    "data_tests": tests, "warehouse": {"path": str(self.warehouse), "run_id": self.run_id}, **front}
+                    "model_fingerprints": fingerprints, "data_tests": tests,
+                    "warehouse": {"path": str(self.warehouse), "run_id": self.run_id}, **front}
         finally:
             engine.close()
 
@@ -134,6 +163,7 @@ class BigQueryBackend:
     in the report folder (jobs/runner.jsonl: the runner's own, the checksums)."""
 
     name = "bigquery"
+    reuses_reports = False  # every model is rebuilt in the dataset each run (no model state): every notebook runs
 
     def __init__(self, params: dict[str, Any]):
         from c360.warehouse.bigquery import BigQueryConfig
@@ -176,6 +206,12 @@ class BigQueryBackend:
         from c360.warehouse.bigquery import JOB_LOG_ENV
 
         return {JOB_LOG_ENV: str(out_dir / "jobs" / f"{notebook}.jsonl")}
+
+    def built_by(self) -> str | None:
+        return None
+
+    def model_fingerprints(self) -> dict[str, str]:
+        return {}
 
     def stats(self) -> dict[str, Any]:
         """Row counts and content checksums of every table of the dataset (see BigQueryEngine.checksum; the checksum

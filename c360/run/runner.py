@@ -18,7 +18,7 @@ from typing import Any
 
 from c360 import params as P
 from c360.paths import PROJ_ROOT, REPORTS
-from c360.run import kernels
+from c360.run import kernels, reuse
 from c360.run.backends import BACKENDS
 from c360.run.errors import RunFailed, disk_full_named
 from c360.run.notebooks import KERNEL, declared_parameters, failed_cell, notebooks, render_html
@@ -53,25 +53,58 @@ def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> flo
     return seconds
 
 
+class Planner:
+    """Decides, notebook by notebook, whether to execute it or reuse its report (c360.run.reuse), from the
+    previous published run and the warehouse as the notebooks before it left it."""
+
+    def __init__(self, params: dict[str, Any], backend, manifest: dict[str, Any], reports_root: Path):
+        from c360 import models
+
+        self.params, self.backend = params, backend
+        self.code = reuse.code_key(manifest["code"], manifest["environment"], reuse.package_digest())
+        self.inputs = manifest["inputs_fingerprint"]
+        self.previous, self.folder = reuse.previous_run(reports_root, backend.built_by())
+        self.why_not = ("a full refresh executes every notebook" if params.get("full_refresh")
+                        else "" if backend.reuses_reports else "this backend rebuilds every model each run")
+        self._layer_sources = lambda layer: {s for m in models.plan(layer) for s in models.sources_of(m)}
+
+    def decide(self, nb: Path) -> reuse.Decision:
+        values = P.for_notebook(self.params, declared_parameters(nb))
+        inputs = self.inputs if reuse.reads_sources(nb, self._layer_sources) else None
+        key = reuse.notebook_key(nb, values, self.code, inputs)
+        fingerprints = {} if self.why_not or self.previous is None else self.backend.model_fingerprints()
+        return reuse.decide(nb.name, key, fingerprints, self.previous, self.folder, self.why_not)
+
+
 def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend, ahead: kernels.Ahead,
-                 run_id: str) -> tuple[list, dict[str, Any]]:
+                 run_id: str, planner: Planner) -> tuple[list, dict[str, Any]]:
     """Run the notebooks in order, each on a fresh kernel from `ahead` (started while the previous notebook ran),
-    and render each one to HTML while the next runs; the backend's row counts and checksums are taken while the
-    last one renders. Returns the notebooks' timings and those stats when every notebook ran and every report is
-    written (or re-raises the first failure once the reports written so far are complete: a report that then fails
-    too, e.g. for the same full disk, does not hide it)."""
+    and render each one to HTML while the next runs; a notebook `planner` finds unchanged is not run: its executed
+    notebook and report are copied from the previous run (its kernel serves the next notebook). The backend's row
+    counts and checksums are taken while the last one renders. Returns the notebooks' entries (timings, reuse)
+    and those stats when every notebook ran and every report is written (or re-raises the first failure once the
+    reports written so far are complete: a report that then fails too, e.g. for the same full disk, does not hide
+    it)."""
     timings = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="c360-html") as renderer:
         rendered = []
         try:
             for nb in nbs:
-                km = ahead.take()
-                try:
-                    seconds = _execute(nb, out_dir, params, km,
-                                       lambda target: rendered.append(renderer.submit(render_html, target, run_id)))
-                finally:
-                    kernels.stop(km)
-                timings.append({"notebook": nb.name, "seconds": seconds})
+                decision = planner.decide(nb)
+                if decision.reused_from:
+                    seconds = reuse.copy_report(decision, nb.name, out_dir)
+                    print(f"[c360] {nb.stem}: reused from run {decision.reused_from} ({decision.reason})",
+                          flush=True)
+                else:
+                    km = ahead.take()
+                    try:
+                        seconds = _execute(nb, out_dir, params, km,
+                                           lambda target: rendered.append(renderer.submit(render_html, target,
+                                                                                          run_id)))
+                    finally:
+                        kernels.stop(km)
+                timings.append({"notebook": nb.name, "seconds": seconds, "reused_from": decision.reused_from,
+                                "reason": decision.reason, "reuse_key": decision.key})
             stats = backend.stats()
         except BaseException:
             wait(rendered)
@@ -120,7 +153,9 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
                 prepared = True
                 clear_dead_partials(reports_root)  # after prepare: a half-done publish's folder is its to finish
                 manifest["backend"] = backend.describe()
-                manifest["notebooks"], stats = _execute_all(nbs, out_dir, run_params, backend, ahead, run_id)
+                planner = Planner(params, backend, manifest, reports_root)
+                manifest["notebooks"], stats = _execute_all(nbs, out_dir, run_params, backend, ahead, run_id,
+                                                            planner)
                 test_rows = stats.pop("data_test_rows", [])
                 manifest.update(stats)
             _write_manifest(out_dir, manifest, started)
