@@ -94,6 +94,24 @@ class DuckDBBackend:
         finally:
             con.close()
 
+    def reused_loader(self) -> None:
+        """The notebook that loads the sources was reused (no input file changed): empty the event dates the
+        previous run's load touched (c360__touched_dates), as a load that reads nothing leaves them, so an
+        incremental model rebuilt later in the run does not redo those dates."""
+        import duckdb
+
+        from c360.sources.contract import TOUCHED_DATES
+
+        if self.work is None or not self.work.exists():
+            return
+        con = duckdb.connect(str(self.work))
+        try:
+            if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [TOUCHED_DATES]).fetchall():
+                con.execute(f"DELETE FROM {TOUCHED_DATES}")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+
     def stats(self) -> dict[str, Any]:
         """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum), every
         model's fingerprint (what the next run compares, c360.run.reuse), the data-test summary and what the
@@ -209,6 +227,9 @@ class BigQueryBackend:
 
     def built_by(self) -> str | None:
         return None
+
+    def reused_loader(self) -> None:
+        """Never called: this backend reuses no report."""
 
     def model_fingerprints(self) -> dict[str, str]:
         return {}

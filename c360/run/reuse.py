@@ -62,11 +62,46 @@ def notebook_key(notebook: Path, values: dict[str, Any], code: str, inputs: str 
 _BUILD = re.compile(r"""models\.build\(\s*\w+\s*,\s*["'](\w+)["']""")
 
 
+def notebook_code(notebook: Path) -> str:
+    """The text of a notebook's code cells."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
 def built_layers(notebook: Path) -> list[str]:
     """The layers a notebook builds: the `models.build(engine, "<layer>", ...)` calls of its code cells."""
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    return _BUILD.findall(code)
+    return _BUILD.findall(notebook_code(notebook))
+
+
+def imported_modules(code: str, package: Path = PACKAGE) -> list[Path]:
+    """The files of the c360 modules a notebook's code imports (`from c360.x import y`, `import c360.x.y`): what
+    it calls may read tables its own code does not name."""
+    found = set()
+    for parent, names in re.findall(r"^\s*from\s+c360((?:\.\w+)*)\s+import\s+([\w, ]+)", code, re.M):
+        for name in (n.strip().split(" as ")[0] for n in names.split(",")):
+            found.add(f"{parent}.{name}".lstrip("."))
+    found |= {m.lstrip(".") for m in re.findall(r"^\s*import\s+c360((?:\.\w+)+)", code, re.M)}
+    files = []
+    for dotted in sorted(found):
+        base = package.joinpath(*dotted.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                files.append(candidate)
+    return files
+
+
+def watched_models(own: list[str], texts: list[str], refs: dict[str, set[str]]) -> set[str]:
+    """The models whose tables a notebook's report can depend on: the models it builds (`own`), every model named
+    in `texts` (its code, its layer's SQL and data tests, the steps' modules it calls), and everything those read,
+    transitively (`refs`: each model's refs)."""
+    named = {name for name in refs if any(re.search(rf"\b{re.escape(name)}\b", text) for text in texts)}
+    watched, todo = set(), [*own, *named]
+    while todo:
+        name = todo.pop()
+        if name not in watched:
+            watched.add(name)
+            todo.extend(refs.get(name, ()))
+    return watched
 
 
 def reads_sources(notebook: Path, layer_sources: Callable[[str], set[str]]) -> bool:
@@ -92,7 +127,7 @@ def _changed(key: dict, before: dict) -> list[str]:
 
 
 def decide(notebook: str, key: dict[str, str | None], fingerprints: dict[str, str], previous: dict | None,
-           folder: Path | None, allowed: str = "") -> Decision:
+           folder: Path | None, allowed: str = "", watched: set[str] | None = None) -> Decision:
     """Reuse the previous run's report of `notebook` or execute it (see the module's docstring).
 
     Args:
@@ -102,6 +137,7 @@ def decide(notebook: str, key: dict[str, str | None], fingerprints: dict[str, st
         previous: the previous published run's manifest, when it is the run that built the warehouse; else None.
         folder: that run's report folder.
         allowed: why nothing may be reused ('' = reuse is allowed).
+        watched: the models whose fingerprints must be the previous run's (watched_models); None: every model.
     """
     def run(reason: str) -> Decision:
         return Decision(key, None, None, reason)
@@ -119,7 +155,8 @@ def decide(notebook: str, key: dict[str, str | None], fingerprints: dict[str, st
     before = previous.get("model_fingerprints")
     if not before:
         return run(f"run {previous.get('run_id')} recorded no model fingerprints")
-    models = sorted(n for n in set(before) | set(fingerprints) if before.get(n) != fingerprints.get(n))
+    models = sorted(n for n in set(before) | set(fingerprints)
+                    if before.get(n) != fingerprints.get(n) and (watched is None or n in watched))
     if models:
         more = f" and {len(models) - 3} more" if len(models) > 3 else ""
         return run(f"models changed: {', '.join(models[:3])}{more}")

@@ -66,14 +66,30 @@ class Planner:
         self.previous, self.folder = reuse.previous_run(reports_root, backend.built_by())
         self.why_not = ("a full refresh executes every notebook" if params.get("full_refresh")
                         else "" if backend.reuses_reports else "this backend rebuilds every model each run")
+        self.models = models
         self._layer_sources = lambda layer: {s for m in models.plan(layer) for s in models.sources_of(m)}
+
+    def watched(self, nb: Path) -> set[str] | None:
+        """The models the notebook's report can depend on (reuse.watched_models); None (every model) when it
+        builds no layer that can be told."""
+        layers = reuse.built_layers(nb)
+        if not layers:
+            return None
+        from c360.paths import SQL_DIR
+
+        code = reuse.notebook_code(nb)
+        texts = [code, *(p.read_text(encoding="utf-8") for layer in layers
+                         for p in sorted((SQL_DIR / layer).iterdir()) if p.is_file()),
+                 *(p.read_text(encoding="utf-8") for p in reuse.imported_modules(code, reuse.PACKAGE))]
+        refs = {name: self.models.dependencies(m) for name, m in self.models.discover().items()}
+        return reuse.watched_models([m.name for layer in layers for m in self.models.plan(layer)], texts, refs)
 
     def decide(self, nb: Path) -> reuse.Decision:
         values = P.for_notebook(self.params, declared_parameters(nb))
         inputs = self.inputs if reuse.reads_sources(nb, self._layer_sources) else None
         key = reuse.notebook_key(nb, values, self.code, inputs)
         fingerprints = {} if self.why_not or self.previous is None else self.backend.model_fingerprints()
-        return reuse.decide(nb.name, key, fingerprints, self.previous, self.folder, self.why_not)
+        return reuse.decide(nb.name, key, fingerprints, self.previous, self.folder, self.why_not, self.watched(nb))
 
 
 def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend, ahead: kernels.Ahead,
@@ -93,6 +109,8 @@ def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend
                 decision = planner.decide(nb)
                 if decision.reused_from:
                     seconds = reuse.copy_report(decision, nb.name, out_dir)
+                    if decision.key["inputs"] is not None:  # it loads the sources: what it leaves for the others
+                        backend.reused_loader()
                     print(f"[c360] {nb.stem}: reused from run {decision.reused_from} ({decision.reason})",
                           flush=True)
                 else:
