@@ -114,7 +114,7 @@ def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend
                     print(f"[c360] {nb.stem}: reused from run {decision.reused_from} ({decision.reason})",
                           flush=True)
                 else:
-                    km = ahead.take()
+                    km = ahead.take(more=nb != nbs[-1])
                     try:
                         seconds = _execute(nb, out_dir, params, km,
                                            lambda target: rendered.append(renderer.submit(render_html, target,
