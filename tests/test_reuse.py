@@ -135,3 +135,11 @@ def test_the_layers_and_modules_a_notebook_uses_are_read_from_its_code(tmp_path)
     assert reuse.reads_sources(nb, lambda layer: set()) is False
     assert reuse.reads_sources(nb, lambda layer: {"src__crm__contacts"}) is True
     assert reuse.reads_sources(_notebook(tmp_path / "05_y.ipynb", "print(1)"), lambda layer: set()) is True
+
+
+def test_only_untouched_model_and_source_tables_keep_the_previous_checksums():
+    previous = {"checksums": {"src__ga4__events": "9:a", "base__crm__deals": "3:b", "mrt__x": "2:c",
+                              "c360__data_tests": "80:d"}}
+    untouched = {"src__ga4__events", "base__crm__deals", "c360__data_tests"}
+    assert reuse.carried_checksums(previous, untouched) == {"src__ga4__events": "9:a", "base__crm__deals": "3:b"}
+    assert reuse.carried_checksums(None, untouched) == {}

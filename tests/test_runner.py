@@ -257,6 +257,19 @@ def test_a_window_change_executes_only_attribution_and_reuses_the_other_reports_
     assert re.search(r"Referral\s+14000\.00\s", report)  # data/fixtures/README.md: 30 days, first touch
     page = (after / "index.html").read_text(encoding="utf-8")
     assert page.count(f"reused from run <code>{first_id}</code>") == 3
+    # the checksums of tables no executed notebook wrote are carried from the first run: they are what the
+    # published warehouse holds, table by table
+    manifest = json.loads((after / "manifest.json").read_text())
+    carried = set(manifest["checksums_carried"])
+    assert {"src__ga4__events", "base__crm__deals", "int__identity_resolved", "mrt__core__customer_360"} <= carried
+    assert not {n for n in carried if "attribut" in n or "channel" in n or n.startswith("c360__")}
+    from c360.warehouse.duckdb import DuckDBEngine
+
+    engine = DuckDBEngine(tmp_path / "c360.duckdb", read_only=True)
+    try:
+        assert engine.checksums(list(manifest["checksums"])) == manifest["checksums"]
+    finally:
+        engine.close()
     # a full refresh executes every notebook
     third = _run(tmp_path, "-p", "conversion_window_days=30", "-p", "full_refresh=true")
     assert third.returncode == 0, third.stderr[-3000:]

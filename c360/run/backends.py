@@ -112,8 +112,9 @@ class DuckDBBackend:
         finally:
             con.close()
 
-    def stats(self) -> dict[str, Any]:
-        """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum), every
+    def stats(self, carried: dict[str, str] | None = None) -> dict[str, Any]:
+        """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum; those in
+        `carried`, tables no executed notebook wrote, as the previous run computed them: c360.run.reuse), every
         model's fingerprint (what the next run compares, c360.run.reuse), the data-test summary and what the
         front page shows (c360.report.index.facts: `headline`, `data_test_rows`); then the run id goes into it
         (c360__run) and it is checkpointed."""
@@ -121,8 +122,10 @@ class DuckDBBackend:
 
         engine = DuckDBEngine(self.work, memory_limit=self.params.get("duckdb_memory_limit", ""))
         try:
-            checksums = engine.checksums([n for n in engine.tables()
-                                          if not n.startswith("_stage__") and n != "c360__run"])
+            names = [n for n in engine.tables() if not n.startswith("_stage__") and n != "c360__run"]
+            carried = {n: c for n, c in (carried or {}).items() if n in names}
+            checksums = {**carried, **engine.checksums([n for n in names if n not in carried])}
+            checksums = {n: checksums[n] for n in names}
             from c360.dag import datatests
             from c360.report.index import facts
 
@@ -134,7 +137,7 @@ class DuckDBBackend:
             engine.native("CREATE OR REPLACE TABLE c360__run AS SELECT ? AS run_id, now() AS built_at", [self.run_id])
             engine.native("CHECKPOINT")  # the file holds everything (no write-ahead log left): it is what publishes
             return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
-                    "model_fingerprints": fingerprints, "data_tests": tests,
+                    "checksums_carried": sorted(carried), "model_fingerprints": fingerprints, "data_tests": tests,
                     "warehouse": {"path": str(self.warehouse), "run_id": self.run_id}, **front}
         finally:
             engine.close()
@@ -234,8 +237,8 @@ class BigQueryBackend:
     def model_fingerprints(self) -> dict[str, str]:
         return {}
 
-    def stats(self) -> dict[str, Any]:
-        """Row counts and content checksums of every table of the dataset (see BigQueryEngine.checksum; the checksum
+    def stats(self, carried: dict[str, str] | None = None) -> dict[str, Any]:
+        """Row counts and content checksums of every table of the dataset (`carried`: unused, no report is reused) (see BigQueryEngine.checksum; the checksum
         query counts the rows too), the data-test summary, what the front page shows (c360.report.index.facts:
         `headline`, `data_test_rows`), and the run's jobs with their bytes processed and billed."""
         from c360.dag import datatests

@@ -187,3 +187,14 @@ def previous_run(reports_root: Path, built_by: str | None) -> tuple[dict | None,
     if built_by is None or manifest.get("run_id") != built_by:
         return None, None
     return manifest, latest.resolve()
+
+
+def carried_checksums(previous: dict | None, untouched: set[str]) -> dict[str, str]:
+    """The previous run's checksums of the tables this run did not write (`untouched`: the models of the layers
+    only reused notebooks build, and the source tables when the notebook that loads them was reused). The run's
+    warehouse is a byte copy of the one that run published, so these tables are the bytes it checksummed; the
+    rest (the tables executed notebooks wrote, the c360__ bookkeeping) are checksummed again."""
+    if previous is None:
+        return {}
+    return {name: value for name, value in (previous.get("checksums") or {}).items()
+            if name in untouched and not name.startswith("c360__")}

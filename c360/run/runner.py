@@ -67,6 +67,7 @@ class Planner:
         self.why_not = ("a full refresh executes every notebook" if params.get("full_refresh")
                         else "" if backend.reuses_reports else "this backend rebuilds every model each run")
         self.models = models
+        self.decided: list[tuple[Path, reuse.Decision]] = []
         self._layer_sources = lambda layer: {s for m in models.plan(layer) for s in models.sources_of(m)}
 
     def watched(self, nb: Path) -> set[str] | None:
@@ -89,7 +90,25 @@ class Planner:
         inputs = self.inputs if reuse.reads_sources(nb, self._layer_sources) else None
         key = reuse.notebook_key(nb, values, self.code, inputs)
         fingerprints = {} if self.why_not or self.previous is None else self.backend.model_fingerprints()
-        return reuse.decide(nb.name, key, fingerprints, self.previous, self.folder, self.why_not, self.watched(nb))
+        decision = reuse.decide(nb.name, key, fingerprints, self.previous, self.folder, self.why_not,
+                                self.watched(nb))
+        self.decided.append((nb, decision))
+        return decision
+
+    def carried(self) -> dict[str, str]:
+        """The previous run's checksums of the tables no executed notebook wrote (reuse.carried_checksums): the
+        models of layers only reused notebooks build; the source tables when every notebook that loads them was
+        reused. None of them when any notebook builds no layer that can be told."""
+        reused = [nb for nb, d in self.decided if d.reused_from]
+        executed = [nb for nb, d in self.decided if not d.reused_from]
+        if not reused or any(not reuse.built_layers(nb) for nb, _ in self.decided):
+            return {}
+        written = {layer for nb in executed for layer in reuse.built_layers(nb)}
+        untouched = {m.name for nb in reused for layer in reuse.built_layers(nb) if layer not in written
+                     for m in self.models.plan(layer)}
+        if not any(d.key["inputs"] is not None for _, d in self.decided if not d.reused_from):
+            untouched |= {s for nb in reused for layer in reuse.built_layers(nb) for s in self._layer_sources(layer)}
+        return reuse.carried_checksums(self.previous, untouched)
 
 
 def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend, ahead: kernels.Ahead,
@@ -123,7 +142,7 @@ def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend
                         kernels.stop(km)
                 timings.append({"notebook": nb.name, "seconds": seconds, "reused_from": decision.reused_from,
                                 "reason": decision.reason, "reuse_key": decision.key})
-            stats = backend.stats()
+            stats = backend.stats(planner.carried())
         except BaseException:
             wait(rendered)
             raise
