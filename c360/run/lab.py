@@ -24,8 +24,7 @@ def refresh_scratch(published: Path, scratch: Path = SCRATCH) -> str:
     wrote to it since is then dropped); leave it otherwise. The published file is only read. Returns what was
     done, as a sentence."""
     if not published.exists():
-        return f"no published warehouse at {display(published)} yet (make run builds it): the notebooks start " \
-               f"from an empty {display(scratch)}"
+        return f"no published warehouse at {display(published)} yet (make run builds it)"
     if scratch.exists() and scratch.stat().st_mtime_ns >= published.stat().st_mtime_ns:
         return f"{display(scratch)} is up to date with {display(published)} (kept, with what the lab wrote to it)"
     scratch.parent.mkdir(parents=True, exist_ok=True)
