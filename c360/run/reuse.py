@@ -8,10 +8,10 @@ changes whenever anything a model's table is a function of changes.
 
 A notebook is reused, its executed notebook and report copied byte for byte from the previous published run,
 when: the backend keeps model state (DuckDB), the run is no full refresh, the previous run (reports/latest)
-is the one that built the warehouse the run starts from, its key is the one the previous run recorded, and every
-model's fingerprint in the run's warehouse, as the notebooks before it left it, is the previous run's. When in
-doubt it re-runs: a new commit, uncommitted edits, another version of a tool or of any file of the package
-re-run every notebook.
+is the one that built the warehouse the run starts from, its key is the one the previous run recorded, and the
+fingerprint of every model its report can depend on (watched_models), in the run's warehouse as the notebooks
+before it left it, is the previous run's. When in doubt it re-runs: a new commit, uncommitted edits, another
+version of a tool or of any file of the package re-run every notebook. docs/incremental.md states the rule.
 """
 from __future__ import annotations
 
