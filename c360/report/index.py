@@ -251,14 +251,22 @@ def _num(text: str) -> str:
 
 
 def _reports(reports: list[str], manifest: dict[str, Any]) -> str:
+    """The reports, linked, each with its seconds, or the run it was reused from (not executed again: nothing it
+    reads changed, c360.run.reuse)."""
     seconds = {Path(n["notebook"]).stem: n.get("seconds") for n in manifest.get("notebooks", [])}
+    reused = {Path(n["notebook"]).stem: n["reused_from"] for n in manifest.get("notebooks", []) if n.get("reused_from")}
     items = []
     for name in reports:
         stem = Path(name).stem
         extra = f" <span class='muted'>({_e(seconds[stem])} s)</span>" if seconds.get(stem) is not None else ""
+        if stem in reused:
+            extra = f" <span class='reused'>reused from run <code>{_e(reused[stem])}</code></span>"
         notebook = f" · <a href='{_e(stem)}.ipynb'>notebook</a>" if f"{stem}.html" == name else ""
         items.append(f"<li><a href='{_e(name)}'>{_e(stage_title(stem))}</a>{notebook}{extra}</li>")
-    return "<ol class='reports'>" + "".join(items) + "</ol>"
+    note = ("<p class='muted'>A reused report was not executed again: its notebook, the parameters it reads, the "
+            "code and every model in the warehouse are as they were in that run, so it is copied from it, byte for "
+            "byte.</p>") if reused else ""
+    return "<ol class='reports'>" + "".join(items) + "</ol>" + note
 
 
 def _tests(rows: list[dict[str, Any]]) -> str:
@@ -360,6 +368,7 @@ table.tests td:nth-child(7) { color: #6b7380; max-width: 320px; overflow-wrap: a
 .status.warn { background: #fff3d6; color: #8a5a00; }
 .status.fail { background: #fde2e1; color: #a1261e; }
 ol.reports li { margin: 3px 0; }
+.reused { color: #6b7380; font-style: italic; }
 .dag { overflow-x: auto; border: 1px solid #e4e7eb; border-radius: 6px; padding: 8px; }
 .dag svg { display: block; max-width: 100%; height: auto; }
 """
