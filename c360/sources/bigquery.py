@@ -44,7 +44,7 @@ from c360.warehouse.duckdb import DuckDBEngine
 SEED_TABLES = ("email_domains", "ga4_source_categories", "currencies")
 REQUIRED_SOURCES = ("crm__contacts", "crm__deals")
 # optional columns of the data contract that models read: a configured table without them gets NULLs
-MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",)}
+MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",), "crm__deals": ("is_won", "is_closed")}
 
 
 def relation(engine: BigQueryEngine, system: str, table: str) -> str:
