@@ -338,7 +338,7 @@ def test_generated_people_resolve_and_credit_as_the_contract_with_several_thread
 
     monkeypatch.setenv("C360_DUCKDB_THREADS", "4")
     root = tmp_path / "root"
-    demo.generate(root, 3000, 20, 11, fmt="parquet")
+    demo.generate(root, 4000, 30, 11, fmt="parquet")
     b = builder()
     b.write_tables(b.convert(root), root / "salesforce")
     contract = build(root, tmp_path / "contract.duckdb")
@@ -346,7 +346,7 @@ def test_generated_people_resolve_and_credit_as_the_contract_with_several_thread
     try:
         assert salesforce.con.execute("SELECT current_setting('threads')").fetchone()[0] == 4
         theirs, ours = outcomes(contract), outcomes(salesforce)
-        assert len(theirs["customers"]) > 1000 and len(theirs["won"]) > 100 and len(theirs["touches"]) > 1000
+        assert len(theirs["customers"]) > 1000 and len(theirs["won"]) > 80 and len(theirs["touches"]) > 1000
         for key in ("customers", "devices", "won", "touches", "channels"):
             assert ours[key] == theirs[key], key
         # the converter gave every 7th opportunity a second, earlier, non-primary role: the primary still decides
