@@ -55,19 +55,24 @@ def build(root: Path, warehouse: Path, layers=models.LAYERS, **overrides):
 
 def outcomes(eng) -> dict:
     """What a user relies on, in contract ids: customers, device -> customer, won deals, per-touch credits and
-    channel credits."""
-    q = eng.query
+    channel credits (on either engine)."""
+    def q(sql: str):
+        for table in ("int__identity_customers", "int__identity_resolved", "base__crm__deals",
+                      "mrt__marketing__attributed_touchpoints", "mrt__marketing__channel_attribution"):
+            sql = sql.replace(f"FROM {table}", f"FROM {eng.relation(table)}")
+        return eng.query(sql)
+
     customers = {contract_id(c) for c in q("SELECT customer_id FROM int__identity_customers")["customer_id"]}
     devices = {r.user_pseudo_id: contract_id(r.customer_id)
                for r in q("SELECT user_pseudo_id, customer_id FROM int__identity_resolved").itertuples()}
-    won = {contract_id(r.deal_id): (contract_id(r.contact_id), r.amount, r.closed_date)
+    won = {contract_id(r.deal_id): (contract_id(r.contact_id), Decimal(str(r.amount)), str(r.closed_date)[:10])
            for r in q("SELECT deal_id, contact_id, amount, closed_date FROM base__crm__deals "
                       "WHERE deal_status = 'won'").itertuples()}
-    touches = {(r.window_days, contract_id(r.deal_id), r.model, r.session_key, contract_id(r.customer_id)):
-               r.attributed_revenue
+    touches = {(int(r.window_days), contract_id(r.deal_id), r.model, r.session_key, contract_id(r.customer_id)):
+               Decimal(str(r.attributed_revenue))
                for r in q("SELECT window_days, deal_id, model, session_key, customer_id, attributed_revenue "
                           "FROM mrt__marketing__attributed_touchpoints").itertuples()}
-    channels = {(r.window_days, r.model, r.channel): r.conversion_value
+    channels = {(int(r.window_days), r.model, r.channel): Decimal(str(r.conversion_value))
                 for r in q("SELECT window_days, model, channel, conversion_value "
                            "FROM mrt__marketing__channel_attribution").itertuples()}
     return {"customers": customers, "devices": devices, "won": won, "touches": touches, "channels": channels}
