@@ -9,7 +9,6 @@ only, no c360 code), or by hand below. Salesforce ids are the contract's ids beh
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 from decimal import Decimal
 from pathlib import Path
