@@ -18,6 +18,7 @@ from c360 import models, params as P, sources
 from c360 import warehouse as engines
 from c360.dag import datatests
 from c360.paths import PROJ_ROOT
+from c360.sources import connectors
 from c360.sources.connectors import ConnectorError, connector
 from conftest import event, write_csv
 
@@ -105,6 +106,8 @@ def test_the_multi_contact_deals_of_the_story_go_to_the_contact_created_first(st
     picked = rows(hubspot, "SELECT deal_id, contact_id, deal_contacts FROM src__crm__deals WHERE deal_contacts > 1")
     # 5003: 1003 (created 02-15) and 1004 (01-10), one person: 1004. 5002: Bob 1002 (03-11) and Ivan 1010 (03-12)
     assert picked == {("5003", "1004", 2), ("5002", "1002", 2)}
+    note = connectors.deal_contacts_note(hubspot, {"crm_connector": "fivetran_hubspot"})
+    assert "2 of 12 deals have several contacts" in note
 
 
 def test_frank_has_two_client_ids_from_his_property_history(story):
@@ -346,8 +349,7 @@ def test_generated_people_as_hubspot_tables_resolve_and_credit_as_the_contract(t
     assert cli.main(["synth", str(root), "--persons", "3000", "--days", "20", "--seed", "19"]) == 0
     defaults = P.load()
     to_hubspot(root, defaults["won_stages"], defaults["lost_stages"])
-    contract = run_all(root, tmp_path / "contract.duckdb")
-    contract.con.execute("SET threads = 2")
+    contract = run_all(root, tmp_path / "contract.duckdb")  # DuckDB's threads: one per core (two here)
     hubspot = run_all(root, tmp_path / "hubspot.duckdb", crm_connector="fivetran_hubspot")
     try:
         assert hubspot.query("SELECT COUNT(*) AS n FROM int__identity_customers").n[0] > 500

@@ -35,3 +35,17 @@ def connector(name: str | None) -> Connector | None:
     if importlib.util.find_spec(module_name) is None:
         raise ConnectorError(f"crm_connector {name!r}: not built yet in this version of c360")
     return importlib.import_module(module_name).CONNECTOR
+
+
+def deal_contacts_note(engine, params: dict) -> str:
+    """One line for notebook 01: how many deals have several contacts in the CRM, each given to the contact created
+    first (a connector's rule; the contract layout has one contact_id per deal)."""
+    crm = connector(params.get("crm_connector"))
+    if crm is None:
+        return "crm_connector contract: one contact per deal (crm/deals.csv contact_id)."
+    from c360.sources import relation
+
+    found = engine.query(f"SELECT COUNT(*) AS deals, COUNTIF(deal_contacts > 1) AS several "
+                         f"FROM {relation(engine, 'crm', 'deals')}")
+    return (f"crm_connector {crm.name}: {int(found.several[0])} of {int(found.deals[0])} deals have several "
+            "contacts; each goes to its live contact created first (ties: the smallest id), see docs/connectors.md.")
