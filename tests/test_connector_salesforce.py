@@ -143,6 +143,16 @@ def test_salesforce_keeps_the_opportunity_without_a_contact_role_unattributed(st
     assert ours == theirs
 
 
+def test_notebook_01_counts_the_opportunities_with_several_live_roles_and_names_the_rule(story):
+    from c360.sources import connectors
+
+    _, salesforce = story
+    note = connectors.deal_contacts_note(salesforce, {"crm_connector": "fivetran_salesforce"})
+    # 5006 (Frank, Erin), 5007 (Heidi, Ivan), 5008 (Ivan, Bob); 5002's second role is deleted. 13 opportunity rows
+    assert note.startswith("crm_connector fivetran_salesforce: 3 of 13 deals have several contacts; each goes to "
+                           "its live primary contact role, else the live role created first")
+
+
 # ============================================================================================ hand-built inputs
 CONTACT = ["id", "email", "first_name", "last_name", "title", "account_id", "created_date", "last_modified_date",
            "is_deleted", "master_record_id", "ga_client_id_c", "product_user_id_c"]

@@ -38,8 +38,9 @@ def connector(name: str | None) -> Connector | None:
 
 
 def deal_contacts_note(engine, params: dict) -> str:
-    """One line for notebook 01: how many deals have several contacts in the CRM, each given to the contact created
-    first (a connector's rule; the contract layout has one contact_id per deal)."""
+    """One line for notebook 01: how many deals have several contacts in the CRM, each given to one by the
+    connector's rule (its notes["deal_contact"]; by default the contact created first); the contract layout has one
+    contact_id per deal."""
     crm = connector(params.get("crm_connector"))
     if crm is None:
         return "crm_connector contract: one contact per deal (crm/deals.csv contact_id)."
@@ -47,5 +48,6 @@ def deal_contacts_note(engine, params: dict) -> str:
 
     found = engine.query(f"SELECT COUNT(*) AS deals, COUNTIF(deal_contacts > 1) AS several "
                          f"FROM {relation(engine, 'crm', 'deals')}")
+    rule = crm.notes.get("deal_contact", "its live contact created first (ties: the smallest id)")
     return (f"crm_connector {crm.name}: {int(found.several[0])} of {int(found.deals[0])} deals have several "
-            "contacts; each goes to its live contact created first (ties: the smallest id), see docs/connectors.md.")
+            f"contacts; each goes to {rule}, see docs/connectors.md.")

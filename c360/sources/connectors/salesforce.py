@@ -185,4 +185,5 @@ def mapping(rel: Relation, params: dict[str, Any]) -> dict[str, str]:
             "identity_evidence": identity_evidence}
 
 
-CONNECTOR = Connector("fivetran_salesforce", "salesforce", tables, mapping)
+CONNECTOR = Connector("fivetran_salesforce", "salesforce", tables, mapping, notes={
+    "deal_contact": "its live primary contact role, else the live role created first (ties: the smallest role id)"})
