@@ -153,6 +153,46 @@ def test_notebook_01_counts_the_opportunities_with_several_live_roles_and_names_
                            "its live primary contact role, else the live role created first")
 
 
+def test_parquet_tables_with_fivetrans_types_read_as_the_csvs(story, tmp_path):
+    """The story's Salesforce tables as parquet typed as Fivetran's warehouse tables are (amount a double,
+    close_date a date, booleans, UTC timestamps): the same outcomes as the CSVs."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "root"
+    for folder in ("ga4", "product", "marketing", "seeds"):
+        (root / folder).parent.mkdir(parents=True, exist_ok=True)
+        (root / folder).symlink_to(FIXTURES / folder)
+    (root / "salesforce").mkdir()
+    kinds = {"amount": pa.float64(), "close_date": pa.date32(), "converted_date": pa.date32()}
+    for path in sorted((FIXTURES / "salesforce").glob("*.csv")):
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types={
+            c: pa.string() for c in pacsv.read_csv(path).column_names}))
+        columns = {}
+        for name in table.column_names:
+            values = table[name].to_pylist()
+            if name in kinds and kinds[name] == pa.date32():
+                columns[name] = pa.array([dt.date.fromisoformat(v) if v else None for v in values], pa.date32())
+            elif name in kinds:
+                columns[name] = pa.array([float(v) if v else None for v in values], pa.float64())
+            elif name.startswith("is_"):
+                columns[name] = pa.array([None if not v else v == "true" for v in values], pa.bool_())
+            elif name.endswith("_date") or name in ("system_modstamp", "_fivetran_synced"):
+                columns[name] = pa.array([dt.datetime.fromisoformat(v.replace("Z", "+00:00")) if v else None
+                                          for v in values], pa.timestamp("us", tz="UTC"))
+            else:
+                columns[name] = pa.array([v or None for v in values], pa.string())
+        pq.write_table(pa.table(columns), root / "salesforce" / f"{path.stem}.parquet")
+    eng = build(root, tmp_path / "w.duckdb", crm_connector="fivetran_salesforce")
+    try:
+        assert outcomes(eng) == outcomes(story[1])
+    finally:
+        eng.con.close()
+
+
 # ============================================================================================ hand-built inputs
 CONTACT = ["id", "email", "first_name", "last_name", "title", "account_id", "created_date", "last_modified_date",
            "is_deleted", "master_record_id", "ga_client_id_c", "product_user_id_c"]
