@@ -10,8 +10,10 @@
 --                                                  at last_login_at, else signed_up_at)
 --   crm_contact      crm_contact_id -> itself, -> email, -> user_id (external_id); evidence_id contact_id,
 --                                                  at updated_at, else created_at; and -> each earlier user_id
+--                                                  or other email (a converted lead's) of the contact
 --                                                  (base__crm__identity_evidence, at its evidence_at)
---   crm_merge        crm_contact_id -> crm_contact_id: a contact merged into another (a CRM connector;
+--   crm_merge        crm_contact_id -> crm_contact_id: a contact merged into another, and -> the merged
+--                                                  contact's email / user_id (a CRM connector;
 --                                                  base__crm__identity_evidence)
 -- emails: trimmed, lower-cased (base), and with email_canonicalization gmail.com/googlemail.com lose dots
 --   and +tag (domain gmail.com); outlook.com, hotmail.com, icloud.com, protonmail.com, proton.me,
