@@ -76,7 +76,9 @@ def test_a_hostile_or_malformed_name_is_refused_before_any_sql(override):
 def test_names_inside_the_engine_are_checked_too():
     eng = engine()
     assert eng.relation("mrt__core__customer_360") == "`my-project.c360.mrt__core__customer_360`"
-    assert sources.relation(eng, "crm", "contacts") == "`my-project.hubspot.contacts`"
+    # a contract contacts table without the optional company_domain gets it as NULLs
+    assert sources.relation(eng, "crm", "contacts") == ("(SELECT *, CAST(NULL AS STRING) AS company_domain "
+                                                        "FROM `my-project.hubspot.contacts`)")
     # a contract deals table without the optional is_won / is_closed gets them as NULLs
     assert sources.relation(eng, "crm", "deals") == ("(SELECT *, CAST(NULL AS BOOL) AS is_won, CAST(NULL AS BOOL) "
                                                      "AS is_closed FROM `other-project.hubspot.deals`)")

@@ -353,6 +353,23 @@ def test_custom_field_names_follow_the_parameters(tmp_path):
     assert eng.query("SELECT external_id FROM base__crm__contacts")["external_id"][0] == "A1"
 
 
+def test_the_account_names_the_company_and_its_website_the_company_domain(tmp_path):
+    contacts = [contact("c1", "pat@gmail.com", account_id="a1", ga_client_id_c="1.1"),
+                contact("c2", "lee@bigco.com", account_id="a2", ga_client_id_c="2.2"),
+                contact("c3", "kim@smallco.com", ga_client_id_c="3.3")]
+    root = sf_tree(tmp_path, contacts, devices=("1.1", "2.2", "3.3"))
+    write_csv(root / "salesforce" / "account.csv", ["id", "name", "website", "is_deleted"], [
+        {"id": "a1", "name": "Pat's Bakery", "website": "https://www.Pats-Bakery.com/en/home", "is_deleted": "false"},
+        {"id": "a2", "name": "BigCo", "website": "", "is_deleted": "false"}])
+    eng = build(root, tmp_path / "w.duckdb", crm_connector="fivetran_salesforce")
+    got = {r[0]: r[1:] for r in fetch(eng, "SELECT customer_id, customer__company_name, company_domain, "
+                                           "is_personal_email FROM mrt__core__customer_360")}
+    # c1: a personal email, but the account's website is the company's domain (lower case, no scheme/www/path);
+    # c2: no website: the corporate email's domain, as in the contract; c3: no account at all
+    assert got == {"c1": ("Pat's Bakery", "pats-bakery.com", True), "c2": ("BigCo", "bigco.com", False),
+                   "c3": (None, "smallco.com", False)}
+
+
 # ================================================================================================== bad input
 @pytest.mark.parametrize("table", ["contact", "opportunity", "opportunity_contact_role"])
 def test_a_missing_required_table_is_named_with_the_connector(tmp_path, table):

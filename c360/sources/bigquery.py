@@ -46,7 +46,8 @@ from c360.warehouse.duckdb import DuckDBEngine
 SEED_TABLES = ("email_domains", "ga4_source_categories", "currencies")
 REQUIRED_SOURCES = ("crm__contacts", "crm__deals")
 # optional columns of the data contract that models read: a configured table without them gets NULLs
-MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",), "crm__deals": ("is_won", "is_closed")}
+MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",), "crm__deals": ("is_won", "is_closed"),
+                        "crm__contacts": ("company_domain",)}
 
 
 def relation(engine: BigQueryEngine, system: str, table: str) -> str:

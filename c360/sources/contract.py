@@ -142,8 +142,8 @@ CSV_TABLES: tuple[CsvTable, ...] = (
         {"contact_id": "VARCHAR", "email": "VARCHAR", "first_name": "VARCHAR", "last_name": "VARCHAR",
          "company_name": "VARCHAR", "job_title": "VARCHAR", "lifecycle_stage": "VARCHAR",
          "external_id": "VARCHAR", "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
-         "_fivetran_deleted": "BOOLEAN", "_fivetran_synced": "TIMESTAMPTZ"},
-        keys=("contact_id",), optional_columns=("_fivetran_synced",),
+         "_fivetran_deleted": "BOOLEAN", "_fivetran_synced": "TIMESTAMPTZ", "company_domain": "VARCHAR"},
+        keys=("contact_id",), optional_columns=("_fivetran_synced", "company_domain"),
     ),
     CsvTable(
         "crm/deals.csv", "src__crm__deals",

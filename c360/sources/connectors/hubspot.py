@@ -101,7 +101,8 @@ def mapping(rel: Relation, params: dict[str, Any]) -> dict[str, str]:
         property_createdate AS created_at,
         property_lastmodifieddate AS updated_at,
         _fivetran_deleted,
-        _fivetran_synced
+        _fivetran_synced,
+        CAST(NULL AS STRING) AS company_domain
     FROM {contact}"""
 
     deals = f"""

@@ -1,7 +1,7 @@
 """The Fivetran Salesforce connector: contact, opportunity, opportunity_contact_role (optional account, lead) mapped
 to the contract's CRM tables. docs/connectors.md lists every column and rule; in short:
 
-- contacts: one row per contact row; company_name from account.name; external_id is the current product user id
+- contacts: one row per contact row; company_name and company_domain from account.name and website; external_id is the current product user id
   (`<crm_user_id_property>_c`); a merged contact is deleted (is_deleted) and names its master (master_record_id).
 - deals: one row per opportunity; is_won / is_closed are Salesforce's own; closed_at is close_date (a date, at
   00:00 UTC) once the opportunity is closed. The contact is the live primary opportunity_contact_role, else the live
@@ -64,9 +64,9 @@ def mapping(rel: Relation, params: dict[str, Any]) -> dict[str, str]:
 
     contacts = f"""
     WITH accounts AS (
-        SELECT id, name
+        SELECT id, name, website
         FROM (
-            SELECT CAST(id AS STRING) AS id, name,
+            SELECT CAST(id AS STRING) AS id, name, website,
                 ROW_NUMBER() OVER (PARTITION BY CAST(id AS STRING) ORDER BY COALESCE(is_deleted, FALSE), name) AS n
             FROM {account}
         ) AS a
@@ -84,7 +84,8 @@ def mapping(rel: Relation, params: dict[str, Any]) -> dict[str, str]:
         c.created_date AS created_at,
         c.last_modified_date AS updated_at,
         c.is_deleted AS _fivetran_deleted,
-        c._fivetran_synced
+        c._fivetran_synced,
+        a.website AS company_domain
     FROM {contact} AS c
     LEFT JOIN accounts AS a ON a.id = CAST(c.account_id AS STRING)"""
 
