@@ -77,6 +77,9 @@ BIGQUERY_PARAMS = (
           pattern=BQ_TABLE_REF),
     Param("crm_form_submissions_table", "str", "", "BigQuery: the form submissions table ('' = none)",
           pattern=BQ_TABLE_REF),
+    Param("crm_dataset", "str", "", "BigQuery: the dataset Fivetran syncs the CRM to (dataset or project.dataset), "
+          "read in place when crm_connector is not contract; its tables as Fivetran names them (contact, deal, ...)",
+          pattern=BQ_DATASET_REF),
     Param("product_users_table", "str", "", "BigQuery: the product users table ('' = none)", pattern=BQ_TABLE_REF),
     Param("ad_spend_table", "str", "", "BigQuery: the ad spend table ('' = none)", pattern=BQ_TABLE_REF),
     Param("fx_rates_table", "str", "", "BigQuery: exchange rates (date, currency, rate), as marketing/fx_rates.csv "
@@ -89,7 +92,9 @@ BIGQUERY_PARAMS = (
           minimum=10 * 1024 * 1024),
 )
 BIGQUERY_KEYS = tuple(p.name for p in BIGQUERY_PARAMS)
-BIGQUERY_REQUIRED = ("bigquery_project", "ga4_dataset", "crm_contacts_table", "crm_deals_table")
+BIGQUERY_REQUIRED = ("bigquery_project", "ga4_dataset")
+# the CRM on BigQuery: its two tables (crm_connector contract), or the Fivetran dataset (any other connector)
+BIGQUERY_CRM_TABLES = ("crm_contacts_table", "crm_deals_table")
 # A notebook declares the BigQuery keys as one mapping of this name (`bigquery: dict = {}`); report.stage_params
 # merges it back into flat parameters. The runner fills it only for backend bigquery.
 BIGQUERY_GROUP = "bigquery"
@@ -117,6 +122,16 @@ SPEC: dict[str, Param] = {
         Param("lookback_days", "int", 3, "GA4 shards dated within this many days of the newest one loaded are "
               "re-read when their bytes changed. Their content (sha256) is compared, so a late update that kept the "
               "size and modification time is read too: GA4 updates a daily table for about 72 hours", minimum=0, maximum=365),
+        Param("crm_connector", "str", "contract", "how the CRM is laid out. contract: crm/*.csv as "
+              "docs/data-contract.md says; fivetran_hubspot, fivetran_salesforce: the tables as Fivetran syncs them, "
+              "in source_root/hubspot/ or source_root/salesforce/ (BigQuery: crm_dataset). See docs/connectors.md",
+              choices=("contract", "fivetran_hubspot", "fivetran_salesforce")),
+        Param("crm_ga_client_id_property", "str", "ga_client_id", "the CRM contact property holding the GA client id "
+              "(HubSpot: contact.property_<name>, Salesforce: contact.<name>_c). Its values are form-submission "
+              "evidence", non_empty=True, pattern=r"[a-z][a-z0-9_]{0,62}"),
+        Param("crm_user_id_property", "str", "product_user_id", "the CRM contact property holding the product user "
+              "id (HubSpot: contact.property_<name>, Salesforce: contact.<name>_c). Its values are crm_contact "
+              "evidence", non_empty=True, pattern=r"[a-z][a-z0-9_]{0,62}"),
         Param("won_stages", "list[str]", ["closedwon"], "deal stages that count as won", non_empty=True),
         Param("lost_stages", "list[str]", ["closedlost"], "deal stages that count as lost; every other stage is open"),
         Param("reporting_currency", "str", "", "ISO 4217 code every money figure is reported in, or empty for the "
@@ -281,6 +296,11 @@ def check_bigquery(params: dict[str, Any]) -> None:
     for key in BIGQUERY_REQUIRED:
         if not params[key]:
             raise ParamError(f"backend bigquery needs parameter '{key}' (see params/bigquery.example.yaml)")
+    if not params["crm_dataset"]:
+        for key in BIGQUERY_CRM_TABLES:
+            if not params[key]:
+                raise ParamError(f"backend bigquery needs parameter '{key}' (or crm_dataset, read by a crm_connector "
+                                 "other than contract; see params/bigquery.example.yaml)")
     dates = {}
     for key in ("ga4_start_date", "ga4_end_date"):
         try:

@@ -29,6 +29,13 @@ class FakeClient:
     def get_dataset(self, _dataset_id):
         return object()
 
+    def get_table(self, table_id):
+        """Any table has the data contract's columns of its kind, without the optional ones."""
+        from c360.sources.contract import csv_table
+
+        spec = csv_table("src__crm__" + table_id.rsplit(".", 1)[-1]) or csv_table("src__marketing__ad_spend")
+        return SimpleNamespace(schema=[SimpleNamespace(name=c) for c in spec.columns if c not in spec.optional_columns])
+
     def query(self, sql, job_config=None, location=None):
         self.jobs.append((sql, job_config))
         done = SimpleNamespace(total_bytes_processed=self.estimate, total_bytes_billed=0, job_id="j",
@@ -69,8 +76,12 @@ def test_a_hostile_or_malformed_name_is_refused_before_any_sql(override):
 def test_names_inside_the_engine_are_checked_too():
     eng = engine()
     assert eng.relation("mrt__core__customer_360") == "`my-project.c360.mrt__core__customer_360`"
-    assert sources.relation(eng, "crm", "contacts") == "`my-project.hubspot.contacts`"
-    assert sources.relation(eng, "crm", "deals") == "`other-project.hubspot.deals`"
+    # a contract contacts table without the optional company_domain gets it as NULLs
+    assert sources.relation(eng, "crm", "contacts") == ("(SELECT *, CAST(NULL AS STRING) AS company_domain "
+                                                        "FROM `my-project.hubspot.contacts`)")
+    # a contract deals table without the optional is_won / is_closed gets them as NULLs
+    assert sources.relation(eng, "crm", "deals") == ("(SELECT *, CAST(NULL AS BOOL) AS is_won, CAST(NULL AS BOOL) "
+                                                     "AS is_closed FROM `other-project.hubspot.deals`)")
     for bad in ("a`b", "x; DROP TABLE y", "t.u", ""):
         with pytest.raises(ValueError):
             eng.relation(bad)

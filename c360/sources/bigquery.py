@@ -28,6 +28,8 @@ from c360.sources.contract import (
     LoadReport,
     csv_table,
 )
+from c360.sources.connectors import Connector, FivetranTable, connector
+from c360.sources.connectors.base import MAPPED
 from c360.sources.csv_files import load_csv
 from c360.sources.fingerprint import fingerprints
 from c360.sources.flatten import ga4_events_sql
@@ -44,7 +46,8 @@ from c360.warehouse.duckdb import DuckDBEngine
 SEED_TABLES = ("email_domains", "ga4_source_categories", "currencies")
 REQUIRED_SOURCES = ("crm__contacts", "crm__deals")
 # optional columns of the data contract that models read: a configured table without them gets NULLs
-MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",)}
+MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",), "crm__deals": ("is_won", "is_closed"),
+                        "crm__contacts": ("company_domain",)}
 
 
 def relation(engine: BigQueryEngine, system: str, table: str) -> str:
@@ -59,11 +62,55 @@ def relation(engine: BigQueryEngine, system: str, table: str) -> str:
                 f"FROM {configured.sql()})")
     if system == "seeds":
         return engine.relation(f"src__{key}")  # uploaded by prepare
+    crm = connector(engine.config.crm_connector)
+    if system == "crm" and crm is not None:
+        return f"({crm.mapping(lambda t: _fivetran_table(engine, crm, t), engine.config.crm_properties)[table]})"
     if configured is not None:
         return _with_optional_columns(engine, key, configured)
     if key in REQUIRED_SOURCES:
         raise P.ParamError(f"backend bigquery needs parameter '{SOURCE_PARAMS[key]}'")
     return _empty_source(key)
+
+
+def _crm_dataset(engine: BigQueryEngine, crm: Connector) -> TableName:
+    if engine.config.crm_dataset is None:
+        raise P.ParamError(f"crm_connector {crm.name} on backend bigquery needs parameter 'crm_dataset'")
+    return engine.config.crm_dataset
+
+
+def _crm_tables(engine: BigQueryEngine, crm: Connector) -> dict[str, tuple[FivetranTable, TableName | None]]:
+    """The connector's tables: each with its table in crm_dataset (None: absent and optional), checked: a required
+    table or column missing is a ConnectorError naming connector, table and column."""
+    dataset = _crm_dataset(engine, crm)
+    try:
+        present = set(engine.list_table_ids(dataset.id()))
+    except P.ParamError as e:
+        raise P.ParamError(f"crm_dataset: {e}") from None
+    out = {}
+    for spec in crm.tables(engine.config.crm_properties):
+        if spec.name not in present:
+            if spec.required:
+                raise crm.missing_table(spec, f"no table {spec.name} in crm_dataset {dataset.id()}")
+            out[spec.name] = (spec, None)
+            continue
+        name = TableName(dataset.project, dataset.dataset, spec.name)
+        crm.check_columns(spec, [c.lower() for c in engine.table_columns(name.id())], name.id())
+        out[spec.name] = (spec, name)
+    return out
+
+
+def _fivetran_table(engine: BigQueryEngine, crm: Connector, table: str) -> str:
+    """A connector's table read in place, with every declared column (absent optional ones as NULL); an absent
+    optional table is an empty stand-in."""
+    spec, name = _crm_tables(engine, crm)[table]
+    if name is None:
+        return spec.empty_sql()
+    present = {c.lower() for c in engine.table_columns(name.id())}
+    absent = [c for c in spec.columns if c not in present]
+    if not absent:
+        return name.sql()
+    nulls = ", ".join(f"CAST(NULL AS {BIGQUERY_TYPES[spec.columns[c]]}) AS {check_identifier(c)}" for c in absent)
+    return f"(SELECT *, {nulls} FROM {name.sql()})"
 
 
 def ga4_events(export: str) -> str:
@@ -124,6 +171,10 @@ def source_tables(engine: BigQueryEngine) -> list[dict[str, Any]]:
     wanted = [(f"src__{key}", table.id(), SOURCE_PARAMS[key]) for key, table in sorted(engine.config.tables.items())]
     wanted += [("src__ga4__events", f"{ga4.id()}.{GA4_SHARD_PREFIX}{suffix}", "ga4_dataset")
                for suffix in _ga4_suffixes(engine)]
+    crm = connector(engine.config.crm_connector)
+    if crm is not None:
+        wanted += [(f"src__{crm.folder}__{spec.name}", name.id(), "crm_dataset")
+                   for spec, name in _crm_tables(engine, crm).values() if name is not None]
     with ThreadPoolExecutor(max_workers=16) as pool:  # one metadata call per shard: a year is 365 of them
         return list(pool.map(lambda w: {"source": w[0], **engine.table_metadata(w[1], w[2])}, wanted))
 
@@ -155,9 +206,17 @@ def _count_rows(engine: BigQueryEngine, tables: list[dict[str, Any]]) -> dict[st
     for i, (key, table) in enumerate(sorted(engine.config.tables.items())):
         parts.append(f"SELECT @table_{i} AS table_id, COUNT(*) AS n FROM {table.sql()}")
         values[f"table_{i}"] = table.id()
+    crm = connector(engine.config.crm_connector)
+    if crm is not None:  # the Fivetran tables as read, and the contract tables the connector maps them to
+        for j, (spec, name) in enumerate(t for t in _crm_tables(engine, crm).values() if t[1] is not None):
+            parts.append(f"SELECT @crm_{j} AS table_id, COUNT(*) AS n FROM {name.sql()}")
+            values[f"crm_{j}"] = name.id()
+        for target in MAPPED:
+            parts.append(f"SELECT @mapped_{target} AS table_id, COUNT(*) AS n FROM {relation(engine, 'crm', target)}")
+            values[f"mapped_{target}"] = f"src__crm__{target}"
     counted = engine.query(" UNION ALL ".join(parts), values)
     found = dict(zip(counted["table_id"], counted["n"].astype(int)))
-    return {t["table"]: int(found.get(t["table"], 0)) for t in tables}
+    return {t: int(found.get(t, 0)) for t in [*(t["table"] for t in tables), *(f"src__crm__{m}" for m in MAPPED)]}
 
 
 def seed_files(engine: BigQueryEngine, source_root: Path | None = None) -> list[Path]:
@@ -177,6 +236,11 @@ def prepare(engine: BigQueryEngine, params: dict[str, Any] | None = None,
     named = {spec.path: (SOURCE_PARAMS[key], (params or {}).get(SOURCE_PARAMS[key]) or "")
              for spec in CSV_TABLES if (key := spec.table.removeprefix("src__")) in SOURCE_PARAMS}
     read = SourcesRead([{**t, "rows": counted[t["table"]]} for t in tables], named)
+    crm = connector(engine.config.crm_connector)
+    if crm is not None:  # what the base models read: the connector's mapping of the tables above
+        read.tables += [{"source": f"src__crm__{target}", "table": f"{crm.name} mapping",
+                         "rows": counted[f"src__crm__{target}"], "bytes": None, "modified": None}
+                        for target in MAPPED]
     root = source_root or engine.config.source_root
     for path in seed_files(engine, root):
         name = f"src__seeds__{path.stem}"

@@ -133,6 +133,7 @@ class CsvTable:
     keys: tuple[str, ...]  # must be non-empty on every row
     required_file: bool = True
     optional_columns: tuple[str, ...] = ()
+    personal: bool = False  # its values are about people: masked in errors (besides PEOPLE_TABLES)
 
 
 CSV_TABLES: tuple[CsvTable, ...] = (
@@ -141,21 +142,27 @@ CSV_TABLES: tuple[CsvTable, ...] = (
         {"contact_id": "VARCHAR", "email": "VARCHAR", "first_name": "VARCHAR", "last_name": "VARCHAR",
          "company_name": "VARCHAR", "job_title": "VARCHAR", "lifecycle_stage": "VARCHAR",
          "external_id": "VARCHAR", "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
-         "_fivetran_deleted": "BOOLEAN", "_fivetran_synced": "TIMESTAMPTZ"},
-        keys=("contact_id",), optional_columns=("_fivetran_synced",),
+         "_fivetran_deleted": "BOOLEAN", "_fivetran_synced": "TIMESTAMPTZ", "company_domain": "VARCHAR"},
+        keys=("contact_id",), optional_columns=("_fivetran_synced", "company_domain"),
     ),
     CsvTable(
         "crm/deals.csv", "src__crm__deals",
         {"deal_id": "VARCHAR", "contact_id": "VARCHAR", "deal_name": "VARCHAR", "amount": MONEY,
          "currency": "VARCHAR", "stage": "VARCHAR", "created_at": "TIMESTAMPTZ", "closed_at": "TIMESTAMPTZ",
-         "_fivetran_deleted": "BOOLEAN"},
-        keys=("deal_id",),
+         "_fivetran_deleted": "BOOLEAN", "is_won": "BOOLEAN", "is_closed": "BOOLEAN"},
+        keys=("deal_id",), optional_columns=("is_won", "is_closed"),
     ),
     CsvTable(
         "crm/form_submissions.csv", "src__crm__form_submissions",
         {"submission_id": "VARCHAR", "form_name": "VARCHAR", "email": "VARCHAR", "ga_client_id": "VARCHAR",
          "submitted_at": "TIMESTAMPTZ"},
         keys=("submission_id",), required_file=False,
+    ),
+    CsvTable(
+        "crm/identity_evidence.csv", "src__crm__identity_evidence",
+        {"contact_id": "VARCHAR", "edge_source": "VARCHAR", "identifier_type": "VARCHAR", "identifier": "VARCHAR",
+         "evidence_id": "VARCHAR", "evidence_at": "TIMESTAMPTZ"},
+        keys=("contact_id", "edge_source", "identifier_type", "evidence_id"), required_file=False,
     ),
     CsvTable(
         "product/users.csv", "src__product__users",
@@ -226,8 +233,9 @@ class LoadReport:
         """Where the run read the contract's file `path` from, and whether it was named: the file itself."""
         return path, True
 
-EMAIL_COLUMNS = ("email",)  # normalised (NFKC) as they are loaded
-PEOPLE_TABLES = ("src__crm__contacts", "src__crm__form_submissions", "src__product__users")  # values masked in errors
+EMAIL_COLUMNS = ("email", "property_email")  # normalised (NFKC) as they are loaded (property_email: HubSpot's)
+PEOPLE_TABLES = ("src__crm__contacts", "src__crm__form_submissions", "src__crm__identity_evidence",
+                 "src__product__users")  # values masked in errors
 
 
 def csv_table(table: str) -> CsvTable | None:

@@ -125,7 +125,7 @@ def _load_typed(engine: DuckDBEngine, path: Path, spec: CsvTable, raw: dict[str,
         "SELECT _line, _problem FROM _csv_typed WHERE _problem IS NOT NULL ORDER BY _line").fetchall()
     if bad and on_bad_rows != "quarantine":
         line, problem = bad[0]
-        raise BadInputError(f"{display(path)}: line {line}: {_masked_problem(problem, spec.table in PEOPLE_TABLES)} "
+        raise BadInputError(f"{display(path)}: line {line}: {_masked_problem(problem, spec.personal or spec.table in PEOPLE_TABLES)} "
                             f"({len(bad)} bad row(s) "
                             "in all; on_bad_rows: quarantine sets them aside)")
     if bad:

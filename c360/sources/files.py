@@ -11,30 +11,43 @@ from pathlib import Path
 from typing import Any
 
 from c360.paths import SEEDS_DIR, display, resolve
-from c360.sources.contract import CSV_TABLES, LOADED_FILES, BadInputError, LoadReport
+from c360.sources import connector_files
+from c360.sources.connectors import Connector, connector
+from c360.sources.contract import CSV_TABLES, LOADED_FILES, BadInputError, CsvTable, LoadReport
 from c360.sources.csv_files import csv_reading, load_csv, loaded_files
 from c360.sources.fingerprint import file_sha256, fingerprints
 from c360.sources.ga4_files import ga4_shards, load_ga4, set_aside_rows
 from c360.warehouse.base import check_identifier
 from c360.warehouse.duckdb import DuckDBEngine
 
+CRM_FOLDER = "crm/"  # the contract's CRM files, which a CRM connector replaces
 
-def preflight(source_root: Path) -> list[Path]:
-    """Cheap checks before any heavy work: folders and required files exist. Returns every input file."""
+
+def csv_tables(crm: Connector | None) -> tuple[CsvTable, ...]:
+    """The contract's CSV tables a run reads: all of them, or with a CRM connector all but crm/*.csv."""
+    return tuple(s for s in CSV_TABLES if crm is None or not s.path.startswith(CRM_FOLDER))
+
+
+def preflight(source_root: Path, params: dict[str, Any] | None = None) -> list[Path]:
+    """Cheap checks before any heavy work: folders and required files exist (and, with a CRM connector, its
+    tables and their required columns). Returns every input file."""
     if not source_root.is_dir():
         raise BadInputError(f"source_root {display(source_root)}: folder not found")
+    crm = connector((params or {}).get("crm_connector"))
     files = ga4_shards(source_root)
-    for spec in CSV_TABLES:
+    for spec in csv_tables(crm):
         path = source_root / spec.path
         if path.is_file():
             files.append(path)
         elif spec.required_file:
             raise BadInputError(f"{display(path)}: required file not found")
+    if crm is not None:
+        files += connector_files.preflight(source_root, crm, params or {})
     return files
 
 
 def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fail", full_refresh: bool = False,
-                 lookback_days: int = 3) -> LoadReport:
+                 lookback_days: int = 3, params: dict[str, Any] | None = None) -> LoadReport:
     """Load the whole source tree into src__* tables (and the project's email-domain seed when absent).
 
     Args:
@@ -44,19 +57,21 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
         full_refresh, lookback_days: which GA4 shards to re-read (see load_ga4). A CSV file is read again unless
             its bytes (sha256), its contract, on_bad_rows and the loader are what they were when it was last read
             (a full refresh reads it); a file kept still reports the rows set aside from it then.
+        params: the run's parameters: crm_connector (and its properties) say how the CRM is laid out.
     Returns:
         A LoadReport: rows per file and rows set aside.
     Raises:
         BadInputError: naming the file (and line) that breaks the contract.
     """
-    preflight(source_root)
+    preflight(source_root, params)
+    crm = connector((params or {}).get("crm_connector"))
     report = LoadReport()
     set_aside = set_aside_rows(engine)
     load_ga4(engine, source_root, on_bad_rows, report, full_refresh, lookback_days, set_aside)
     recorded = loaded_files(engine)
     loaded = {} if full_refresh else recorded
     found = []  # (spec, path or None, sha256, reading, kept)
-    for spec in CSV_TABLES:
+    for spec in csv_tables(crm):
         path = source_root / spec.path
         if not path.is_file() and spec.path.startswith("seeds/"):
             path = SEEDS_DIR / Path(spec.path).name  # the project's own seed
@@ -68,8 +83,10 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
         kept = loaded.get((str(path), spec.table)) == (digest, reading) and engine.has_table(spec.table)
         found.append((spec, path, digest, reading, kept))
     # the records of the files read now are removed before the first is read and written once all are
+    # (with a CRM connector, the records of crm/*.csv too: the connector writes their tables)
     engine.native(f"DELETE FROM {LOADED_FILES} WHERE \"table\" IN (SELECT UNNEST(?))",
-                  [[spec.table for spec, *_, kept in found if not kept]])
+                  [[spec.table for spec, *_, kept in found if not kept]
+                   + ([s.table for s in CSV_TABLES if s not in csv_tables(crm)])])
     for spec, path, digest, reading, kept in found:
         if path is None:
             cols = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in spec.columns.items())
@@ -82,6 +99,8 @@ def load_sources(engine: DuckDBEngine, source_root: Path, on_bad_rows: str = "fa
             report.quarantined.extend(q for q in set_aside.get(display(path), []) if q["table"] == spec.table)
         else:
             load_csv(engine, path, spec, on_bad_rows, report)
+    if crm is not None:
+        connector_files.load(engine, source_root, crm, params or {}, on_bad_rows, report)
     read = [(str(path), spec.table, digest, reading) for spec, path, digest, reading, kept in found
             if path is not None and not kept]
     if read:
@@ -101,7 +120,7 @@ def prepare(engine: DuckDBEngine, params: dict[str, Any]) -> LoadReport:
     """Load the files under source_root (load_sources, with the run's on_bad_rows, full_refresh, lookback_days)."""
     return load_sources(engine, resolve(params["source_root"]), params.get("on_bad_rows", "fail"),
                         full_refresh=bool(params.get("full_refresh", False)),
-                        lookback_days=params.get("lookback_days", 3))
+                        lookback_days=params.get("lookback_days", 3), params=params)
 
 
 def relation(engine: DuckDBEngine, system: str, table: str) -> str:
@@ -116,4 +135,4 @@ def ga4_events(export: str) -> str:
 
 def inputs(params: dict[str, Any]) -> list[dict]:
     """Every source file of source_root, fingerprinted (sha256; c360.sources.fingerprint)."""
-    return fingerprints(preflight(resolve(params["source_root"])))
+    return fingerprints(preflight(resolve(params["source_root"]), params))

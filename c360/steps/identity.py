@@ -185,13 +185,13 @@ def build_anchor_components(engine, params: dict[str, Any]) -> None:
     grain: one row per node of a product or CRM edge; key node (unique); component = its smallest node id."""
     evidence = engine.relation("int__identity_evidence")
     _components_step(engine, "int__identity_anchor_components",
-                     f"SELECT node_a, node_b FROM {evidence} WHERE edge_source IN ('product_user', 'crm_contact')")
+                     f"SELECT node_a, node_b FROM {evidence} WHERE edge_source IN ('product_user', 'crm_contact', 'crm_merge')")
 
 
 def _pass1_edges_sql(engine) -> str:
     evidence = engine.relation("int__identity_evidence")
     links = engine.relation("int__identity_device_links")
-    return (f"SELECT node_a, node_b FROM {evidence} WHERE edge_source IN ('product_user', 'crm_contact') "
+    return (f"SELECT node_a, node_b FROM {evidence} WHERE edge_source IN ('product_user', 'crm_contact', 'crm_merge') "
             f"UNION ALL SELECT node_a, node_b FROM {links}")
 
 

@@ -109,6 +109,9 @@ class BigQueryConfig:
     ga4_start_date: dt.date | None = None
     ga4_end_date: dt.date | None = None
     tables: dict[str, TableName] = field(default_factory=dict)  # "crm__contacts" -> table
+    crm_connector: str = "contract"  # how the CRM is laid out (c360.sources.connectors)
+    crm_dataset: TableName | None = None  # a connector's Fivetran dataset, read in place
+    crm_properties: dict[str, str] = field(default_factory=dict)  # crm_ga_client_id_property, crm_user_id_property
     maximum_bytes_billed: int = 10 * 1024 ** 3
     source_root: Path | None = None  # where seeds/*.csv may override the project's seeds
 
@@ -125,6 +128,11 @@ class BigQueryConfig:
                    ga4_dataset=TableName.parse(params["ga4_dataset"], project, "ga4_dataset", dataset_only=True),
                    ga4_start_date=dates["ga4_start_date"], ga4_end_date=dates["ga4_end_date"], tables=tables,
                    maximum_bytes_billed=int(params["maximum_bytes_billed"]),
+                   crm_connector=params.get("crm_connector", "contract"),
+                   crm_properties={k: params[k] for k in ("crm_ga_client_id_property", "crm_user_id_property")
+                                   if params.get(k)},
+                   crm_dataset=(TableName.parse(params["crm_dataset"], project, "crm_dataset", dataset_only=True)
+                                if params.get("crm_dataset") else None),
                    source_root=resolve(params["source_root"]) if params.get("source_root") else None)
 
 

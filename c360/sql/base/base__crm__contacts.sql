@@ -4,6 +4,8 @@
 --   recently updated row is kept).
 -- email_normalized: the email NFKC-normalized (DuckDB: the loader did it, c360.sources.contract.EMAIL_COLUMNS),
 --   every Unicode white space (tab, NBSP, em space, zero-width space, BOM) trimmed off both ends, lower case.
+-- company_domain: the company's web domain when the CRM has one (optional; a CRM connector: the account's
+--   website), lower case, without scheme, `www.`, port or path.
 WITH source AS (
     SELECT * FROM {{ source('crm', 'contacts') }}
 ),
@@ -16,6 +18,8 @@ renamed AS (
         first_name,
         last_name,
         company_name,
+        NULLIF(REGEXP_EXTRACT(LOWER(TRIM(company_domain)), r'^(?:[a-z][a-z0-9+.-]*://)?(?:www[.])?([^/:?#]*)'), '')
+            AS company_domain,
         job_title,
         lifecycle_stage,
         NULLIF(TRIM(external_id), '') AS external_id,

@@ -1,6 +1,8 @@
 -- base__crm__deals: live CRM deals with their outcome, their amount in the reporting currency.
 -- grain: one row per deal_id (unique, not null).
--- deal_status: won (stage in @won_stages), lost (stage in @lost_stages), else open.
+-- deal_status: from is_won / is_closed when the source has them (a CRM connector: the pipeline stage's own
+--   outcome): won (is_won), lost (closed, not won), else open; otherwise won (stage in @won_stages), lost
+--   (stage in @lost_stages), else open.
 -- amount: NUMERIC in `currency`, the reporting currency (base__reporting_currency). A deal in another currency
 --   (original_currency, original_amount) is converted at the latest marketing/fx_rates rate on or before its
 --   closed_date (an open deal without a close: the latest rate), rounded half to even to the currency's minor
@@ -29,6 +31,9 @@ renamed AS (
         UPPER(NULLIF(TRIM(currency), '')) AS original_currency,
         stage,
         CASE
+            WHEN is_won THEN 'won'
+            WHEN is_closed THEN 'lost'
+            WHEN is_won IS NOT NULL OR is_closed IS NOT NULL THEN 'open'
             WHEN stage IN UNNEST(@won_stages) THEN 'won'
             WHEN stage IN UNNEST(@lost_stages) THEN 'lost'
             ELSE 'open'

@@ -9,7 +9,8 @@
 --   source_contact_ids: every CRM contact merged into the customer (duplicates), comma-separated.
 -- email domain (JaffleGaggle pattern): classification from the email-domain seed; a domain not in the seed is
 --   corporate; 'ambiguous' stays ambiguous (is_personal_email NULL), never guessed; company_domain is the
---   domain of a corporate email, for rolling customers up to accounts.
+--   CRM's company domain (base__crm__contacts.company_domain, by priority as company_name), else the domain of a
+--   corporate email, for rolling customers up to accounts.
 {{ config(cluster_by='customer_id') }}
 WITH bridged AS (
     SELECT * FROM {{ ref('int__identity_device_bridged') }}
@@ -43,6 +44,7 @@ crm_values AS (
         customer_id,
         MIN_BY(email_normalized, IF(email_normalized IS NULL, NULL, priority)) AS email,
         MIN_BY(company_name, IF(company_name IS NULL, NULL, priority)) AS company_name,
+        MIN_BY(company_domain, IF(company_domain IS NULL, NULL, priority)) AS company_domain,
         MIN_BY(job_title, IF(job_title IS NULL, NULL, priority)) AS job_title,
         MIN_BY(first_name, IF(first_name IS NULL, NULL, recency)) AS first_name,
         MIN_BY(last_name, IF(last_name IS NULL, NULL, recency)) AS last_name,
@@ -85,6 +87,7 @@ joined AS (
         COALESCE(crm_values.email, product_values.email) AS customer__email,
         COALESCE(crm_values.company_name, product_values.company_name) AS customer__company_name,
         crm_values.job_title AS customer__job_title,
+        crm_values.company_domain AS crm_company_domain,
         crm_values.first_name AS customer__first_name,
         crm_values.last_name AS customer__last_name,
         crm_values.lifecycle_stage AS customer__lifecycle_stage,
@@ -131,7 +134,8 @@ final AS (
         enriched.email_domain,
         enriched.email_domain_type,
         CASE enriched.email_domain_type WHEN 'personal' THEN TRUE WHEN 'corporate' THEN FALSE END AS is_personal_email,
-        IF(enriched.email_domain_type = 'corporate', enriched.email_domain, NULL) AS company_domain,
+        COALESCE(enriched.crm_company_domain,
+                 IF(enriched.email_domain_type = 'corporate', enriched.email_domain, NULL)) AS company_domain,
         enriched.source_contact_ids,
         enriched.crm_contacts,
         enriched.crm_created_at,

@@ -9,7 +9,12 @@
 --   product_user     user_id -> user_id (itself)   the record exists; user_id -> email (evidence_id user_id,
 --                                                  at last_login_at, else signed_up_at)
 --   crm_contact      crm_contact_id -> itself, -> email, -> user_id (external_id); evidence_id contact_id,
---                                                  at updated_at, else created_at
+--                                                  at updated_at, else created_at; and -> each earlier user_id
+--                                                  or other email (a converted lead's) of the contact
+--                                                  (base__crm__identity_evidence, at its evidence_at)
+--   crm_merge        crm_contact_id -> crm_contact_id: a contact merged into another, and -> the merged
+--                                                  contact's email / user_id (a CRM connector;
+--                                                  base__crm__identity_evidence)
 -- emails: trimmed, lower-cased (base), and with email_canonicalization gmail.com/googlemail.com lose dots
 --   and +tag (domain gmail.com); outlook.com, hotmail.com, icloud.com, protonmail.com, proton.me,
 --   fastmail.com lose the +tag. user_ids are trimmed. A NULL email or user_id asserts nothing (no row).
@@ -135,6 +140,14 @@ crm_contact AS (
     WHERE external_id IS NOT NULL
 ),
 
+-- what the CRM states beyond a contact row (base__crm__identity_evidence): merged contacts (crm_merge,
+-- crm_contact_id -> crm_contact_id) and earlier product user ids (crm_contact, crm_contact_id -> user_id)
+crm_evidence AS (
+    SELECT edge_source, 'crm_contact_id' AS node_a_type, contact_id AS node_a_raw, identifier_type AS node_b_type,
+        identifier AS node_b_raw, evidence_id, evidence_at
+    FROM {{ ref('base__crm__identity_evidence') }}
+),
+
 raw_edges AS (
     SELECT * FROM login
     UNION ALL
@@ -143,6 +156,8 @@ raw_edges AS (
     SELECT * FROM product_user
     UNION ALL
     SELECT * FROM crm_contact
+    UNION ALL
+    SELECT * FROM crm_evidence
 ),
 
 raw_values AS (

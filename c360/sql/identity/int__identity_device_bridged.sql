@@ -4,7 +4,7 @@
 --   (unique). customer_id -> int__identity_customers.
 -- linked_by, linked_at, evidence_id, edge_id: the identifier's most recent evidence (latest evidence_at,
 --   then the smallest edge_id) among the int__identity_graph_edges inside its customer's component;
---   linked_by is that edge's edge_source (login | form_submission | product_user | crm_contact).
+--   linked_by is that edge's edge_source (login | form_submission | product_user | crm_contact | crm_merge).
 WITH nodes AS (
     SELECT node, node_type, node_value, component
     FROM {{ ref('int__identity_components') }}

@@ -10,7 +10,7 @@ WITH anchor_edges AS (
     SELECT edge_id, edge_source, node_a_type, node_a_value, node_a, node_b_type, node_b_value, node_b,
         evidence_id, evidence_at
     FROM {{ ref('int__identity_evidence') }}
-    WHERE edge_source IN ('product_user', 'crm_contact')
+    WHERE edge_source IN ('product_user', 'crm_contact', 'crm_merge')
 ),
 
 device_links AS (

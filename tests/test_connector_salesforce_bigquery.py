@@ -1,0 +1,100 @@
+"""The Fivetran Salesforce connector on BigQuery (the local emulator, as tests/test_bigquery_emulator.py starts it):
+data/fixtures/salesforce/*.csv loaded into a dataset with Fivetran's BigQuery types for Salesforce (ids STRING,
+amounts FLOAT64, booleans BOOL, close_date and converted_date DATE, timestamps TIMESTAMP) and read in place
+through `crm_dataset`: customers, device links, won deals and credits equal the contract layout's DuckDB run."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+import pytest
+
+from c360 import models, params as P, sources
+from c360.dag import datatests
+from c360.sources import upload as bigquery_load
+from c360.sources.connectors import ConnectorError
+from c360.warehouse import bigquery as B
+from test_bigquery_emulator import FIXTURES, GA4_DATASET, PROJECT, bq_emulator  # noqa: F401 (the emulator fixture)
+from test_connector_salesforce import build, outcomes
+
+pytestmark = [pytest.mark.slow, pytest.mark.bigquery_emulator]
+SALESFORCE_DATASET = "salesforce_raw"
+# column -> BigQuery type as Fivetran's Salesforce schema has it (the rest: STRING)
+TYPES = {"amount": "FLOAT64", "probability": "FLOAT64", "close_date": "DATE", "converted_date": "DATE",
+         **dict.fromkeys(("is_deleted", "is_won", "is_closed", "is_primary", "is_converted"), "BOOL"),
+         **dict.fromkeys(("created_date", "last_modified_date", "system_modstamp", "_fivetran_synced"), "TIMESTAMP")}
+
+
+def _value(kind: str, text: str):
+    if text == "":
+        return None
+    if kind == "TIMESTAMP":  # the JSON load wants one spelling: UTC
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.timezone.utc).isoformat()
+    return {"FLOAT64": float, "BOOL": lambda t: t == "true"}.get(kind, str)(text)
+
+
+def upload_salesforce(client, dataset: str, drop: tuple[str, ...] = ()) -> None:
+    """data/fixtures/salesforce/*.csv as typed BigQuery tables in `dataset` (tables named in `drop` left out)."""
+    from google.cloud import bigquery
+
+    ds = bigquery.Dataset(f"{PROJECT}.{dataset}")
+    ds.location = "US"
+    client.create_dataset(ds, exists_ok=True)
+    for path in sorted((FIXTURES / "salesforce").glob("*.csv")):
+        if path.stem in drop:
+            continue
+        with path.open(newline="", encoding="utf-8") as fh:
+            found = list(csv.DictReader(fh))
+        header = list(found[0])
+        schema = [bigquery.SchemaField(c, TYPES.get(c, "STRING")) for c in header]
+        data = [{c: _value(TYPES.get(c, "STRING"), r[c]) for c in header} for r in found]
+        bigquery_load._load_json(client, f"{PROJECT}.{dataset}.{path.stem}", schema, data, "US")
+
+
+@pytest.fixture(scope="module")
+def both(bq_emulator, tmp_path_factory):  # noqa: F811
+    client = B.make_client(PROJECT, "US")
+    loaded = bigquery_load.upload_source_tree(client, FIXTURES, PROJECT, GA4_DATASET, "crm_contract_sf")
+    loaded.pop("_rows")
+    upload_salesforce(client, SALESFORCE_DATASET)
+    keep = {k: v for k, v in loaded.items() if not k.startswith("crm_")}
+    params = P.load(overrides=[*(f"{k}={v}" for k, v in keep.items()), "backend=bigquery",
+                               f"bigquery_project={PROJECT}", "bigquery_dataset=c360_salesforce",
+                               f"crm_dataset={SALESFORCE_DATASET}", "crm_connector=fivetran_salesforce",
+                               f"source_root={FIXTURES}"])
+    bq = B.BigQueryEngine.from_params(params, client=client, log=None)
+    read = sources.prepare(bq, params)
+    for layer in models.LAYERS:
+        models.build(bq, layer, params)
+        datatests.run(bq, layer, rows_read=read.rows_read() if layer == "base" else None)
+    duck = build(FIXTURES, tmp_path_factory.mktemp("d") / "w.duckdb")
+    yield {"bq": bq, "duck": duck, "read": read, "client": client, "params": params}
+    bq.close()
+    duck.close()
+
+
+def test_salesforce_in_place_on_bigquery_equals_the_contract_run(both):
+    ours, theirs = outcomes(both["bq"]), outcomes(both["duck"])
+    assert len(theirs["won"]) == 7 and len(theirs["devices"]) == 13
+    for key in ("customers", "devices", "won", "touches", "channels"):
+        assert ours[key] == theirs[key], key
+
+
+def test_the_rows_read_count_the_salesforce_tables_and_their_mapping(both):
+    read = both["read"].rows_read()
+    # 17 contact rows (16 of the story + the merged 1017), 13 opportunities (12 + 5013), 15 leads (the forms)
+    assert read["src__salesforce__contact"] == 17 and read["src__salesforce__opportunity"] == 13
+    assert read["src__crm__contacts"] == 17 and read["src__crm__deals"] == 13
+    # the 15 leads and the 2 contacts with a GA client id field (Bob, Ivan)
+    assert read["src__crm__form_submissions"] == 17
+
+
+def test_a_missing_table_in_crm_dataset_names_the_connector_and_the_table(both):
+    upload_salesforce(both["client"], "salesforce_partial", drop=("opportunity_contact_role",))
+    params = {**both["params"], "crm_dataset": "salesforce_partial", "bigquery_dataset": "c360_sf_partial"}
+    bq = B.BigQueryEngine.from_params(params, client=both["client"], log=None)
+    try:
+        with pytest.raises(ConnectorError, match="fivetran_salesforce.*'opportunity_contact_role'"):
+            sources.prepare(bq, params)
+    finally:
+        bq.close()

@@ -1,0 +1,110 @@
+"""The Fivetran HubSpot connector on BigQuery (the local emulator, as tests/test_bigquery_emulator.py starts it):
+the HubSpot tables of data/fixtures/hubspot/ loaded into a dataset with Fivetran's BigQuery types (ids INT64,
+amounts FLOAT64, timestamps, booleans) and read in place through `crm_dataset`; customers, device links and
+credited deals equal the DuckDB run of the same files."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from c360 import models, params as P, sources
+from c360 import warehouse as engines
+from c360.dag import datatests
+from c360.sources import upload as bigquery_load
+from c360.sources.connectors import ConnectorError
+from c360.warehouse import bigquery as B
+from test_bigquery_emulator import FIXTURES, GA4_DATASET, PROJECT, bq_emulator  # noqa: F401 (the emulator fixture)
+from test_connectors import CREDITS, CUSTOMERS, DEALS, DEVICES, rows
+
+pytestmark = [pytest.mark.slow, pytest.mark.bigquery_emulator]
+HUBSPOT_DATASET = "hubspot_raw"
+# column -> BigQuery type as Fivetran's HubSpot schema has it (the rest: STRING)
+TYPES = {"id": "INT64", "contact_id": "INT64", "deal_id": "INT64", "portal_id": "INT64", "display_order": "INT64",
+         "property_amount": "FLOAT64", "probability": "FLOAT64", "_fivetran_deleted": "BOOL", "is_deleted": "BOOL",
+         "closed_won": "BOOL", "is_closed": "BOOL", "active": "BOOL", "property_createdate": "TIMESTAMP",
+         "property_lastmodifieddate": "TIMESTAMP", "property_closedate": "TIMESTAMP", "timestamp": "TIMESTAMP",
+         "_fivetran_synced": "TIMESTAMP"}
+
+
+def _value(kind: str, text: str):
+    if text == "":
+        return None
+    return {"INT64": int, "FLOAT64": float, "BOOL": lambda t: t == "true"}.get(kind, str)(text)
+
+
+def upload_hubspot(client, dataset: str, drop: tuple[str, ...] = ()) -> dict[str, int]:
+    """data/fixtures/hubspot/*.csv as typed BigQuery tables in `dataset` (tables named in `drop` left out)."""
+    from google.cloud import bigquery
+
+    ds = bigquery.Dataset(f"{PROJECT}.{dataset}")
+    ds.location = "US"
+    client.create_dataset(ds, exists_ok=True)
+    loaded = {}
+    for path in sorted((FIXTURES / "hubspot").glob("*.csv")):
+        if path.stem in drop:
+            continue
+        with path.open(newline="") as fh:
+            found = list(csv.DictReader(fh))
+        header = list(found[0])
+        schema = [bigquery.SchemaField(c, TYPES.get(c, "STRING")) for c in header]
+        data = [{c: _value(TYPES.get(c, "STRING"), r[c]) for c in header} for r in found]
+        loaded[path.stem] = bigquery_load._load_json(client, f"{PROJECT}.{dataset}.{path.stem}", schema, data, "US")
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def both(bq_emulator, tmp_path_factory):  # noqa: F811
+    client = B.make_client(PROJECT, "US")
+    loaded = bigquery_load.upload_source_tree(client, FIXTURES, PROJECT, GA4_DATASET, "crm_contract")
+    loaded.pop("_rows")
+    upload_hubspot(client, HUBSPOT_DATASET)
+    keep = {k: v for k, v in loaded.items() if not k.startswith("crm_")}
+    params = P.load(overrides=[*(f"{k}={v}" for k, v in keep.items()), "backend=bigquery",
+                               f"bigquery_project={PROJECT}", "bigquery_dataset=c360_hubspot",
+                               f"crm_dataset={HUBSPOT_DATASET}", "crm_connector=fivetran_hubspot",
+                               f"source_root={FIXTURES}"])
+    bq = B.BigQueryEngine.from_params(params, client=client, log=None)
+    read = sources.prepare(bq, params)
+    for layer in models.LAYERS:
+        models.build(bq, layer, params)
+        datatests.run(bq, layer, rows_read=read.rows_read() if layer == "base" else None)
+
+    duck_params = P.load(overrides=[f"warehouse={tmp_path_factory.mktemp('d') / 'w.duckdb'}",
+                                    "crm_connector=fivetran_hubspot"])
+    duck = engines.connect(duck_params)
+    sources.load_sources(duck, FIXTURES, params=duck_params)
+    for layer in models.LAYERS:
+        models.build(duck, layer, duck_params)
+    yield {"bq": bq, "duck": duck, "read": read, "client": client, "params": params}
+    bq.close()
+    duck.close()
+
+
+def _bq_rows(bq, sql: str) -> set[tuple]:
+    for table in ("int__identity_customers", "int__identity_resolved", "mrt__marketing__attributed_touchpoints",
+                  "base__crm__deals"):
+        sql = sql.replace(f"FROM {table}", f"FROM {bq.relation(table)}")
+    return rows(bq, sql)
+
+
+@pytest.mark.parametrize("query", [CUSTOMERS, DEVICES, DEALS, CREDITS])
+def test_hubspot_in_place_on_bigquery_equals_the_duckdb_run(both, query):
+    assert _bq_rows(both["bq"], query) == rows(both["duck"], query)
+
+
+def test_the_rows_read_count_the_fivetran_tables_and_their_mapping(both):
+    read = both["read"].rows_read()
+    assert read["src__hubspot__contact"] == 17 and read["src__hubspot__deal"] == 12
+    assert read["src__crm__contacts"] == 17 and read["src__crm__deals"] == 12
+
+
+def test_a_missing_table_in_crm_dataset_names_the_connector_and_the_table(both):
+    upload_hubspot(both["client"], "hubspot_partial", drop=("deal_contact",))
+    params = {**both["params"], "crm_dataset": "hubspot_partial", "bigquery_dataset": "c360_partial"}
+    bq = B.BigQueryEngine.from_params(params, client=both["client"], log=None)
+    try:
+        with pytest.raises(ConnectorError, match="fivetran_hubspot.*'deal_contact'"):
+            sources.prepare(bq, params)
+    finally:
+        bq.close()
