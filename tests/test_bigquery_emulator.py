@@ -226,7 +226,8 @@ def test_every_output_table_equals_the_duckdb_run(runs, table):
     only_bq = [r for r in rb if r not in ra][:5]
     assert ra == rb, (f"{table}: {len(ra)} rows on DuckDB, {len(rb)} on BigQuery\n"
                       f"only on DuckDB: {only_duck}\nonly on BigQuery: {only_bq}")
-    assert len(ra) > 0 or table == ITERATIONS_TABLE
+    # the story has no crm/identity_evidence.csv (an optional file; the HubSpot connector's tests fill it)
+    assert len(ra) > 0 or table in (ITERATIONS_TABLE, "base__crm__identity_evidence")
 
 
 @pytest.mark.parametrize("layer", models.LAYERS)
