@@ -226,7 +226,8 @@ def test_every_output_table_equals_the_duckdb_run(runs, table):
     only_bq = [r for r in rb if r not in ra][:5]
     assert ra == rb, (f"{table}: {len(ra)} rows on DuckDB, {len(rb)} on BigQuery\n"
                       f"only on DuckDB: {only_duck}\nonly on BigQuery: {only_bq}")
-    assert len(ra) > 0 or table == ITERATIONS_TABLE
+    # the story has no crm/identity_evidence.csv (an optional file; the HubSpot connector's tests fill it)
+    assert len(ra) > 0 or table in (ITERATIONS_TABLE, "base__crm__identity_evidence")
 
 
 @pytest.mark.parametrize("layer", models.LAYERS)
@@ -420,8 +421,10 @@ def test_notebook_01_accounts_for_every_row_read_in_bigquery(runs):
     ga4_rows = sum(n for t, n in runs["uploaded"].items() if t.startswith("events_"))
     assert int(accounting["base__ga4__events"]["rows_read"]) == ga4_rows
     assert int(accounting["base__crm__contacts"]["rows_read"]) == runs["uploaded"]["crm__contacts"]
-    # every base model that reads one source (base__reporting_currency summarizes two: a single row)
-    assert {m.name for m in models.plan("base") if len(models.sources_of(m)) == 1} == set(accounting)
+    # every base model that reads one source (base__reporting_currency summarizes two: a single row), but the
+    # story's empty base__crm__identity_evidence (no crm/identity_evidence.csv: an empty model has no audit row)
+    assert {m.name for m in models.plan("base") if len(models.sources_of(m)) == 1} - {
+        "base__crm__identity_evidence"} == set(accounting)
     assert all(r["balanced"] == "True" and r["input"] == r["rows_read"] for r in accounting.values())
 
 
