@@ -8,6 +8,7 @@ import pandas as pd
 from IPython.display import display
 
 from c360.pii import mask_frame
+from c360.report import formats
 
 _CENT = Decimal("0.01")
 
@@ -27,13 +28,20 @@ def decimal_text(value: Any) -> Any:
     return f"{value.normalize():f}"
 
 
-def show(df: pd.DataFrame, rows: int | None = None) -> None:
-    """A table as a report shows it: PII masked, decimals as decimal_text, index dropped, at most `rows` rows."""
-    out = (df if rows is None else df.head(rows)).copy()
-    for column in out.columns[out.dtypes == object]:
-        if out[column].map(lambda v: isinstance(v, Decimal)).any():
-            out[column] = out[column].map(decimal_text)
-    display(mask_frame(out).reset_index(drop=True))
+def _numeric(column: pd.Series) -> bool:
+    return column.dtype.kind in "iuf" or bool(column.map(lambda v: isinstance(v, Decimal)).any())
+
+
+def show(df: pd.DataFrame, rows: int | None = None, money: dict[str, str] | None = None, percent: tuple = (),
+         counts: tuple = (), ratios: tuple = ()) -> None:
+    """A table as a report shows it: PII masked, numbers written as c360.report.formats.format_frame writes them
+    (money with its currency, shares as %, counts as integers), no index, at most `rows` rows; as escaped HTML
+    with a plain-text form."""
+    out = (df if rows is None else df.head(rows)).reset_index(drop=True)
+    numeric = tuple(c for c in out.columns if c in (money or {}) or c in percent or _numeric(out[c]))
+    text = mask_frame(formats.format_frame(out, money=money, percent=percent, counts=counts, ratios=ratios))
+    display({"text/html": formats.table_html(text, numeric=numeric), "text/plain": formats.table_text(text)},
+            raw=True)
 
 
 def show_checks(result: pd.DataFrame) -> None:
