@@ -75,8 +75,8 @@ def count_text(value: Any) -> str:
     if _missing(value):
         return EMPTY
     number = _decimal(value)
-    if number == number.to_integral_value():
-        return f"{int(number):,}"
+    if abs(number - number.to_integral_value()) < Decimal("1e-6"):  # a float sum of credits: 6.9999999999 is 7
+        return f"{int(number.to_integral_value()):,}"
     return number_text(number)
 
 
