@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 EMPTY = "—"  # a cell with no value (no spend, nothing to divide by)
+_CENT = Decimal("0.01")
 
 
 def _missing(value: Any) -> bool:
@@ -34,6 +35,21 @@ def _decimal(value: Any) -> Decimal:
         return Decimal(repr(float(value)) if isinstance(value, numbers.Real) else str(value))
     except InvalidOperation:
         raise ValueError(f"not a number: {value!r}") from None
+
+
+def decimal_text(value: Any) -> Any:
+    """A decimal as a report prints it: to the cent when that is exact (12000.00), else every digit it has
+    (0.125); anything else unchanged.
+
+    Example:
+        >>> decimal_text(Decimal("12000.000000000")), decimal_text(Decimal("0.125000000"))
+        ('12000.00', '0.125')
+    """
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return value
+    if value == value.quantize(_CENT):
+        return f"{value.quantize(_CENT):f}"
+    return f"{value.normalize():f}"
 
 
 def money_text(value: Any, currency: str, places: int = 2) -> str:
@@ -115,8 +131,6 @@ def format_frame(df: pd.DataFrame, money: dict[str, str] | None = None, percent:
         ratios: columns of plain ratios: two decimals.
     Other Decimal columns keep every digit they have (c360.report.tables.decimal_text), with thousands separators.
     """
-    from c360.report.tables import decimal_text  # one module, one way to print a bare decimal
-
     money = money or {}
     out = []
     for column in df.columns:

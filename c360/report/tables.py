@@ -2,31 +2,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pandas as pd
 from IPython.display import display
 
 from c360.pii import mask_frame
 from c360.report import formats
-
-_CENT = Decimal("0.01")
-
-
-def decimal_text(value: Any) -> Any:
-    """A decimal as a report prints it: to the cent when that is exact (12000.00), else every digit it has
-    (0.125); anything else unchanged.
-
-    Example:
-        >>> decimal_text(Decimal("12000.000000000")), decimal_text(Decimal("0.125000000"))
-        ('12000.00', '0.125')
-    """
-    if not isinstance(value, Decimal) or not value.is_finite():
-        return value
-    if value == value.quantize(_CENT):
-        return f"{value.quantize(_CENT):f}"
-    return f"{value.normalize():f}"
-
+from c360.report.formats import decimal_text  # noqa: F401  (c360.report.decimal_text)
 
 def _numeric(column: pd.Series) -> bool:
     return column.dtype.kind in "iuf" or bool(column.map(lambda v: isinstance(v, Decimal)).any())
