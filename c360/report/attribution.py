@@ -87,9 +87,8 @@ def window_shares(channels: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     frame["value"] = frame["conversion_value"].map(lambda v: float(_decimal(v)))
     totals = frame.groupby(["window_days", "model"])["value"].transform("sum")
     frame["share"] = (frame["value"] / totals.where(totals != 0)).fillna(0.0)
-    order = {m: i for i, m in enumerate(models)}
-    frame = frame.sort_values(["window_days", "model", "channel"], key=lambda s: s.map(order) if s.name == "model"
-                              else s)
+    frame["rank"] = frame["model"].map({m: i for i, m in enumerate(models)})
+    frame = frame.sort_values(["window_days", "rank", "channel"])
     return frame.assign(model=frame["model"].map(label))[["window_days", "model", "channel", "share"]]
 
 
