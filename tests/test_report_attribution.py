@@ -132,3 +132,13 @@ def test_small_multiples_label_every_axis_with_its_unit():
 def test_bars_label_the_category_axis_with_the_index_name():
     ax = plots.bars(pd.DataFrame({"won deals": [1, 2]}, index=pd.Index([1, 2], name="touchpoints")), "t", "deals")
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("touchpoints", "deals")
+
+
+def test_the_window_table_has_a_row_per_channel_and_percentages_per_model_and_window():
+    shares = ra.window_shares(pd.concat([CHANNELS.assign(window_days=30), CHANNELS.assign(window_days=7)]),
+                              ["linear", "last_touch"])
+    got = ra.window_table(shares).set_index(("", "channel"))
+    assert list(got.columns) == [("Linear", "7 days"), ("Linear", "30 days"), ("Last touch", "7 days"),
+                                 ("Last touch", "30 days")]
+    assert got.loc["Paid Search"].to_list() == ["41.7%", "41.7%", "100.0%", "100.0%"]  # 2,500 of 6,000
+    assert got.loc["Referral"].to_list() == ["25.0%", "25.0%", "0.0%", "0.0%"]  # no last-touch row: 0

@@ -92,10 +92,15 @@ def window_shares(channels: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     return frame.assign(model=frame["model"].map(label))[["window_days", "model", "channel", "share"]]
 
 
+def _floats(paths: pd.DataFrame) -> pd.DataFrame:
+    """The path table with its value as floats: the channel-level models read counts, not money."""
+    return paths.assign(conversion_value=[float(_decimal(v)) for v in paths["conversion_value"]])
+
+
 def markov_effects(paths: pd.DataFrame) -> pd.DataFrame:
     """Per channel: the chance a journey converts with every channel, without this one, the removal effect,
     and the share of Markov credit the channel gets (its removal effect over the sum of them)."""
-    effects = attribution.markov_removal_effects(paths)
+    effects = attribution.markov_removal_effects(_floats(paths))
     total = effects["removal_effect"].sum()
     effects["share_of_credit"] = effects["removal_effect"] / total if total > 0 else 0.0
     return effects.rename(columns={"conversion_probability": "conversion probability",
@@ -106,10 +111,23 @@ def markov_effects(paths: pd.DataFrame) -> pd.DataFrame:
 def shapley_values(paths: pd.DataFrame) -> pd.DataFrame:
     """Per channel: the Shapley value (in conversion-rate units: won journeys per journey) and the channel's
     share of the won deals it is credited with."""
-    values = attribution.shapley(paths)
+    values = attribution.shapley(_floats(paths))
     total = values["shapley_value"].sum()
     return pd.DataFrame({"channel": values["channel"], "Shapley value": values["shapley_value"],
                          "share of credit": values["shapley_value"] / total if total > 0 else 0.0})
+
+
+def window_table(shares: pd.DataFrame) -> pd.DataFrame:
+    """window_shares as a table of percentages: one row per channel, a (model, `N days`) column per model and
+    window."""
+    wide = shares.assign(window=shares["window_days"].map(lambda d: f"{d} days")).pivot_table(
+        index="channel", columns=["model", "window"], values="share", aggfunc="sum", fill_value=0.0, sort=False)
+    windows = sorted(set(shares["window_days"]))
+    models = list(dict.fromkeys(shares["model"]))
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([models, [f"{d} days" for d in windows]]), fill_value=0.0)
+    out = {("", "channel"): list(wide.index)}
+    out.update({column: [percent_text(v) for v in wide[column]] for column in wide.columns})
+    return pd.DataFrame(out)
 
 
 def roi_table(roi: pd.DataFrame, models: list[str], currency: str) -> pd.DataFrame:
