@@ -74,21 +74,21 @@ def roi_rows():
 
 def test_roi_is_one_wide_row_per_channel_with_totals():
     got = ra.roi_table(roi_rows(), ["last_touch", "linear"], "EUR")
-    assert list(got.columns[:6]) == [("", "channel"), ("", "spend (EUR)"), ("Last touch", "revenue"),
+    assert list(got.columns[:6]) == [("", "channel"), ("", "spend (EUR)"), ("Last touch", "revenue (EUR)"),
                                      ("Last touch", "conversions"), ("Last touch", "ROAS"),
-                                     ("Last touch", "cost per won deal")]
+                                     ("Last touch", "cost per won deal (EUR)")]
     rows = got.set_index(("", "channel"))
     assert list(rows.index) == ["Direct", "Paid Search", "Paid Social", "Total"]
     linear = rows.xs("Linear", axis=1, level=0)
     # Paid Search: 3,000 / 1,000 = 3.00; 1,000 / 1.5 = 666.67
-    assert linear.loc["Paid Search"].to_list() == ["EUR 3,000.00", "1.50", "3.00", "EUR 666.67"]
+    assert linear.loc["Paid Search"].to_list() == ["3,000.00", "1.50", "3.00", "666.67"]
     # spend and no conversion: kept, ROAS 0, no cost per won deal
-    assert linear.loc["Paid Social"].to_list() == ["EUR 0.00", "0", "0.00", "—"]
+    assert linear.loc["Paid Social"].to_list() == ["0.00", "0", "0.00", "—"]
     # conversions and no spend: no ROAS, no cost
-    assert linear.loc["Direct"].to_list() == ["EUR 1,000.00", "1.50", "—", "—"]
+    assert linear.loc["Direct"].to_list() == ["1,000.00", "1.50", "—", "—"]
     # totals: revenue 4,000, conversions 3, spend 1,500: ROAS 2.67, cost 500
-    assert rows.loc["Total", ("", "spend (EUR)")] == "EUR 1,500.00"
-    assert linear.loc["Total"].to_list() == ["EUR 4,000.00", "3", "2.67", "EUR 500.00"]
+    assert rows.loc["Total", ("", "spend (EUR)")] == "1,500.00"
+    assert linear.loc["Total"].to_list() == ["4,000.00", "3", "2.67", "500.00"]
 
 
 def test_markov_effects_by_hand():
@@ -129,16 +129,18 @@ def test_small_multiples_label_every_axis_with_its_unit():
     assert any(t.get_text().endswith("%") for t in visible[0].get_yticklabels())
 
 
-def test_bars_label_the_category_axis_with_the_index_name():
-    ax = plots.bars(pd.DataFrame({"won deals": [1, 2]}, index=pd.Index([1, 2], name="touchpoints")), "t", "deals")
+def test_bars_label_the_category_axis_with_the_index_name_and_count_in_whole_numbers():
+    ax = plots.bars(pd.DataFrame({"won deals": [1, 3]}, index=pd.Index([1, 2], name="touchpoints")), "t", "deals")
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("touchpoints", "deals")
+    ax.figure.canvas.draw()
+    assert all(float(t.get_text()).is_integer() for t in ax.get_yticklabels() if t.get_text())
 
 
 def test_the_window_table_has_a_row_per_channel_and_percentages_per_model_and_window():
     shares = ra.window_shares(pd.concat([CHANNELS.assign(window_days=30), CHANNELS.assign(window_days=7)]),
                               ["linear", "last_touch"])
     got = ra.window_table(shares).set_index(("", "channel"))
-    assert list(got.columns) == [("Linear", "7 days"), ("Linear", "30 days"), ("Last touch", "7 days"),
-                                 ("Last touch", "30 days")]
+    assert list(got.columns) == [("Linear", "7 d"), ("Linear", "30 d"), ("Last touch", "7 d"),
+                                 ("Last touch", "30 d")]
     assert got.loc["Paid Search"].to_list() == ["41.7%", "41.7%", "100.0%", "100.0%"]  # 2,500 of 6,000
     assert got.loc["Referral"].to_list() == ["25.0%", "25.0%", "0.0%", "0.0%"]  # no last-touch row: 0

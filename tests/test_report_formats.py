@@ -52,14 +52,16 @@ def test_a_table_has_no_index_and_escapes_every_cell():
     assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     assert "channel &lt;b&gt;" in page
     assert ">7<" not in page and ">8<" not in page  # no index column
-    assert "<td><b>Total</b></td>" in page
+    assert "<b>Total</b>" in page and 'style="text-align:right;white-space:nowrap"><b>2</b>' in page
     assert formats.table_text(df).splitlines()[1].split() == ["<script>x</script>", "1"]
+    assert "<caption" in formats.table_html(df, caption="Revenue & <more>") and "Revenue &amp; &lt;more&gt;" in \
+        formats.table_html(df, caption="Revenue & <more>")
 
 
 def test_paired_columns_get_a_spanning_header():
     df = pd.DataFrame([["Email", "1", "2"]], columns=[("", "channel"), ("linear", "revenue"), ("linear", "ROAS")])
     page = formats.table_html(df)
-    assert '<th colspan="2">linear</th>' in page and "<th>ROAS</th>" in page
+    assert '<th colspan="2" style="text-align:center">linear</th>' in page and ">ROAS</th>" in page
 
 
 @pytest.mark.parametrize("value", ["abc", object()])

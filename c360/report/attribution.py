@@ -124,15 +124,18 @@ def window_table(shares: pd.DataFrame) -> pd.DataFrame:
         index="channel", columns=["model", "window"], values="share", aggfunc="sum", fill_value=0.0, sort=False)
     windows = sorted(set(shares["window_days"]))
     models = list(dict.fromkeys(shares["model"]))
-    wide = wide.reindex(columns=pd.MultiIndex.from_product([models, [f"{d} days" for d in windows]]), fill_value=0.0)
+    wide = wide.sort_index().reindex(columns=pd.MultiIndex.from_product([models, [f"{d} days" for d in windows]]),
+                                     fill_value=0.0)
     out = {("", "channel"): list(wide.index)}
-    out.update({column: [percent_text(v) for v in wide[column]] for column in wide.columns})
+    out.update({(model, days.replace(" days", " d")): [percent_text(v) for v in wide[(model, days)]]
+                for model, days in wide.columns})
     return pd.DataFrame(out)
 
 
 def roi_table(roi: pd.DataFrame, models: list[str], currency: str) -> pd.DataFrame:
     """ROI as one wide table per channel (and a Total): spend, then per model revenue, conversions, ROAS
-    (revenue / spend) and cost per won deal (spend / conversions), as text; columns are (group, measure) pairs.
+    (revenue / spend) and cost per won deal (spend / conversions), as text, the currency in the headers; columns
+    are (group, measure) pairs.
     A ratio with no spend or no conversion shows as a dash. Every channel of `roi` is kept, those with spend and
     no conversion included.
 
@@ -142,16 +145,17 @@ def roi_table(roi: pd.DataFrame, models: list[str], currency: str) -> pd.DataFra
     present = [m for m in models if m in set(roi["model"])]
     spend = roi.groupby("channel")["spend"].first().map(_decimal).sort_index()
     spend.loc["Total"] = sum(spend, Decimal(0))
-    rows = {("", "channel"): list(spend.index), ("", f"spend ({currency})"): [money_text(v, currency) for v in spend]}
+    amount = lambda v: money_text(v, "")  # noqa: E731  (the currency is in the header)
+    rows = {("", "channel"): list(spend.index), ("", f"spend ({currency})"): [amount(v) for v in spend]}
     for model in present:
         part = roi[roi["model"] == model].set_index("channel").reindex(spend.index[:-1])
         revenue = part["attributed_revenue"].map(lambda v: Decimal(0) if pd.isna(v) else _decimal(v))
         conversions = part["attributed_conversions"].map(lambda v: Decimal(0) if pd.isna(v) else _decimal(v))
         revenue.loc["Total"], conversions.loc["Total"] = sum(revenue, Decimal(0)), sum(conversions, Decimal(0))
         name = label(model)
-        rows[(name, "revenue")] = [money_text(v, currency) for v in revenue]
+        rows[(name, f"revenue ({currency})")] = [amount(v) for v in revenue]
         rows[(name, "conversions")] = [count_text(v) for v in conversions]
         rows[(name, "ROAS")] = [number_text(r / s) if s else EMPTY for r, s in zip(revenue, spend)]
-        rows[(name, "cost per won deal")] = [money_text(s / c, currency) if s and c else EMPTY
+        rows[(name, f"cost per won deal ({currency})")] = [amount(s / c) if s and c else EMPTY
                                              for s, c in zip(spend, conversions)]
     return pd.DataFrame(rows)

@@ -173,11 +173,13 @@ def _header(column: Any) -> str:
     return html.escape(_label(column), quote=True)
 
 
-def table_html(df: pd.DataFrame, numeric: tuple = ()) -> str:
-    """The table as escaped HTML without an index: a header row (two rows when the columns are pairs, the first
-    spanning its group), one row per record; `numeric` columns right-aligned. A row whose first cell is `Total`
-    is bold."""
+def table_html(df: pd.DataFrame, numeric: tuple = (), caption: str = "") -> str:
+    """The table as escaped HTML without an index: an optional caption, a header row (two rows when the columns
+    are pairs, the first spanning its group), one row per record, cells kept on one line; `numeric` columns
+    right-aligned, the others left-aligned. A row whose first cell is `Total` is bold."""
     columns = list(df.columns)
+    align = [' style="text-align:right;white-space:nowrap"' if c in numeric else
+             ' style="text-align:left;white-space:nowrap"' for c in columns]
     head = []
     if columns and all(isinstance(c, tuple) and len(c) == 2 for c in columns):
         groups: list[list] = []
@@ -186,25 +188,29 @@ def table_html(df: pd.DataFrame, numeric: tuple = ()) -> str:
                 groups[-1][1] += 1
             else:
                 groups.append([top, 1])
-        head.append("<tr>" + "".join(f'<th colspan="{n}">{html.escape(str(top))}</th>' for top, n in groups) + "</tr>")
-        head.append("<tr>" + "".join(f"<th>{html.escape(str(sub))}</th>" for _, sub in columns) + "</tr>")
+        head.append("<tr>" + "".join(f'<th colspan="{n}" style="text-align:center">{html.escape(str(top))}</th>'
+                                     for top, n in groups) + "</tr>")
+        head.append("<tr>" + "".join(f"<th{a}>{html.escape(str(sub))}</th>" for a, (_, sub) in zip(align, columns))
+                    + "</tr>")
     else:
-        head.append("<tr>" + "".join(f"<th>{_header(c)}</th>" for c in columns) + "</tr>")
-    align = ['' if c not in numeric else ' style="text-align:right"' for c in columns]
+        head.append("<tr>" + "".join(f"<th{a}>{_header(c)}</th>" for a, c in zip(align, columns)) + "</tr>")
     body = []
     for row in df.itertuples(index=False):
         bold = len(row) > 0 and str(row[0]) == "Total"
         cells = "".join(f"<td{a}>{'<b>' if bold else ''}{_cell(v)}{'</b>' if bold else ''}</td>"
                         for a, v in zip(align, row))
         body.append(f"<tr>{cells}</tr>")
-    return ('<table class="c360">\n<thead>\n' + "\n".join(head) + "\n</thead>\n<tbody>\n" + "\n".join(body)
-            + "\n</tbody>\n</table>\n")
+    title = (f'<caption style="caption-side:top;text-align:left;font-weight:bold">{html.escape(caption)}</caption>\n'
+             if caption else "")
+    return ('<table class="c360">\n' + title + "<thead>\n" + "\n".join(head) + "\n</thead>\n<tbody>\n"
+            + "\n".join(body) + "\n</tbody>\n</table>\n")
 
 
-def table_text(df: pd.DataFrame) -> str:
+def table_text(df: pd.DataFrame, caption: str = "") -> str:
     """The table as plain text without an index (what a terminal and the notebook tests compare)."""
+    title = f"{caption}\n" if caption else ""
     if df.empty:
-        return "(no rows) columns: " + ", ".join(_label(c) for c in df.columns)
+        return title + "(no rows) columns: " + ", ".join(_label(c) for c in df.columns)
     flat = df.copy()
     flat.columns = [_label(c) for c in df.columns]
-    return flat.to_string(index=False)
+    return title + flat.to_string(index=False)

@@ -8,7 +8,7 @@ import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 # labels come from data (campaigns, channels): `spend_$50_get_$10_off` is text, never mathtext to parse
 plt.rcParams["text.parse_math"] = False
@@ -48,6 +48,8 @@ def bars(table: pd.DataFrame, title: str, ylabel: str = "", horizontal: bool = F
     ax.set_ylabel(category if horizontal else ylabel)
     if percent:
         _percent(ax.xaxis if horizontal else ax.yaxis)
+    elif ((table.fillna(0) % 1) == 0).all().all():  # counts: whole-number ticks
+        (ax.xaxis if horizontal else ax.yaxis).set_major_locator(MaxNLocator(integer=True))
     if table.shape[1] > 1:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     plt.tight_layout()

@@ -15,7 +15,7 @@ def _numeric(column: pd.Series) -> bool:
 
 
 def show(df: pd.DataFrame, rows: int | None = None, money: dict[str, str] | None = None, percent: tuple = (),
-         counts: tuple = (), ratios: tuple = (), numeric: tuple = ()) -> None:
+         counts: tuple = (), ratios: tuple = (), numeric: tuple = (), caption: str = "") -> None:
     """A table as a report shows it: PII masked, numbers written as c360.report.formats.format_frame writes them
     (money with its currency, shares as %, counts as integers), no index, at most `rows` rows; as escaped HTML
     with a plain-text form. Number columns are right-aligned, and so are the `numeric` columns (numbers
@@ -24,7 +24,8 @@ def show(df: pd.DataFrame, rows: int | None = None, money: dict[str, str] | None
     numeric = tuple(c for c in out.columns
                     if c in numeric or c in (money or {}) or c in percent or _numeric(out[c]))
     text = mask_frame(formats.format_frame(out, money=money, percent=percent, counts=counts, ratios=ratios))
-    display({"text/html": formats.table_html(text, numeric=numeric), "text/plain": formats.table_text(text)},
+    display({"text/html": formats.table_html(text, numeric=numeric, caption=caption),
+             "text/plain": formats.table_text(text, caption=caption)},
             raw=True)
 
 
