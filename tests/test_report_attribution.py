@@ -144,3 +144,14 @@ def test_the_window_table_has_a_row_per_channel_and_percentages_per_model_and_wi
                                  ("Last touch", "30 d")]
     assert got.loc["Paid Search"].to_list() == ["41.7%", "41.7%", "100.0%", "100.0%"]  # 2,500 of 6,000
     assert got.loc["Referral"].to_list() == ["25.0%", "25.0%", "0.0%", "0.0%"]  # no last-touch row: 0
+
+
+def test_a_wide_table_is_cut_into_even_parts_that_repeat_the_channel():
+    models = ["first_touch", "last_touch", "linear", "time_decay", "position_based", "markov", "shapley"]
+    linear = roi_rows()[roi_rows()["model"] == "linear"]
+    roi = pd.concat([linear.assign(model=m) for m in models])
+    parts = ra.in_parts(ra.roi_table(roi, models, "USD"), 4)
+    assert [len({c[0] for c in p.columns}) - 1 for p in parts] == [4, 3]
+    assert all(list(p.columns[:2]) == [("", "channel"), ("", "spend (USD)")] for p in parts)
+    assert [p.shape[1] for p in parts] == [2 + 4 * 4, 2 + 3 * 4]
+    assert ra.in_parts(ra.roi_table(roi_rows(), ["linear"], "USD"), 4)[0].shape[1] == 6

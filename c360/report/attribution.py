@@ -159,3 +159,16 @@ def roi_table(roi: pd.DataFrame, models: list[str], currency: str) -> pd.DataFra
         rows[(name, f"cost per won deal ({currency})")] = [amount(s / c) if s and c else EMPTY
                                              for s, c in zip(spend, conversions)]
     return pd.DataFrame(rows)
+
+
+def in_parts(table: pd.DataFrame, most: int) -> list[pd.DataFrame]:
+    """A table of (group, measure) columns cut into parts of at most `most` groups, as even as can be, each
+    repeating the leading columns (group ""), so that a wide table fits a page: 7 models, most 4 -> 4 and 3."""
+    lead = [c for c in table.columns if c[0] == ""]
+    groups = list(dict.fromkeys(c[0] for c in table.columns if c[0] != ""))
+    if len(groups) <= most:
+        return [table]
+    parts = -(-len(groups) // most)
+    size = -(-len(groups) // parts)
+    return [table[lead + [c for c in table.columns if c[0] in groups[i:i + size]]]
+            for i in range(0, len(groups), size)]

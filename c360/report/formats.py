@@ -180,6 +180,7 @@ def table_html(df: pd.DataFrame, numeric: tuple = (), caption: str = "") -> str:
     columns = list(df.columns)
     align = [' style="text-align:right;white-space:nowrap"' if c in numeric else
              ' style="text-align:left;white-space:nowrap"' for c in columns]
+    th = [a.replace(";white-space:nowrap", "") for a in align]  # a long header wraps; cells stay on one line
     head = []
     if columns and all(isinstance(c, tuple) and len(c) == 2 for c in columns):
         groups: list[list] = []
@@ -190,10 +191,10 @@ def table_html(df: pd.DataFrame, numeric: tuple = (), caption: str = "") -> str:
                 groups.append([top, 1])
         head.append("<tr>" + "".join(f'<th colspan="{n}" style="text-align:center">{html.escape(str(top))}</th>'
                                      for top, n in groups) + "</tr>")
-        head.append("<tr>" + "".join(f"<th{a}>{html.escape(str(sub))}</th>" for a, (_, sub) in zip(align, columns))
+        head.append("<tr>" + "".join(f"<th{a}>{html.escape(str(sub))}</th>" for a, (_, sub) in zip(th, columns))
                     + "</tr>")
     else:
-        head.append("<tr>" + "".join(f"<th{a}>{_header(c)}</th>" for a, c in zip(align, columns)) + "</tr>")
+        head.append("<tr>" + "".join(f"<th{a}>{_header(c)}</th>" for a, c in zip(th, columns)) + "</tr>")
     body = []
     for row in df.itertuples(index=False):
         bold = len(row) > 0 and str(row[0]) == "Total"
@@ -202,8 +203,9 @@ def table_html(df: pd.DataFrame, numeric: tuple = (), caption: str = "") -> str:
         body.append(f"<tr>{cells}</tr>")
     title = (f'<caption style="caption-side:top;text-align:left;font-weight:bold">{html.escape(caption)}</caption>\n'
              if caption else "")
-    return ('<table class="c360">\n' + title + "<thead>\n" + "\n".join(head) + "\n</thead>\n<tbody>\n"
-            + "\n".join(body) + "\n</tbody>\n</table>\n")
+    size = ' style="font-size:12px"' if len(columns) > 12 else ""  # a wide table: smaller, and it scrolls
+    return ('<div style="overflow-x:auto">\n<table class="c360"' + size + '>\n' + title + "<thead>\n"
+            + "\n".join(head) + "\n</thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n</div>\n")
 
 
 def table_text(df: pd.DataFrame, caption: str = "") -> str:
