@@ -68,3 +68,9 @@ def test_paired_columns_get_a_spanning_header():
 def test_a_value_that_is_no_number_is_named(value):
     with pytest.raises(ValueError, match="not a number"):
         formats.money_text(value, "USD")
+
+
+def test_an_empty_table_says_it_has_no_rows():
+    empty = pd.DataFrame({"file": [], "rows": []})
+    assert "<i>no rows</i>" in formats.table_html(empty)
+    assert formats.table_text(empty) == "(no rows) columns: file, rows"

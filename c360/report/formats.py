@@ -176,7 +176,7 @@ def _header(column: Any) -> str:
 def table_html(df: pd.DataFrame, numeric: tuple = (), caption: str = "") -> str:
     """The table as escaped HTML without an index: an optional caption, a header row (two rows when the columns
     are pairs, the first spanning its group), one row per record, cells kept on one line; `numeric` columns
-    right-aligned, the others left-aligned. A row whose first cell is `Total` is bold."""
+    right-aligned, the others left-aligned. A row whose first cell is `Total` is bold; a table without rows says so."""
     columns = list(df.columns)
     align = [' style="text-align:right;white-space:nowrap"' if c in numeric else
              ' style="text-align:left;white-space:nowrap"' for c in columns]
@@ -201,6 +201,8 @@ def table_html(df: pd.DataFrame, numeric: tuple = (), caption: str = "") -> str:
         cells = "".join(f"<td{a}>{'<b>' if bold else ''}{_cell(v)}{'</b>' if bold else ''}</td>"
                         for a, v in zip(align, row))
         body.append(f"<tr>{cells}</tr>")
+    if not body:
+        body.append(f'<tr><td colspan="{max(len(columns), 1)}" style="text-align:left"><i>no rows</i></td></tr>')
     title = (f'<caption style="caption-side:top;text-align:left;font-weight:bold">{html.escape(caption)}</caption>\n'
              if caption else "")
     size = ' style="font-size:12px"' if len(columns) > 12 else ""  # a wide table: smaller, and it scrolls
