@@ -102,6 +102,17 @@ def test_markov_effects_by_hand():
     assert got["share of credit"].to_list() == pytest.approx([0.2, 0.4, 0.4])
 
 
+def test_markov_effects_of_the_worked_example_in_the_docs():
+    # docs/reports.md: P(conv) = 0.4; without A 2/15 (removal 2/3), without B 1/5 (removal 1/2)
+    paths = pd.DataFrame({"path": ["A", "A > B", "B"], "conversions": [1, 1, 0],
+                          "conversion_value": [D("100"), D("300"), D("0")], "non_conversions": [1, 0, 2]})
+    got = ra.markov_effects(paths).set_index("channel")
+    assert got["conversion probability"].to_list() == pytest.approx([0.4, 0.4])
+    assert got["probability without the channel"].to_list() == pytest.approx([2 / 15, 1 / 5])
+    assert got["removal effect"].to_list() == pytest.approx([2 / 3, 1 / 2])
+    assert got["share of credit"].to_list() == pytest.approx([4 / 7, 3 / 7])
+
+
 def test_shapley_values_by_hand():
     # {a}: 1 won of 2 journeys, CR 1/2; {a, b}: 1 of 1, CR 1, split in two: a 1/2 + 1/2 = 1, b 1/2
     paths = pd.DataFrame({"path": ["a", "a > b"], "conversions": [1, 1], "conversion_value": [1.0, 1.0],
