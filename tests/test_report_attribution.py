@@ -119,7 +119,7 @@ def test_shapley_values_by_hand():
                           "non_conversions": [1, 0]})
     got = ra.shapley_values(paths).set_index("channel")
     assert got["Shapley value"].to_list() == pytest.approx([1.0, 0.5])
-    assert got["share of credit"].to_list() == pytest.approx([2 / 3, 1 / 3])
+    assert got["share of won deals"].to_list() == pytest.approx([2 / 3, 1 / 3])
 
 
 def test_every_model_has_a_plain_words_note():

@@ -110,11 +110,11 @@ def markov_effects(paths: pd.DataFrame) -> pd.DataFrame:
 
 def shapley_values(paths: pd.DataFrame) -> pd.DataFrame:
     """Per channel: the Shapley value (in conversion-rate units: won journeys per journey) and the channel's
-    share of the won deals it is credited with."""
+    share of the won deals (with a journey) it is credited with; its revenue is shared by value per journey."""
     values = attribution.shapley(_floats(paths))
     total = values["shapley_value"].sum()
     return pd.DataFrame({"channel": values["channel"], "Shapley value": values["shapley_value"],
-                         "share of credit": values["shapley_value"] / total if total > 0 else 0.0})
+                         "share of won deals": values["shapley_value"] / total if total > 0 else 0.0})
 
 
 def window_table(shares: pd.DataFrame) -> pd.DataFrame:

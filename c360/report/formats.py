@@ -205,7 +205,7 @@ def table_html(df: pd.DataFrame, numeric: tuple = (), caption: str = "") -> str:
         body.append(f'<tr><td colspan="{max(len(columns), 1)}" style="text-align:left"><i>no rows</i></td></tr>')
     title = (f'<caption style="caption-side:top;text-align:left;font-weight:bold">{html.escape(caption)}</caption>\n'
              if caption else "")
-    size = ' style="font-size:12px"' if len(columns) > 12 else ""  # a wide table: smaller, and it scrolls
+    size = ' style="font-size:12px"' if len(columns) > 7 else ""  # a wide table: smaller, and it scrolls
     return ('<div style="overflow-x:auto">\n<table class="c360"' + size + '>\n' + title + "<thead>\n"
             + "\n".join(head) + "\n</thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n</div>\n")
 
