@@ -129,14 +129,17 @@ def test_every_model_has_a_plain_words_note():
 
 
 def test_small_multiples_label_every_axis_with_its_unit():
-    shares = ra.window_shares(pd.concat([CHANNELS.assign(window_days=7), CHANNELS.assign(window_days=30)]),
-                              ["last_touch", "linear"])
+    linear = CHANNELS[CHANNELS["model"] == "linear"]
+    models = ["first_touch", "last_touch", "linear", "time_decay", "markov"]  # two rows: 4 panels, then 1
+    by_model = pd.concat([linear.assign(model=m) for m in models])
+    shares = ra.window_shares(pd.concat([by_model.assign(window_days=7), by_model.assign(window_days=30)]), models)
     fig = plots.small_multiples(shares, "model", "window_days", "channel", "share", "Share by window",
                                 "conversion window (days)", "share of revenue (%)", percent=True)
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in visible] == ["Last touch", "Linear"]
+    assert [ax.get_title() for ax in visible] == ["First touch", "Last touch", "Linear", "Time decay", "Markov"]
     assert all(ax.get_xlabel() == "conversion window (days)" for ax in visible)
     fig.canvas.draw()
+    assert all(any(t.get_text() for t in ax.get_xticklabels()) for ax in visible)  # every panel has its scale
     assert any(t.get_text().endswith("%") for t in visible[0].get_yticklabels())
 
 

@@ -75,7 +75,7 @@ def lines(table: pd.DataFrame, title: str, xlabel: str, ylabel: str, empty: str 
 def small_multiples(long: pd.DataFrame, panel: str, x: str, line: str, y: str, title: str, xlabel: str,
                     ylabel: str, empty: str | None = None, percent: bool = False, columns: int = 4):
     """One small chart per value of `panel` (in order of appearance), each a line per value of `line` of `y`
-    against `x`, on shared axes and one legend; returns the figure, or prints `empty` and returns None when
+    against `x`, on the same scales (every panel labels both axes) and one legend; returns the figure, or prints `empty` and returns None when
     there is nothing to draw."""
     if long.empty or _numbers(long[[y]]).isna().all().all():
         print(empty or f"No data for the chart '{title}'.")
@@ -83,7 +83,7 @@ def small_multiples(long: pd.DataFrame, panel: str, x: str, line: str, y: str, t
     panels = list(dict.fromkeys(long[panel]))
     names = sorted(set(long[line]))  # every panel draws every line, in the same colour
     rows = math.ceil(len(panels) / columns)
-    fig, axes = plt.subplots(rows, min(columns, len(panels)), figsize=(12, 2.8 * rows + 0.6), sharex=True,
+    fig, axes = plt.subplots(rows, min(columns, len(panels)), figsize=(12, 3.1 * rows + 0.6), sharex=False,
                              sharey=True, squeeze=False)
     for ax, name in zip(axes.flat, panels):
         part = long[long[panel] == name].pivot_table(index=x, columns=line, values=y, aggfunc="sum", fill_value=0)
@@ -93,6 +93,10 @@ def small_multiples(long: pd.DataFrame, panel: str, x: str, line: str, y: str, t
         ax.set_ylabel(ylabel)
         if percent:
             _percent(ax.yaxis)
+    low, high = long[x].min(), long[x].max()
+    pad = (high - low) * 0.05 or 1
+    for ax in list(axes.flat)[:len(panels)]:
+        ax.set_xlim(low - pad, high + pad)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
