@@ -487,4 +487,4 @@ def test_the_bigquery_runs_front_page_has_the_duckdb_runs_headline(runs):
     assert Decimal(got["won"]["revenue"]) == Decimal(want["won"]["revenue"]) > 0
     top = {m["model"]: (m["channel"], Decimal(m["value"])) for m in got["attribution"]["models"]}
     assert top == {m["model"]: (m["channel"], Decimal(m["value"])) for m in want["attribution"]["models"]}
-    assert "33,500.00 USD" in (runs["report"] / "index.html").read_text(encoding="utf-8")
+    assert "USD 33,500.00" in (runs["report"] / "index.html").read_text(encoding="utf-8")
