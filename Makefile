@@ -39,8 +39,10 @@ test-fast: $(STAMP) ## Run the unit tests only (no notebooks)
 golden: $(STAMP) ## Re-execute notebooks/ on fixtures and store their outputs (review the diff!)
 	$(BIN)/python -m c360 golden
 
-lab: $(STAMP) ## Open JupyterLab on notebooks/ with the project's environment
-	$(BIN)/python -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: export C360_MAKE_VARS = $(MAKEOVERRIDES)
+lab: export C360_PARAMS = $(PARAMS)
+lab: $(STAMP) ## Open JupyterLab on notebooks/, on a scratch copy of the warehouse (build/lab.duckdb)
+	$(BIN)/python -m c360 lab --from-make -- $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: $(STAMP) ## Benchmark the pipeline on generated data at three sizes (BENCH_SIZES=10000x30,...)
 	$(BIN)/python bench/run.py

@@ -8,7 +8,9 @@ whole process tree (kernels included). Then: the fixed cost (the pipeline on the
 exponent (slope of log time against log events), and an incremental run that adds the last day to a
 warehouse holding the others (with the default lookback_days, and with lookback_days=0), beside the least such a
 run could cost (the fixed cost plus the every-field floor over the new day's shards), and then a re-run with
-another conversion_window_days (what an analyst changing one parameter waits for). Results are printed and
+another conversion_window_days (what an analyst changing one parameter waits for; at every size too, right after
+the full refreshes, as `window_change.ratio_to_full_refresh`: only notebook 04 reads it, the other reports are
+reused). Results are printed and
 saved to bench/results.json, with a fixed CPU workload timed before and after (calibration_seconds_*: how fast
 the machine was while it ran). A benchmark, not a test: nothing here fails on a time.
 
@@ -213,7 +215,20 @@ def run_pipeline(source_root: Path, warehouse: Path, *extra: str) -> dict:
     con.close()
     return {"seconds": round(seconds, 2), "peak_rss_mb": round(rss.peak / 2**20), "events": events,
             "notebooks": {n["notebook"]: n["seconds"] for n in manifest["notebooks"]},
+            "executed": [n["notebook"] for n in manifest["notebooks"] if not n.get("reused_from")],
             "models": {k: round(v, 2) for k, v in per_model.items()}}
+
+
+def window_change(source_root: Path, warehouse: Path, full_seconds: float) -> dict:
+    """An analyst's loop on the warehouse a full refresh just built: re-runs with another conversion_window_days
+    (30, 60, 30, ...: each one a change), BENCH_REPEAT times. Only notebook 04 reads it, so the others' reports
+    are reused (c360.run.reuse); the median against the full refresh is the ratio the analyst waits for."""
+    runs = [run_pipeline(source_root, warehouse, "-p", f"conversion_window_days={30 if i % 2 == 0 else 60}")
+            for i in range(REPEAT)]
+    median = median_run(runs)
+    return {"seconds": median["seconds"], "seconds_all_runs": median["seconds_all_runs"],
+            "notebooks": median["notebooks"], "executed": median["executed"],
+            "ratio_to_full_refresh": round(median["seconds"] / full_seconds, 3)}
 
 
 def paired(fulls: list[dict], floors: list[float], fixed: float) -> float:
@@ -305,6 +320,8 @@ def main() -> None:
                 # machine), then the median: steadier than the ratio of medians when the machine's speed drifts
                 "data_cost_over_floor_paired": paired(fulls, floors, fixtures["seconds"]),
                 "data_cost_over_floor_all_fields_paired": paired(fulls, floors_all, fixtures["seconds"])}
+        # the full refresh just published w-<size>.duckdb and reports/latest: the analyst changes the window
+        size["window_change"] = window_change(root, OUT / f"w-{persons}x{days}.duckdb", full["seconds"])
         results["sizes"].append(size)
         print(f"{persons:>7} persons x {days} days: {rows:,} raw events in {shard_bytes / 1e6:,.0f} MB of GA4 shards "
               f"({size['ga4_bytes_per_event']:.0f} bytes/event), floor {floor:.1f} s (every base field: "
@@ -315,6 +332,10 @@ def main() -> None:
               f"peak RSS {full['peak_rss_mb']} MB")
         print("    notebooks: " + ", ".join(f"{k.split('_')[0]} {v:.1f}s" for k, v in full["notebooks"].items()))
         print("    slowest models: " + ", ".join(f"{k} {v:.2f}s" for k, v in list(full["models"].items())[:5]))
+        wc = size["window_change"]
+        print(f"    another conversion window: {wc['seconds']:.1f} s (runs: {wc['seconds_all_runs']}), "
+              f"{wc['ratio_to_full_refresh']:.3f} of a full refresh; executed: "
+              f"{', '.join(n.split('_')[0] for n in wc['executed'])} (the other reports reused)")
     small, large = results["sizes"][0], results["sizes"][-1]
     if large["raw_rows"] > small["raw_rows"]:
         exponent = math.log(large["full"]["seconds"] / small["full"]["seconds"]) / math.log(large["raw_rows"] / small["raw_rows"])
@@ -342,7 +363,7 @@ def main() -> None:
           f"{inc['new_day_floor_all_fields_seconds']:.1f} s (every-field floor), ratio {inc['lowest_possible_ratio']:.2f}")
     print(f"    then a re-run with another conversion_window_days: {inc['another_conversion_window_seconds']:.1f} s "
           f"({inc['another_conversion_window_seconds'] / inc['full_refresh_seconds']:.2f} of a full refresh; only "
-          "the models that read it are rebuilt)")
+          "the models that read it are rebuilt, the notebooks that read none of them are reused)")
     for label, key in (("full refresh", "notebooks_full_refresh"), ("add one day", "notebooks_incremental"),
                        ("add one day, lookback 0", "notebooks_incremental_lookback0")):
         print(f"    {label}: " + ", ".join(f"{k.split('_')[0]} {v:.1f}s" for k, v in inc[key].items()))

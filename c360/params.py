@@ -301,7 +301,8 @@ def validate_partial(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_file(path: str | Path) -> dict[str, Any]:
-    """The mapping in a YAML parameter file (not yet validated)."""
+    """The mapping in a YAML parameter file (not yet validated); for a run's manifest.json (a mapping with `run_id`
+    and `parameters`), its `parameters`: the run's parameters, to run with again."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -311,6 +312,8 @@ def read_file(path: str | Path) -> dict[str, Any]:
         raise ParamError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ParamError(f"{path}: must be a mapping of parameter: value")
+    if "run_id" in data and isinstance(data.get("parameters"), dict):  # a manifest: `c360 reproduce` checks it too
+        return data["parameters"]
     return data
 
 
@@ -337,10 +340,19 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ParamError(f"override for '{key}': cannot read {raw!r}") from None
 
 
+# The Makefile's own variables (`make run PYTHON=python3.11`, PARAMS=file.yaml): make uses them, they are no
+# parameters. Spelled as make spells them (make's names are case-sensitive); tests/test_params.py checks that every
+# variable the Makefile sets is here and that no parameter's upper-case name is.
+MAKEFILE_VARIABLES = ("PYTHON", "PARAMS", "VENV", "BIN", "STAMP", "SHELL", "BENCH_SIZES",
+                      "BENCH_SEED", "BENCH_REPEAT")
+
+
 def split_make_vars(text: str) -> list[str]:
-    """Make's $(MAKEOVERRIDES) (`A=1 B=x\\ y`) -> ['A=1', 'B=x y'], without make's own PARAMS."""
+    """Make's $(MAKEOVERRIDES) (`A=1 B=x\\ y`) -> ['A=1', 'B=x y'], without the Makefile's own variables
+    (MAKEFILE_VARIABLES: PYTHON, PARAMS, ...). Every other word is a parameter override: a misspelled one is
+    still refused (load)."""
     words = [w.replace("\\ ", " ") for w in re.split(r"(?<!\\) ", text.strip()) if w]
-    return [w for w in words if not w.upper().startswith("PARAMS=")]
+    return [w for w in words if w.split("=", 1)[0].strip() not in MAKEFILE_VARIABLES]
 
 
 def load(path: str | Path = DEFAULT_PARAMS, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
@@ -358,6 +370,22 @@ def load(path: str | Path = DEFAULT_PARAMS, overrides: list[str] | tuple[str, ..
         key, value = parse_override(text)
         merged[key] = value
     return validate(merged)
+
+
+# `make lab` (c360.run.lab): the scratch copy of the published warehouse that notebooks run by hand write to.
+# Runs and `make golden` drop it from their environment, so the notebooks they execute never see it.
+LAB_WAREHOUSE_ENV = "C360_LAB_WAREHOUSE"
+
+
+def lab_override(params: dict[str, Any], environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """In a `make lab` session (LAB_WAREHOUSE_ENV set), the parameters with `warehouse` pointing at the scratch
+    copy: a notebook run by hand never writes the published warehouse. Outside one, the parameters as given."""
+    import os
+
+    scratch = (os.environ if environ is None else environ).get(LAB_WAREHOUSE_ENV)
+    if not scratch or "warehouse" not in params:
+        return params
+    return {**params, "warehouse": scratch}
 
 
 def notebook_values(params: dict[str, Any]) -> dict[str, Any]:

@@ -155,6 +155,12 @@ def test_page_escapes_every_value_and_says_when_no_deal_is_won():
     assert [r[0] for r in _rows(_section(text, "Parameters"))] == ["reporting_currency", "unwanted_referrals"]
 
 
+def test_a_parameter_value_that_names_a_person_is_masked():
+    params = {**defaults(), "identity_blocklist": ["jane.doe@example.org"]}
+    text = page({**MANIFEST, "parameters": params}, [], {}, [], defaults())
+    assert "jane.doe@example.org" not in text and "identity_blocklist" in text
+
+
 def test_parameters_at_their_defaults_list_none():
     assert changed_parameters(defaults(), defaults()) == []
     text = page({**MANIFEST, "parameters": defaults()}, [], {}, [], defaults())

@@ -226,3 +226,79 @@ def test_make_run_passes_values_to_python_without_a_shell(tmp_path):
         cwd=PROJ_ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode != 0 and "c360: bad parameters" in result.stderr
     assert not marker.exists()
+
+
+def _notebooks(manifest_path: Path) -> dict[str, dict]:
+    return {n["notebook"]: n for n in json.loads(manifest_path.read_text())["notebooks"]}
+
+
+def test_a_window_change_executes_only_attribution_and_reuses_the_other_reports_byte_for_byte(tmp_path):
+    assert (first := _run(tmp_path)).returncode == 0, first.stderr[-3000:]
+    latest = tmp_path / "reports" / "latest"
+    before = latest.resolve()
+    first_id = json.loads((before / "manifest.json").read_text())["run_id"]
+    second = _run(tmp_path, "-p", "conversion_window_days=30")
+    assert second.returncode == 0, second.stderr[-3000:]
+    after = latest.resolve()
+    assert after != before
+    # notebook 04 alone declares conversion_window_days; identity, customer and base models are kept
+    executed = re.findall(r"\[c360\] (\S+) \.\.\.", second.stdout)
+    assert executed == ["04_attribution"], second.stdout
+    entries = _notebooks(after / "manifest.json")
+    assert {n: e["reused_from"] for n, e in entries.items()} == {
+        "01_base_extraction.ipynb": first_id, "02_identity_resolution.ipynb": first_id,
+        "03_customer_360.ipynb": first_id, "04_attribution.ipynb": None}
+    assert entries["04_attribution.ipynb"]["reason"] == "its parameters changed"
+    for stem in ("01_base_extraction", "02_identity_resolution", "03_customer_360"):
+        for ext in (".ipynb", ".html"):
+            assert (after / f"{stem}{ext}").read_bytes() == (before / f"{stem}{ext}").read_bytes(), stem + ext
+    assert (after / "04_attribution.html").read_bytes() != (before / "04_attribution.html").read_bytes()
+    report = (after / "04_attribution.ipynb").read_text()
+    assert re.search(r"Referral\s+14000\.00\s", report)  # data/fixtures/README.md: 30 days, first touch
+    page = (after / "index.html").read_text(encoding="utf-8")
+    assert page.count(f"reused from run <code>{first_id}</code>") == 3
+    # the checksums of tables no executed notebook wrote are carried from the first run: they are what the
+    # published warehouse holds, table by table
+    manifest = json.loads((after / "manifest.json").read_text())
+    carried = set(manifest["checksums_carried"])
+    assert {"src__ga4__events", "base__crm__deals", "int__identity_resolved", "mrt__core__customer_360"} <= carried
+    assert not {n for n in carried if "attribut" in n or "channel" in n or n.startswith("c360__")}
+    from c360.warehouse.duckdb import DuckDBEngine
+
+    engine = DuckDBEngine(tmp_path / "c360.duckdb", read_only=True)
+    try:
+        assert engine.checksums(list(manifest["checksums"])) == manifest["checksums"]
+    finally:
+        engine.close()
+    # a full refresh executes every notebook
+    third = _run(tmp_path, "-p", "conversion_window_days=30", "-p", "full_refresh=true")
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert re.findall(r"\[c360\] (\S+) \.\.\.", third.stdout) == [
+        "01_base_extraction", "02_identity_resolution", "03_customer_360", "04_attribution"]
+    assert not any(e["reused_from"] for e in _notebooks(latest / "manifest.json").values())
+    assert "reused from run" not in (latest / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_changed_input_file_reruns_every_notebook_that_reads_it_and_only_those(tmp_path):
+    root = tmp_path / "fixtures"
+    subprocess.run(["cp", "-r", str(PROJ_ROOT / "data" / "fixtures"), str(root)], check=True)
+    assert (first := _run(tmp_path, "-p", f"source_root={root}")).returncode == 0, first.stderr[-3000:]
+    first_id = json.loads((tmp_path / "reports" / "latest" / "manifest.json").read_text())["run_id"]
+    spend = root / "marketing" / "ad_spend.csv"
+    text = spend.read_text()
+    assert "2024-03-01,google,cpc,spring_sale,100.00,USD" in text
+    spend.write_text(text.replace("2024-03-01,google,cpc,spring_sale,100.00,USD",
+                                  "2024-03-01,google,cpc,spring_sale,175.00,USD"))
+    second = _run(tmp_path, "-p", f"source_root={root}")
+    assert second.returncode == 0, second.stderr[-3000:]
+    # the ad spend is loaded by 01; it sets the reporting currency, which base__crm__deals reads, so the deal
+    # aggregates (03) and attribution and ROI (04) change; identity (02) reads contacts, forms, GA4 and product
+    # users only (docs/architecture.md, the models)
+    entries = _notebooks(tmp_path / "reports" / "latest" / "manifest.json")
+    assert {n: e["reused_from"] for n, e in entries.items()} == {
+        "01_base_extraction.ipynb": None, "02_identity_resolution.ipynb": first_id,
+        "03_customer_360.ipynb": None, "04_attribution.ipynb": None}
+    assert entries["01_base_extraction.ipynb"]["reason"] == "the input files changed"
+    assert "base__marketing__ad_spend" in entries["04_attribution.ipynb"]["reason"]
+    assert re.findall(r"\[c360\] (\S+) \.\.\.", second.stdout) == [
+        "01_base_extraction", "03_customer_360", "04_attribution"]

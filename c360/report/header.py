@@ -6,16 +6,21 @@ from typing import Any
 
 from IPython.display import display
 
-from c360.params import BIGQUERY_GROUP, SPEC, from_notebook, validate_partial
+from c360.params import BIGQUERY_GROUP, SPEC, from_notebook, lab_override, validate_partial
 from c360.sources import provenance
 
 
 def stage_params(namespace: dict[str, Any]) -> dict[str, Any]:
     """The parameters a notebook was given: the names of its namespace (`globals()`, right after its parameters
     cell) that are parameters (params.SPEC, and the `bigquery` mapping), validated and flat (the `bigquery`
-    mapping merged back). A bad value fails here, before any work."""
+    mapping merged back). A bad value fails here, before any work. In a `make lab` session `warehouse` is the
+    scratch copy (params.lab_override)."""
     values = {k: v for k, v in namespace.items() if k in SPEC or k == BIGQUERY_GROUP}
-    return validate_partial(from_notebook(values))
+    params = validate_partial(from_notebook(values))
+    lab = lab_override(params)  # make lab: the scratch copy, never the published warehouse
+    if lab is not params:
+        print(f"make lab: this notebook works on the scratch copy {lab['warehouse']}, not {params['warehouse']}")
+    return lab
 
 
 def _inputs_line(inputs: dict) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from c360.dag.project import LAYERS
 from c360.paths import stage_title
 from c360.pii import mask_text
-from c360.report import formats
+from c360.report import compare, formats
 
 UNATTRIBUTED = "(unattributed)"
 NO_DEFAULT = object()  # a parameter outside the spec
@@ -202,9 +202,9 @@ def _parameters(manifest: dict[str, Any], defaults: dict[str, Any]) -> str:
     changed = changed_parameters(manifest.get("parameters", {}), defaults)
     if not changed:
         return "<p>Every parameter is at its default (<code>params/default.yaml</code>).</p>"
-    rows = [[f"<code>{_e(name)}</code>", f"<code>{_e(_value_text(value))}</code>",
+    rows = [[f"<code>{_e(name)}</code>", f"<code>{_e(mask_text(_value_text(value)))}</code>",
              "<span class='muted'>(none)</span>" if default is NO_DEFAULT
-             else f"<code>{_e(_value_text(default))}</code>"] for name, default, value in changed]
+             else f"<code>{_e(mask_text(_value_text(default)))}</code>"] for name, default, value in changed]
     return ("<p>The parameters that differ from the defaults (<code>params/default.yaml</code>); every value is in "
             "<code>manifest.json</code>.</p>" + _table(["parameter", "this run", "default"], rows))
 
@@ -250,14 +250,22 @@ def _num(text: str) -> str:
 
 
 def _reports(reports: list[str], manifest: dict[str, Any]) -> str:
+    """The reports, linked, each with its seconds, or the run it was reused from (not executed again: nothing it
+    reads changed, c360.run.reuse)."""
     seconds = {Path(n["notebook"]).stem: n.get("seconds") for n in manifest.get("notebooks", [])}
+    reused = {Path(n["notebook"]).stem: n["reused_from"] for n in manifest.get("notebooks", []) if n.get("reused_from")}
     items = []
     for name in reports:
         stem = Path(name).stem
         extra = f" <span class='muted'>({_e(seconds[stem])} s)</span>" if seconds.get(stem) is not None else ""
+        if stem in reused:
+            extra = f" <span class='reused'>reused from run <code>{_e(reused[stem])}</code></span>"
         notebook = f" · <a href='{_e(stem)}.ipynb'>notebook</a>" if f"{stem}.html" == name else ""
         items.append(f"<li><a href='{_e(name)}'>{_e(stage_title(stem))}</a>{notebook}{extra}</li>")
-    return "<ol class='reports'>" + "".join(items) + "</ol>"
+    note = ("<p class='muted'>A reused report was not executed again: its notebook, the parameters it reads, the "
+            "code and every model in the warehouse are as they were in that run, so it is copied from it, byte for "
+            "byte.</p>") if reused else ""
+    return "<ol class='reports'>" + "".join(items) + "</ol>" + note
 
 
 def _tests(rows: list[dict[str, Any]]) -> str:
@@ -273,6 +281,61 @@ def _tests(rows: list[dict[str, Any]]) -> str:
              _e(mask_text(r["examples"]) if r.get("examples") else "")] for r in rows]
     return summary + _table(["stage", "table", "test", "severity", "result", "count", "examples"], body,
                             cls="tests")
+
+
+def _short(entry: dict[str, Any]) -> str:
+    """An input's fingerprint in brief: its sha256's first 12 digits and size, or a table's rows and bytes."""
+    if entry.get("sha256"):
+        return f"sha256 {str(entry['sha256'])[:12]}…, {entry.get('bytes') or 0:,} bytes"
+    return f"{entry.get('rows') or 0:,} rows, {entry.get('bytes') or 0:,} bytes, modified {entry.get('modified')}"
+
+
+def _changes(previous: dict[str, Any] | None, manifest: dict[str, Any]) -> str:
+    """The section "what changed since the previous run": parameters, inputs, table checksums and headline figures (values
+    escaped, parameter values masked)."""
+    if not previous:
+        return "<p>No previous run: this is the first run published in this reports folder.</p>"
+    diff = compare.compare(previous, manifest)
+    prev_id = _e(diff["previous_run"])
+    out = [f"<p>Compared with run <a href='../{prev_id}/index.html'><code>{prev_id}</code></a> (finished "
+           f"{_e(_when(previous.get('finished_at')))}), the run <code>reports/latest</code> showed before this one."
+           "</p>", "<h3>Parameters</h3>"]
+    if diff["parameters"]:
+        def value(v: Any) -> str:
+            return "<span class='muted'>(none)</span>" if v is compare.ABSENT else \
+                f"<code>{_e(mask_text(_value_text(v)))}</code>"
+        out.append(_table(["parameter", "previous run", "this run"],
+                          [[f"<code>{_e(n)}</code>", value(old), value(new)] for n, old, new in diff["parameters"]]))
+    else:
+        out.append("<p>No parameter changed.</p>")
+    out.append("<h3>Inputs</h3>")
+    inputs = diff["inputs"]
+    rows = ([[f"<code>{_e(compare.input_key(e))}</code>", "added", "", _e(_short(e))] for e in inputs["added"]]
+            + [[f"<code>{_e(compare.input_key(e))}</code>", "removed", _e(_short(e)), ""] for e in inputs["removed"]]
+            + [[f"<code>{_e(compare.input_key(new))}</code>", "changed", _e(_short(old)), _e(_short(new))]
+               for old, new in inputs["changed"]])
+    out.append(_table(["input", "change", "previous run", "this run"], rows) if rows else
+               f"<p>No input changed: the same {len(manifest.get('inputs') or [])} files or tables, with the same "
+               "fingerprints.</p>")
+    out.append("<h3>Tables</h3>")
+    excluded = ", ".join(f"<code>{_e(n)}</code>" for n in diff["excluded"])
+    note = f" Bookkeeping tables that record times and paths are not compared: {excluded}." if excluded else ""
+    if diff["tables"]:
+        def rows_text(n: int | None) -> str:
+            return "" if n is None else _num(f"{n:,}")
+        count = len(diff["tables"])
+        out.append(f"<p>{count} table{'s' if count != 1 else ''} whose content (checksum) changed.{note}</p>"
+                   + _table(["table", "change", "rows before", "rows after"],
+                            [[f"<code>{_e(t['table'])}</code>", _e(t["status"]), rows_text(t["rows_before"]),
+                              rows_text(t["rows_after"])] for t in diff["tables"]]))
+    else:
+        out.append(f"<p>Every table has the same content (checksum) as in the previous run.{note}</p>")
+    out.append("<h3>Headline figures</h3>")
+    out.append(_table(["figure", "previous run", "this run"],
+                      [[_e(name) + (" <span class='status warn'>changed</span>" if changed else ""), _e(old), _e(new)]
+                       for name, old, new, changed in diff["headline"]]) if diff["headline"] else
+               "<p>Neither manifest records headline figures.</p>")
+    return "\n".join(out)
 
 
 CSS = """
@@ -304,13 +367,14 @@ table.tests td:nth-child(7) { color: #6b7380; max-width: 320px; overflow-wrap: a
 .status.warn { background: #fff3d6; color: #8a5a00; }
 .status.fail { background: #fde2e1; color: #a1261e; }
 ol.reports li { margin: 3px 0; }
+.reused { color: #6b7380; font-style: italic; }
 .dag { overflow-x: auto; border: 1px solid #e4e7eb; border-radius: 6px; padding: 8px; }
 .dag svg { display: block; max-width: 100%; height: auto; }
 """
 
 
 def page(manifest: dict[str, Any], reports: list[str], figures: dict[str, Any], tests: Any,
-         defaults: dict[str, Any], dag: str = "") -> str:
+         defaults: dict[str, Any], dag: str = "", previous: dict[str, Any] | None = None) -> str:
     """The front page of a run, as one self-contained HTML document (inline CSS, no script, nothing fetched).
 
     Args:
@@ -320,6 +384,8 @@ def page(manifest: dict[str, Any], reports: list[str], figures: dict[str, Any], 
         tests: the data-test rows (`data_test_rows(engine)`, or a DataFrame of c360__data_tests).
         defaults: every parameter's default (c360.params.defaults()): the page lists the ones that differ.
         dag: the model DAG as SVG markup (`dag_svg()`), shown as it is; empty: no picture.
+        previous: the manifest of the previous run (the one reports/latest showed before), compared with this one;
+            None: there is none.
     """
     rows = tests.to_dict("records") if hasattr(tests, "to_dict") else list(tests or [])
     rows = _in_stage_order({**r, "failures": int(r["failures"] or 0), "examples": r.get("examples") or ""}
@@ -331,6 +397,7 @@ def page(manifest: dict[str, Any], reports: list[str], figures: dict[str, Any], 
         "<h2>Reports</h2>", _reports(reports, manifest),
         "<h2>Headline figures</h2>", _figures(figures, manifest.get("parameters", {}).get("attribution_models")),
         "<h2>Parameters</h2>", _parameters(manifest, defaults),
+        "<h2>What changed since the previous run</h2>", _changes(previous, manifest),
     ]
     if dag:
         sections += ["<h2>Models</h2>",
@@ -351,12 +418,15 @@ def report_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("[0-9][0-9]_*.html"))
 
 
-def write_index(folder: Path, manifest: dict[str, Any], figures: dict[str, Any], tests: Any) -> Path:
-    """Write `index.html` into the run's report folder; returns its path."""
+def write_index(folder: Path, manifest: dict[str, Any], figures: dict[str, Any], tests: Any,
+                previous: dict[str, Any] | None = None) -> Path:
+    """Write `index.html` into the run's report folder (`previous`: the previous run's manifest); returns its
+    path."""
     from c360.params import defaults
     from c360.report.dag import dag_svg
 
     path = folder / "index.html"
-    path.write_text(page(manifest, report_files(folder), figures, tests, defaults(), dag_svg(LAYERS)),
+    path.write_text(page(manifest, report_files(folder), figures, tests, defaults(), dag_svg(LAYERS),
+                         previous),
                     encoding="utf-8")
     return path

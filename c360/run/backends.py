@@ -33,6 +33,9 @@ class DuckDBBackend:
     that is a symlink is published at its target (the link stays)."""
 
     name = "duckdb"
+    # a notebook whose inputs did not change is not executed again: its report is copied from the previous run
+    # (c360.run.reuse); every kernel_env is the same, so a kernel started for one notebook serves the next
+    reuses_reports = True
 
     def __init__(self, params: dict[str, Any]):
         self.params = params
@@ -70,25 +73,72 @@ class DuckDBBackend:
     def kernel_env(self, notebook: str, out_dir: Path) -> dict[str, str]:
         return {}
 
-    def stats(self) -> dict[str, Any]:
-        """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum), the
-        data-test summary and what the front page shows (c360.report.index.facts: `headline`, `data_test_rows`);
-        then the run id goes into it (c360__run) and it is checkpointed."""
+    def built_by(self) -> str | None:
+        """The run that built the warehouse this run started from (its c360__run; None: no warehouse yet)."""
+        return warehouse_run_id(self.work) if self.work is not None and self.work.exists() else None
+
+    def model_fingerprints(self) -> dict[str, str]:
+        """Every model's fingerprint in the working copy now (c360__model_state; {} before any build). Opened
+        read-only, between notebooks (no kernel has it open)."""
+        import duckdb
+
+        from c360.dag.state import STATE_TABLE
+
+        if self.work is None or not self.work.exists():
+            return {}
+        con = duckdb.connect(str(self.work), read_only=True)
+        try:
+            if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [STATE_TABLE]).fetchall():
+                return {}
+            return dict(con.execute(f"SELECT model, fingerprint FROM {STATE_TABLE} ORDER BY model").fetchall())
+        finally:
+            con.close()
+
+    def reused_loader(self) -> None:
+        """The notebook that loads the sources was reused (no input file changed): empty the event dates the
+        previous run's load touched (c360__touched_dates), as a load that reads nothing leaves them, so an
+        incremental model rebuilt later in the run does not redo those dates."""
+        import duckdb
+
+        from c360.sources.contract import TOUCHED_DATES
+
+        if self.work is None or not self.work.exists():
+            return
+        con = duckdb.connect(str(self.work))
+        try:
+            if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [TOUCHED_DATES]).fetchall():
+                con.execute(f"DELETE FROM {TOUCHED_DATES}")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+
+    def stats(self, carried: dict[str, str] | None = None) -> dict[str, Any]:
+        """Row counts and content checksums of every table of the working copy (see DuckDBEngine.checksum; those in
+        `carried`, tables no executed notebook wrote, as the previous run computed them: c360.run.reuse), every
+        model's fingerprint (what the next run compares, c360.run.reuse), the data-test summary and what the
+        front page shows (c360.report.index.facts: `headline`, `data_test_rows`); then the run id goes into it
+        (c360__run) and it is checkpointed."""
         from c360.warehouse.duckdb import DuckDBEngine
 
         engine = DuckDBEngine(self.work, memory_limit=self.params.get("duckdb_memory_limit", ""))
         try:
-            checksums = engine.checksums([n for n in engine.tables()
-                                          if not n.startswith("_stage__") and n != "c360__run"])
+            names = [n for n in engine.tables() if not n.startswith("_stage__") and n != "c360__run"]
+            carried = {n: c for n, c in (carried or {}).items() if n in names}
+            checksums = {**carried, **engine.checksums([n for n in names if n not in carried])}
+            checksums = {n: checksums[n] for n in names}
             from c360.dag import datatests
             from c360.report.index import facts
 
+            from c360.dag.state import stored_fingerprints
+
             tests = datatests.summary(engine)
             front = facts(engine, self.params)
+            fingerprints = dict(sorted(stored_fingerprints(engine).items()))
             engine.native("CREATE OR REPLACE TABLE c360__run AS SELECT ? AS run_id, now() AS built_at", [self.run_id])
             engine.native("CHECKPOINT")  # the file holds everything (no write-ahead log left): it is what publishes
             return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
-                    "data_tests": tests, "warehouse": {"path": str(self.warehouse), "run_id": self.run_id}, **front}
+                    "checksums_carried": sorted(carried), "model_fingerprints": fingerprints, "data_tests": tests,
+                    "warehouse": {"path": str(self.warehouse), "run_id": self.run_id}, **front}
         finally:
             engine.close()
 
@@ -134,6 +184,7 @@ class BigQueryBackend:
     in the report folder (jobs/runner.jsonl: the runner's own, the checksums)."""
 
     name = "bigquery"
+    reuses_reports = False  # every model is rebuilt in the dataset each run (no model state): every notebook runs
 
     def __init__(self, params: dict[str, Any]):
         from c360.warehouse.bigquery import BigQueryConfig
@@ -177,8 +228,17 @@ class BigQueryBackend:
 
         return {JOB_LOG_ENV: str(out_dir / "jobs" / f"{notebook}.jsonl")}
 
-    def stats(self) -> dict[str, Any]:
-        """Row counts and content checksums of every table of the dataset (see BigQueryEngine.checksum; the checksum
+    def built_by(self) -> str | None:
+        return None
+
+    def reused_loader(self) -> None:
+        """Never called: this backend reuses no report."""
+
+    def model_fingerprints(self) -> dict[str, str]:
+        return {}
+
+    def stats(self, carried: dict[str, str] | None = None) -> dict[str, Any]:
+        """Row counts and content checksums of every table of the dataset (`carried`: unused, no report is reused) (see BigQueryEngine.checksum; the checksum
         query counts the rows too), the data-test summary, what the front page shows (c360.report.index.facts:
         `headline`, `data_test_rows`), and the run's jobs with their bytes processed and billed."""
         from c360.dag import datatests

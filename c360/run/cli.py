@@ -1,4 +1,4 @@
-"""`python -m c360 ...`: run the pipeline, list parameters, refresh notebook outputs."""
+"""`python -m c360 ...`: run the pipeline, list parameters, refresh notebook outputs, open the lab."""
 from __future__ import annotations
 
 import argparse
@@ -13,17 +13,22 @@ from c360 import params as P
 sys.modules.setdefault("rfc3987_syntax", None)
 
 
+def _load(args) -> dict:
+    """The parameters of `run` or `lab`: the file, make's variables (through the environment with --from-make: no
+    shell ever parses their values; the Makefile's own, PYTHON, PARAMS, ..., left out) and -p overrides."""
+    make_vars, params_file = args.make_vars or "", args.params
+    if args.from_make:
+        make_vars, params_file = os.environ.get("C360_MAKE_VARS", ""), os.environ.get("C360_PARAMS") or params_file
+    return P.load(params_file, [*P.split_make_vars(make_vars), *args.p])
+
+
 def _cmd_run(args) -> int:
     # only the runner before the run: it starts the first kernel at once, and every module imported before that
     # delays the whole run (c360.sources and c360.warehouse bring pandas and duckdb: about 0.5 s)
     from c360.run import errors, runner
 
     try:
-        make_vars, params_file = args.make_vars or "", args.params
-        if args.from_make:  # make's own variables, through the environment: no shell ever parses their values
-            make_vars, params_file = os.environ.get("C360_MAKE_VARS", ""), os.environ.get("C360_PARAMS") or params_file
-        overrides = [*P.split_make_vars(make_vars), *args.p]
-        merged = P.load(params_file, overrides)
+        merged = _load(args)
     except P.ParamError as e:
         print(f"c360: bad parameters: {e}", file=sys.stderr)
         return 2
@@ -55,6 +60,27 @@ def _cmd_run(args) -> int:
         raise
     print(f"c360: reports in {out} (reports/latest)")
     return 0
+
+
+def _cmd_reproduce(args) -> int:
+    """Re-run a published run from its manifest into a scratch warehouse and compare the tables' checksums."""
+    from c360.run import errors, reproduce
+
+    try:
+        return reproduce.reproduce(Path(args.manifest), Path(args.scratch) if args.scratch else None, args.keep)
+    except P.ParamError as e:
+        print(f"c360: {e}", file=sys.stderr)
+        return 2
+    except (errors.RunFailed, errors.WarehouseError, errors.RunInProgress) as e:
+        print(f"c360: the re-run failed: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        from c360.sources.contract import BadInputError
+
+        if isinstance(e, BadInputError):
+            print(f"c360: bad input: {e}", file=sys.stderr)
+            return 3
+        raise
 
 
 def _cmd_sql(args) -> int:
@@ -203,6 +229,44 @@ def _cmd_dag(args) -> int:
     return 0
 
 
+def _cmd_lab(args) -> int:
+    """JupyterLab on the notebooks, on a scratch copy of the published warehouse (c360.run.lab); --prepare-only:
+    refresh the copy and stop."""
+    from c360.paths import resolve
+    from c360.run import lab
+
+    try:
+        merged = _load(args)
+    except P.ParamError as e:
+        print(f"c360: bad parameters: {e}", file=sys.stderr)
+        return 2
+    published, scratch = resolve(merged["warehouse"]), resolve(args.scratch)
+    if args.prepare_only:
+        print(f"c360: {lab.refresh_scratch(published, scratch)}")
+        return 0
+    lab.start(published, args.jupyter, scratch)
+    return 0  # not reached: the process is JupyterLab's now
+
+
+def _version() -> str:
+    from c360.sources.provenance import code_version
+
+    code = code_version()
+    dirty = {True: ", uncommitted changes", False: "", None: ""}[code["dirty"]]
+    return f"c360 {code['c360']} (commit {code['git_sha']}{dirty})"
+
+
+class _Version(argparse.Action):
+    """--version: the package version and the git commit, with a dirty flag (computed only when asked)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version and commit, and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version())
+        parser.exit()
+
+
 def _cmd_golden(args) -> int:
     from c360.run import golden
 
@@ -236,6 +300,7 @@ def _cmd_synth(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="c360", description=__doc__)
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="validate parameters, run every notebook, write reports/")
     run.add_argument("--params", default=str(P.DEFAULT_PARAMS), help="YAML parameter file")
@@ -244,6 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--make-vars", default="", help=argparse.SUPPRESS)
     run.add_argument("--from-make", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(fn=_cmd_run)
+    rep = sub.add_parser("reproduce", help="re-run a run from its manifest into a scratch warehouse and check every "
+                         "table's checksum against it")
+    rep.add_argument("manifest", help="a run's manifest, e.g. reports/latest/manifest.json")
+    rep.add_argument("--scratch", default="", help="folder for the re-run's warehouse and reports (kept; default: a "
+                     "temporary folder, removed when every table matches)")
+    rep.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    rep.set_defaults(fn=_cmd_reproduce)
     pp = sub.add_parser("params", help="list every parameter")
     pp_format = pp.add_mutually_exclusive_group()
     pp_format.add_argument("--markdown", action="store_true", help="the reference table of docs/parameters.md")
@@ -262,6 +334,16 @@ def main(argv: list[str] | None = None) -> int:
     sq.add_argument("--params", default=str(P.DEFAULT_PARAMS), help="YAML parameter file")
     sq.add_argument("-p", action="append", default=[], metavar="KEY=VALUE", help="override one parameter")
     sq.set_defaults(fn=_cmd_sql)
+    lb = sub.add_parser("lab", help="JupyterLab on notebooks/, on a scratch copy of the published warehouse "
+                        "(build/lab.duckdb)")
+    lb.add_argument("--params", default=str(P.DEFAULT_PARAMS), help="YAML parameter file (its warehouse is copied)")
+    lb.add_argument("-p", action="append", default=[], metavar="KEY=VALUE", help="override one parameter")
+    lb.add_argument("--make-vars", default="", help=argparse.SUPPRESS)
+    lb.add_argument("--from-make", action="store_true", help=argparse.SUPPRESS)
+    lb.add_argument("--scratch", default="build/lab.duckdb", help="the scratch copy (default build/lab.duckdb)")
+    lb.add_argument("--prepare-only", action="store_true", help="refresh the scratch copy, do not start JupyterLab")
+    lb.add_argument("jupyter", nargs="*", help="arguments for jupyter lab (after --)")
+    lb.set_defaults(fn=_cmd_lab)
     sub.add_parser("dag", help="print the models and sources as a Mermaid flowchart").set_defaults(fn=_cmd_dag)
     sub.add_parser("golden", help="re-execute notebooks/ on fixtures and store their outputs").set_defaults(fn=_cmd_golden)
     syn = sub.add_parser("synth", help="write a synthetic source root (GA4 export + CRM) following the data contract")
@@ -277,4 +359,6 @@ def main(argv: list[str] | None = None) -> int:
                           "more than one also writes marketing/fx_rates.csv")
     syn.set_defaults(fn=_cmd_synth)
     args = parser.parse_args(argv)
+    if args.cmd != "lab":  # a run or `golden` started from a lab terminal writes where it says, not to the lab copy
+        os.environ.pop(P.LAB_WAREHOUSE_ENV, None)
     return args.fn(args)

@@ -90,8 +90,10 @@ class Ahead:
             return None
         return start(self.kernel_name, self.cwd, self.envs.pop(0), self.log)
 
-    def take(self) -> AsyncKernelManager:
-        km, self.next = self.next, self._start()
+    def take(self, more: bool = True) -> AsyncKernelManager:
+        """The kernel started ahead; starts the next one unless `more` is False (no notebook may follow: a kernel
+        booting then would only take CPU from the one running)."""
+        km, self.next = self.next, (self._start() if more else None)
         if km is None:
             raise RuntimeError("no kernel left: envs named fewer kernels")
         return km

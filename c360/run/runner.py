@@ -18,7 +18,7 @@ from typing import Any
 
 from c360 import params as P
 from c360.paths import PROJ_ROOT, REPORTS
-from c360.run import kernels
+from c360.run import kernels, reuse
 from c360.run.backends import BACKENDS
 from c360.run.errors import RunFailed, disk_full_named
 from c360.run.notebooks import KERNEL, declared_parameters, failed_cell, notebooks, render_html
@@ -53,26 +53,96 @@ def _execute(nb: Path, out_dir: Path, params: dict[str, Any], km, render) -> flo
     return seconds
 
 
+class Planner:
+    """Decides, notebook by notebook, whether to execute it or reuse its report (c360.run.reuse), from the
+    previous published run and the warehouse as the notebooks before it left it."""
+
+    def __init__(self, params: dict[str, Any], backend, manifest: dict[str, Any], reports_root: Path):
+        from c360 import models
+
+        self.params, self.backend = params, backend
+        self.code = reuse.code_key(manifest["code"], manifest["environment"], reuse.package_digest())
+        self.inputs = manifest["inputs_fingerprint"]
+        self.previous, self.folder = reuse.previous_run(reports_root, backend.built_by())
+        self.why_not = ("a full refresh executes every notebook" if params.get("full_refresh")
+                        else "" if backend.reuses_reports else "this backend rebuilds every model each run")
+        self.models = models
+        self.decided: list[tuple[Path, reuse.Decision]] = []
+        self._layer_sources = lambda layer: {s for m in models.plan(layer) for s in models.sources_of(m)}
+
+    def watched(self, nb: Path) -> set[str] | None:
+        """The models the notebook's report can depend on (reuse.watched_models); None (every model) when it
+        builds no layer that can be told."""
+        layers = reuse.built_layers(nb)
+        if not layers:
+            return None
+        from c360.paths import SQL_DIR
+
+        code = reuse.notebook_code(nb)
+        texts = [code, *(p.read_text(encoding="utf-8") for layer in layers
+                         for p in sorted((SQL_DIR / layer).iterdir()) if p.is_file()),
+                 *(p.read_text(encoding="utf-8") for p in reuse.imported_modules(code, reuse.PACKAGE))]
+        refs = {name: self.models.dependencies(m) for name, m in self.models.discover().items()}
+        return reuse.watched_models([m.name for layer in layers for m in self.models.plan(layer)], texts, refs)
+
+    def decide(self, nb: Path) -> reuse.Decision:
+        values = P.for_notebook(self.params, declared_parameters(nb))
+        inputs = self.inputs if reuse.reads_sources(nb, self._layer_sources) else None
+        key = reuse.notebook_key(nb, values, self.code, inputs)
+        fingerprints = {} if self.why_not or self.previous is None else self.backend.model_fingerprints()
+        decision = reuse.decide(nb.name, key, fingerprints, self.previous, self.folder, self.why_not,
+                                self.watched(nb))
+        self.decided.append((nb, decision))
+        return decision
+
+    def carried(self) -> dict[str, str]:
+        """The previous run's checksums of the tables no executed notebook wrote (reuse.carried_checksums): the
+        models of layers only reused notebooks build; the source tables when every notebook that loads them was
+        reused. None of them when any notebook builds no layer that can be told."""
+        reused = [nb for nb, d in self.decided if d.reused_from]
+        executed = [nb for nb, d in self.decided if not d.reused_from]
+        if not reused or any(not reuse.built_layers(nb) for nb, _ in self.decided):
+            return {}
+        written = {layer for nb in executed for layer in reuse.built_layers(nb)}
+        untouched = {m.name for nb in reused for layer in reuse.built_layers(nb) if layer not in written
+                     for m in self.models.plan(layer)}
+        if not any(d.key["inputs"] is not None for _, d in self.decided if not d.reused_from):
+            untouched |= {s for nb in reused for layer in reuse.built_layers(nb) for s in self._layer_sources(layer)}
+        return reuse.carried_checksums(self.previous, untouched)
+
+
 def _execute_all(nbs: list[Path], out_dir: Path, params: dict[str, Any], backend, ahead: kernels.Ahead,
-                 run_id: str) -> tuple[list, dict[str, Any]]:
+                 run_id: str, planner: Planner) -> tuple[list, dict[str, Any]]:
     """Run the notebooks in order, each on a fresh kernel from `ahead` (started while the previous notebook ran),
-    and render each one to HTML while the next runs; the backend's row counts and checksums are taken while the
-    last one renders. Returns the notebooks' timings and those stats when every notebook ran and every report is
-    written (or re-raises the first failure once the reports written so far are complete: a report that then fails
-    too, e.g. for the same full disk, does not hide it)."""
+    and render each one to HTML while the next runs; a notebook `planner` finds unchanged is not run: its executed
+    notebook and report are copied from the previous run (its kernel serves the next notebook). The backend's row
+    counts and checksums are taken while the last one renders. Returns the notebooks' entries (timings, reuse)
+    and those stats when every notebook ran and every report is written (or re-raises the first failure once the
+    reports written so far are complete: a report that then fails too, e.g. for the same full disk, does not hide
+    it)."""
     timings = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="c360-html") as renderer:
         rendered = []
         try:
             for nb in nbs:
-                km = ahead.take()
-                try:
-                    seconds = _execute(nb, out_dir, params, km,
-                                       lambda target: rendered.append(renderer.submit(render_html, target, run_id)))
-                finally:
-                    kernels.stop(km)
-                timings.append({"notebook": nb.name, "seconds": seconds})
-            stats = backend.stats()
+                decision = planner.decide(nb)
+                if decision.reused_from:
+                    seconds = reuse.copy_report(decision, nb.name, out_dir)
+                    if decision.key["inputs"] is not None:  # it loads the sources: what it leaves for the others
+                        backend.reused_loader()
+                    print(f"[c360] {nb.stem}: reused from run {decision.reused_from} ({decision.reason})",
+                          flush=True)
+                else:
+                    km = ahead.take(more=nb != nbs[-1])
+                    try:
+                        seconds = _execute(nb, out_dir, params, km,
+                                           lambda target: rendered.append(renderer.submit(render_html, target,
+                                                                                          run_id)))
+                    finally:
+                        kernels.stop(km)
+                timings.append({"notebook": nb.name, "seconds": seconds, "reused_from": decision.reused_from,
+                                "reason": decision.reason, "reuse_key": decision.key})
+            stats = backend.stats(planner.carried())
         except BaseException:
             wait(rendered)
             raise
@@ -118,13 +188,18 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
                 manifest["inputs_fingerprint"] = provenance.combined(manifest["inputs"])
                 run_params = {**params, **backend.prepare(run_id, out_dir)}
                 prepared = True
+                previous = previous_manifest(reports_root)  # after prepare: the lock is held, a half publish done
+                manifest["previous_run"] = previous.get("run_id") if previous else None
                 clear_dead_partials(reports_root)  # after prepare: a half-done publish's folder is its to finish
                 manifest["backend"] = backend.describe()
-                manifest["notebooks"], stats = _execute_all(nbs, out_dir, run_params, backend, ahead, run_id)
+                planner = Planner(params, backend, manifest, reports_root)
+                manifest["notebooks"], stats = _execute_all(nbs, out_dir, run_params, backend, ahead, run_id,
+                                                            planner)
                 test_rows = stats.pop("data_test_rows", [])
                 manifest.update(stats)
+                manifest["checksum_excluded"] = _checksum_excluded(manifest.get("checksums") or {})
             _write_manifest(out_dir, manifest, started)
-            _write_index(out_dir, manifest, test_rows)
+            _write_index(out_dir, manifest, test_rows, previous)
             return backend.publish(out_dir)
         except BaseException:
             if not backend.half_published():
@@ -148,12 +223,36 @@ def _write_manifest(out_dir: Path, manifest: dict[str, Any], started: float) -> 
     (out_dir / PID_FILE).unlink()
 
 
-def _write_index(out_dir: Path, manifest: dict[str, Any], test_rows: list[dict]) -> None:
-    """The run's front page, index.html beside the reports (c360.report.index): it moves with the folder."""
+def previous_manifest(reports_root: Path) -> dict[str, Any] | None:
+    """The manifest of the run reports/latest shows (read before this run publishes over it); None when there is
+    none, or it cannot be read (a warning says so)."""
+    path = reports_root / "latest" / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        print(f"[c360] the previous run's manifest {path} cannot be read ({type(e).__name__}): no comparison",
+              flush=True)
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("run_id") else None
+
+
+def _checksum_excluded(checksums: dict[str, str]) -> dict[str, str]:
+    """The bookkeeping tables of this run whose checksums comparisons leave out (c360.report.compare), and why."""
+    from c360.report.compare import CHECKSUM_EXCLUDED
+
+    return {name: why for name, why in CHECKSUM_EXCLUDED.items() if name in checksums}
+
+
+def _write_index(out_dir: Path, manifest: dict[str, Any], test_rows: list[dict],
+                 previous: dict[str, Any] | None = None) -> None:
+    """The run's front page, index.html beside the reports (c360.report.index), with what changed since `previous`
+    (the previous run's manifest): it moves with the folder."""
     from c360.report.index import write_index  # the report layer loads pandas: not before the first kernel
 
     with disk_full_named(out_dir / "index.html"):
-        write_index(out_dir, manifest, manifest.get("headline") or {}, test_rows)
+        write_index(out_dir, manifest, manifest.get("headline") or {}, test_rows, previous)
 
 
 def _keep_failed(error: BaseException, out_dir: Path, failed: Path, prepared: bool, created: list[Path]) -> None:
