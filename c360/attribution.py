@@ -194,6 +194,54 @@ def _conversion_probability(q: np.ndarray, r: np.ndarray) -> float:
     return float(np.linalg.solve(np.eye(len(q)) - q, r)[0])
 
 
+def _markov_chain(paths: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The channels, transient transition matrix ``q`` (state 0 is ``start``) and exit-to-conversion vector
+    ``r`` of the first-order chain of :func:`markov`."""
+    touches = _touches(paths, collapse_repeats=True)
+    channels = sorted(touches["channel"].unique())
+    n_states = len(channels) + 1
+    state = pd.Categorical(touches["channel"], categories=channels).codes.astype(int) + 1
+    source = pd.Series(state, index=touches.index).groupby(level=0).shift(fill_value=0).to_numpy()
+    conversions = touches["conversions"].to_numpy(dtype=float)
+    non_conversions = touches["non_conversions"].to_numpy(dtype=float)
+    is_last = (touches["position"] == touches["length"] - 1).to_numpy()
+
+    counts = np.zeros((n_states, n_states))
+    np.add.at(counts, (source, state), conversions + non_conversions)
+    to_conversion = np.bincount(state[is_last], conversions[is_last], minlength=n_states)
+    to_null = np.bincount(state[is_last], non_conversions[is_last], minlength=n_states)
+    outgoing = counts.sum(axis=1) + to_conversion + to_null
+    denominator = np.where(outgoing > 0, outgoing, 1.0)
+    return channels, counts / denominator[:, None], to_conversion / denominator
+
+
+def markov_removal_effects(paths: pd.DataFrame) -> pd.DataFrame:
+    """The Markov chain's conversion probability with every channel, without each channel, and the removal
+    effect ``1 - without / with`` (see :func:`markov`).
+
+    Returns:
+        ``channel``, ``conversion_probability`` (the same on every row), ``probability_without``,
+        ``removal_effect``, sorted by channel; removal effects 0 when nothing converts.
+
+    Example:
+        >>> t = pd.DataFrame({"path": ["C1 > C2 > C3", "C1", "C2 > C3"],
+        ...                   "conversions": [1, 0, 0], "conversion_value": [1.0, 0, 0],
+        ...                   "non_conversions": [0, 1, 1]})
+        >>> markov_removal_effects(t)["probability_without"].round(6).tolist()
+        [0.166667, 0.0, 0.0]
+    """
+    channels, q, r = _markov_chain(paths)
+    base = _conversion_probability(q, r) if channels else 0.0
+    without = np.zeros(len(channels))
+    for i in range(len(channels)):
+        q_removed = q.copy()
+        q_removed[:, i + 1] = 0.0  # transitions into the channel now go to null
+        without[i] = _conversion_probability(q_removed, r)
+    removal = 1.0 - without / base if base > 0 else np.zeros(len(channels))
+    return pd.DataFrame({"channel": channels, "conversion_probability": np.full(len(channels), base),
+                         "probability_without": without, "removal_effect": removal})
+
+
 def markov(paths: pd.DataFrame) -> pd.DataFrame:
     """First-order Markov chain attribution by removal effect.
 
@@ -220,36 +268,12 @@ def markov(paths: pd.DataFrame) -> pd.DataFrame:
         >>> markov(t)["removal_effect"].round(6).tolist()
         [0.5, 1.0, 1.0]
     """
-    touches = _touches(paths, collapse_repeats=True)
-    channels = sorted(touches["channel"].unique())
-    n_states = len(channels) + 1
-    state = pd.Categorical(touches["channel"], categories=channels).codes.astype(int) + 1
-    source = pd.Series(state, index=touches.index).groupby(level=0).shift(fill_value=0).to_numpy()
-    conversions = touches["conversions"].to_numpy(dtype=float)
-    non_conversions = touches["non_conversions"].to_numpy(dtype=float)
-    is_last = (touches["position"] == touches["length"] - 1).to_numpy()
-
-    counts = np.zeros((n_states, n_states))
-    np.add.at(counts, (source, state), conversions + non_conversions)
-    to_conversion = np.bincount(state[is_last], conversions[is_last], minlength=n_states)
-    to_null = np.bincount(state[is_last], non_conversions[is_last], minlength=n_states)
-    outgoing = counts.sum(axis=1) + to_conversion + to_null
-    denominator = np.where(outgoing > 0, outgoing, 1.0)
-    q = counts / denominator[:, None]
-    r = to_conversion / denominator
-
-    base = _conversion_probability(q, r)
-    removal = np.zeros(len(channels))
-    if base > 0:
-        for i in range(len(channels)):
-            q_removed = q.copy()
-            q_removed[:, i + 1] = 0.0  # transitions into the channel now go to null
-            removal[i] = 1.0 - _conversion_probability(q_removed, r) / base
-
+    effects = markov_removal_effects(paths)
+    removal = effects["removal_effect"].to_numpy(dtype=float)
     table = paths.loc[:, list(_COUNT_COLUMNS)]
     return pd.DataFrame(
         {
-            "channel": channels,
+            "channel": effects["channel"].to_list(),
             "removal_effect": removal,
             "conversions": _scale(removal, float(table["conversions"].sum())),
             "conversion_value": _scale(removal, float(table["conversion_value"].sum())),

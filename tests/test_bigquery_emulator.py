@@ -337,7 +337,8 @@ def test_write_frame_replaces_rows_and_schema_even_with_an_empty_frame(runs):
 
 
 def _outputs(notebook: Path) -> str:
-    """The text a notebook's cells printed or displayed (text/plain and text/markdown), one block per output."""
+    """The text a notebook's cells printed or displayed (text/plain and text/markdown), one block per output, a
+    blank line between blocks."""
     import nbformat
 
     blocks = []
@@ -345,20 +346,23 @@ def _outputs(notebook: Path) -> str:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             blocks.append(out.get("text") or data.get("text/markdown") or data.get("text/plain") or "")
-    return "\n".join(blocks)
+    return "\n\n".join(blocks)
 
 
 def _frame_rows(text: str, first_column: str) -> list[dict]:
-    """The rows of a DataFrame's text form that starts with `first_column` (index column dropped)."""
+    """The rows of a report table's text form (no index) whose header starts with `first_column`; counts as
+    written (12,000) come back without their separators (12000). The table ends at its output's end (a blank
+    line)."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.split()[:1] == [first_column])
     header = lines[start].split()
     rows = []
     for line in lines[start + 1:]:
         cells = line.split()
-        if len(cells) != len(header) + 1 or not cells[0].isdigit():
+        if not cells or len(cells) != len(header):
             break
-        rows.append(dict(zip(header, cells[1:])))
+        rows.append({k: v.replace(",", "") if re.fullmatch(r"-?\d{1,3}(,\d{3})+", v) else v
+                     for k, v in zip(header, cells)})
     return rows
 
 
@@ -490,4 +494,4 @@ def test_the_bigquery_runs_front_page_has_the_duckdb_runs_headline(runs):
     assert Decimal(got["won"]["revenue"]) == Decimal(want["won"]["revenue"]) > 0
     top = {m["model"]: (m["channel"], Decimal(m["value"])) for m in got["attribution"]["models"]}
     assert top == {m["model"]: (m["channel"], Decimal(m["value"])) for m in want["attribution"]["models"]}
-    assert "33,500.00 USD" in (runs["report"] / "index.html").read_text(encoding="utf-8")
+    assert "USD 33,500.00" in (runs["report"] / "index.html").read_text(encoding="utf-8")

@@ -96,10 +96,10 @@ def test_the_excluded_tables_are_the_bookkeeping_tables_and_those_a_manifest_nam
 def test_headline_changes_set_each_figure_side_by_side_with_currency_and_mark_the_changed_ones():
     rows = {name: (old, new, changed) for name, old, new, changed in compare.headline_changes(
         _headline("33500.00", 14, "Paid Search"), _headline("1234567.5", 14, "Referral"))}
-    assert rows["won revenue"] == ("33,500.00 EUR", "1,234,567.50 EUR", True)
+    assert rows["won revenue"] == ("EUR 33,500.00", "EUR 1,234,567.50", True)
     assert rows["customers"] == ("14", "14", False)
     assert rows["match rate"] == ("56.5%", "56.5%", False)
-    assert rows["top channel, last_touch"] == ("Paid Search, 1,250.50 EUR (25.0%)", "Referral, 1,250.50 EUR (25.0%)",
+    assert rows["top channel, last_touch"] == ("Paid Search, EUR 1,250.50 (25.0%)", "Referral, EUR 1,250.50 (25.0%)",
                                                True)
     no_deals = {n: (old, new) for n, old, new, _ in compare.headline_changes({"customers": 3}, {"customers": 4})}
     assert no_deals == {"customers": ("3", "4")}
@@ -141,7 +141,7 @@ def test_the_page_names_what_changed_escaped_and_without_raw_email():
     assert re.search(r"1 table whose content \(checksum\) changed", words)
     assert re.search(r"base__crm__deals\s+changed\s+11\s+12", words)
     assert not re.search(r"c360__model_runs\s+changed", words) and "c360__model_runs" in words
-    assert re.search(r"won revenue\s+changed\s+33,500\.00 EUR\s+36,000\.00 EUR", words)
+    assert re.search(r"won revenue\s+changed\s+EUR 33,500\.00\s+EUR 36,000\.00", words)
 
 
 def test_nothing_changed_says_so():

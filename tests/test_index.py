@@ -106,7 +106,7 @@ def test_the_headline_figures_match_the_fixture_story_and_the_warehouse(run):
     # data/fixtures/README.md: 14 customers, 13 of 23 devices linked, 7 won deals worth $33,500
     assert re.search(r"customers\s+14\s", text, re.I)
     assert re.search(r"13 of 23\s+match rate 56\.5%", text)
-    assert re.search(r"33,500\.00 USD\s+7 won deals", text)
+    assert re.search(r"USD 33,500\.00\s+7 won deals", text)
     assert run["manifest"]["headline"]["won"] == {"deals": 7, "revenue": "33500.00", "currency": "USD",
                                                   "minor_unit": 2}
     # the top channel per model at the run's 30-day window, by a query of its own
@@ -125,7 +125,7 @@ def test_the_headline_figures_match_the_fixture_story_and_the_warehouse(run):
     assert set(shown) == set(run["manifest"]["parameters"]["attribution_models"]) == {t[0] for t in top}
     for model, channel, value, share in top:
         assert shown[model] == [channel, money_text(value, "USD"), f"{float(share) * 100:.1f}%"], model
-    assert shown["first_touch"][:2] == ["Referral", "14,000.00 USD"]  # data/fixtures/README.md, 30-day window
+    assert shown["first_touch"][:2] == ["Referral", "USD 14,000.00"]  # data/fixtures/README.md, 30-day window
 
 
 @pytest.mark.slow
@@ -168,6 +168,6 @@ def test_parameters_at_their_defaults_list_none():
 
 
 def test_money_is_shown_with_thousands_separators_and_its_currency():
-    assert money_text("33500", "USD") == "33,500.00 USD"
-    assert money_text("1234567.5", "JPY", 0) == "1,234,568 JPY"
-    assert money_text("0", None) == "0.00 (no currency)"
+    assert money_text("33500", "USD") == "USD 33,500.00"
+    assert money_text("1234567.5", "JPY", 0) == "JPY 1,234,568"
+    assert money_text("0", None) == "(no currency) 0.00"

@@ -68,8 +68,8 @@ def test_the_first_run_has_no_previous_run_and_the_next_names_the_changed_parame
     parameters = words.split(" Inputs ", 1)[0]
     assert [n for n in P.SPEC if re.search(rf"\b{n}\b", parameters)] == ["conversion_window_days"]
     assert "No input changed" in words
-    assert re.search(r"top channel, first_touch\s+changed\s+Organic Search, 15,000\.00 USD \([\d.]+%\)\s+"
-                     r"Referral, 14,000\.00 USD", words)
+    assert re.search(r"top channel, first_touch\s+changed\s+Organic Search, USD 15,000\.00 \([\d.]+%\)\s+"
+                     r"Referral, USD 14,000\.00", words)
     assert re.search(r"mrt__marketing__channel_roi\s+changed", words)
     assert not re.search(r"\b(base__|src__|int__identity)\w*\s+changed", words)  # nothing upstream of attribution
 

@@ -142,8 +142,8 @@ def test_changing_the_conversion_window_from_make_changes_the_report(tmp_path):
     report = (tmp_path / "reports" / "latest" / "04_attribution.ipynb").read_text()
     assert "<tr><td><code>conversion_window_days</code></td><td><code>30</code></td></tr>" in report
     # data/fixtures/README.md, 30-day window: first touch credits Referral with 14,000 (90 days: 2,000)
-    assert re.search(r"Referral\s+2000\.00\s", report) is None
-    assert re.search(r"Referral\s+14000\.00\s", report)
+    assert re.search(r"Referral\s+USD 2,000\.00\s", report) is None
+    assert re.search(r"Referral\s+USD 14,000\.00\s", report)
 
 
 def test_a_run_killed_mid_model_loses_nothing_and_the_next_run_completes(tmp_path):

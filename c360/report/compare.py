@@ -7,6 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from c360.report import formats
+
 # Bookkeeping tables whose content records when, where or from what warehouse a run loaded and built, not what its
 # inputs and parameters make: never compared by checksum (a run's manifest lists them as `checksum_excluded`).
 CHECKSUM_EXCLUDED = {
@@ -83,13 +85,13 @@ def excluded_tables(*manifests: dict[str, Any] | None) -> dict[str, str]:
 
 
 def _money(amount: Any, won: dict[str, Any]) -> str:
-    minor = int(won.get("minor_unit", 2))
-    value = Decimal(str(amount)).quantize(Decimal(1).scaleb(-minor))
-    return f"{value:,.{minor}f} {won.get('currency') or '(no currency)'}"
+    """As every report writes money (c360.report.formats): `USD 33,500.00`."""
+    return formats.money_text(Decimal(str(amount)), won.get("currency") or "(no currency)",
+                              int(won.get("minor_unit", 2)))
 
 
 def _percent(share: Any) -> str:
-    return "–" if share is None else f"{float(share) * 100:.1f}%"
+    return "–" if share is None else formats.percent_text(share)
 
 
 def headline_figures(headline: dict[str, Any] | None) -> dict[str, str]:

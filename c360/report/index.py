@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from c360.dag.project import LAYERS
 from c360.paths import stage_title
 from c360.pii import mask_text
-from c360.report import compare
+from c360.report import compare, formats
 
 UNATTRIBUTED = "(unattributed)"
 NO_DEFAULT = object()  # a parameter outside the spec
@@ -136,14 +136,13 @@ def _e(value: Any) -> str:
 
 
 def money_text(amount: Any, currency: str | None, minor_unit: int = 2) -> str:
-    """An amount with thousands separators, to the currency's minor unit, and its currency:
-    `33,500.00 USD` (`(no currency)` when the inputs name none)."""
-    value = Decimal(str(amount)).quantize(Decimal(1).scaleb(-minor_unit))
-    return f"{value:,.{minor_unit}f} {currency or '(no currency)'}"
+    """An amount as every report writes it (c360.report.formats): `USD 33,500.00`, to the currency's minor unit
+    (`(no currency)` when the inputs name none)."""
+    return formats.money_text(Decimal(str(amount)), currency or "(no currency)", minor_unit)
 
 
 def percent(share: float | None) -> str:
-    return "–" if share is None else f"{share * 100:.1f}%"
+    return "–" if share is None else formats.percent_text(share)
 
 
 def _value_text(value: Any) -> str:

@@ -2,38 +2,31 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pandas as pd
 from IPython.display import display
 
 from c360.pii import mask_frame
+from c360.report import formats
+from c360.report.formats import decimal_text  # noqa: F401  (c360.report.decimal_text)
 
-_CENT = Decimal("0.01")
-
-
-def decimal_text(value: Any) -> Any:
-    """A decimal as a report prints it: to the cent when that is exact (12000.00), else every digit it has
-    (0.125); anything else unchanged.
-
-    Example:
-        >>> decimal_text(Decimal("12000.000000000")), decimal_text(Decimal("0.125000000"))
-        ('12000.00', '0.125')
-    """
-    if not isinstance(value, Decimal) or not value.is_finite():
-        return value
-    if value == value.quantize(_CENT):
-        return f"{value.quantize(_CENT):f}"
-    return f"{value.normalize():f}"
+def _numeric(column: pd.Series) -> bool:
+    return column.dtype.kind in "iuf" or bool(column.map(lambda v: isinstance(v, Decimal)).any())
 
 
-def show(df: pd.DataFrame, rows: int | None = None) -> None:
-    """A table as a report shows it: PII masked, decimals as decimal_text, index dropped, at most `rows` rows."""
-    out = (df if rows is None else df.head(rows)).copy()
-    for column in out.columns[out.dtypes == object]:
-        if out[column].map(lambda v: isinstance(v, Decimal)).any():
-            out[column] = out[column].map(decimal_text)
-    display(mask_frame(out).reset_index(drop=True))
+def show(df: pd.DataFrame, rows: int | None = None, money: dict[str, str] | None = None, percent: tuple = (),
+         counts: tuple = (), ratios: tuple = (), numeric: tuple = (), caption: str = "") -> None:
+    """A table as a report shows it: PII masked, numbers written as c360.report.formats.format_frame writes them
+    (money with its currency, shares as %, counts as integers), no index, at most `rows` rows; as escaped HTML
+    with a plain-text form. Number columns are right-aligned, and so are the `numeric` columns (numbers
+    already written as text)."""
+    out = (df if rows is None else df.head(rows)).reset_index(drop=True)
+    numeric = tuple(c for c in out.columns
+                    if c in numeric or c in (money or {}) or c in percent or _numeric(out[c]))
+    text = mask_frame(formats.format_frame(out, money=money, percent=percent, counts=counts, ratios=ratios))
+    display({"text/html": formats.table_html(text, numeric=numeric, caption=caption),
+             "text/plain": formats.table_text(text, caption=caption)},
+            raw=True)
 
 
 def show_checks(result: pd.DataFrame) -> None:
