@@ -584,3 +584,15 @@ def parameters_cell(names: list[str]) -> str:
                              "the comment): reword the first sentence of its doc")
         lines.append(line)
     return "\n".join(lines)
+
+
+RUN_ENV = {"run_id": "C360_RUN_ID", "started_at": "C360_RUN_STARTED", "warehouse": "C360_PUBLISHED_WAREHOUSE"}
+
+
+def run_context(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """What the runner tells each notebook's kernel about its run (RUN_ENV): its id, when it started and the
+    warehouse it publishes to (a notebook builds in the run's working copy). {} outside a run (golden, lab)."""
+    import os
+
+    env = os.environ if environ is None else environ
+    return {key: env[name] for key, name in RUN_ENV.items() if env.get(name)}

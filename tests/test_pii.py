@@ -167,3 +167,18 @@ def test_header_escapes_every_value():
     assert "commit <code>0123456789ab</code><br>" in html
     text = report.header_text("04_attribution", code, inputs, {"conversion_window_days": 30})
     assert "\n  conversion_window_days = 30" in text and "fingerprint ffffffffffffffff" in text
+
+
+def test_header_in_a_run_names_the_run_and_the_published_warehouse_not_the_working_copy():
+    code = {"c360": "0.1", "git_sha": "0123456789abcdef", "dirty": False}
+    inputs = {"tables": 0, "files": 2, "bytes": 1000, "fingerprint": "f" * 64}
+    params = {"warehouse": "build/c360.duckdb.run-20261206T120000-0042", "conversion_window_days": 30}
+    run = {"run_id": "20261206T120000-0042", "started_at": "2026-12-06T12:00:00+00:00", "warehouse": "build/c360.duckdb"}
+    html = report.header_html("04_attribution", code, inputs, params, run)
+    assert html.startswith("<p><b>Run</b> <code>20261206T120000-0042</code>, started 2026-12-06 12:00:00+00:00</p>")
+    assert "<td><code>build/c360.duckdb</code></td>" in html and ".run-" not in html.replace("<b>Run</b>", "")
+    text = report.header_text("04_attribution", code, inputs, params, run)
+    assert text.startswith("Run 20261206T120000-0042, started 2026-12-06 12:00:00+00:00\nStage")
+    assert "warehouse = build/c360.duckdb\n" in text
+    # outside a run (golden outputs, make lab) there is no run line and the warehouse is the one given
+    assert "<b>Run</b>" not in report.header_html("04_attribution", code, inputs, params)

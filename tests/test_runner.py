@@ -40,6 +40,11 @@ def test_run_on_fixtures_writes_reports_manifest_and_warehouse(tmp_path):
     assert all(len(f["sha256"]) == 64 for f in manifest["inputs"])
     assert manifest["row_counts"]["base__ga4__events"] > 0
     assert [n["notebook"] for n in manifest["notebooks"]] == sorted(n["notebook"] for n in manifest["notebooks"])
+    # every report opens with its run and names the published warehouse, not the run's working copy
+    for report in latest.glob("*.html"):
+        text = report.read_text(encoding="utf-8")
+        assert f"<b>Run</b> <code>{manifest['run_id']}</code>" in text, report.name
+        assert str(tmp_path / "c360.duckdb") in text and ".duckdb.run-" not in text, report.name
     # the data tests of every stage, reconciliations included, as the warehouse's c360__data_tests holds them
     tests = manifest["data_tests"]
     assert sorted(tests) == ["attribution", "base", "customer", "identity"]

@@ -6,7 +6,7 @@ from typing import Any
 
 from IPython.display import display
 
-from c360.params import BIGQUERY_GROUP, SPEC, from_notebook, lab_override, validate_partial
+from c360.params import BIGQUERY_GROUP, SPEC, from_notebook, lab_override, run_context, validate_partial
 from c360.sources import provenance
 
 
@@ -32,12 +32,29 @@ def _code(value: Any) -> str:
     return f"<code>{html.escape(str(value), quote=True)}</code>"
 
 
-def header_html(stage: str, code: dict, inputs: dict, params: dict[str, Any]) -> str:
-    """The header as HTML, every value escaped (a parameter value is text, never markup): one line per
-    parameter, `<tr><td><code>name</code></td><td><code>value</code></td></tr>`."""
+def _run_line(run: dict[str, str]) -> str:
+    return f"{run['run_id']}, started {run.get('started_at', '?').replace('T', ' ')}"
+
+
+def shown_params(params: dict[str, Any], run: dict[str, str]) -> dict[str, Any]:
+    """The parameters as a reader needs them: in a run, `warehouse` is the warehouse the run publishes to, not
+    the working copy the notebook built in (that copy replaces it when every notebook succeeded)."""
+    if run.get("warehouse") and "warehouse" in params:
+        return {**params, "warehouse": run["warehouse"]}
+    return params
+
+
+def header_html(stage: str, code: dict, inputs: dict, params: dict[str, Any], run: dict[str, str] | None = None) -> str:
+    """The header as HTML, every value escaped (a parameter value is text, never markup): the run (id and start,
+    when run by c360's runner), then one line per parameter, `<tr><td><code>name</code></td><td><code>value</code>
+    </td></tr>`."""
+    run = run or {}
     version = f"c360 {html.escape(str(code['c360']))}, commit {_code(str(code['git_sha'])[:12])}" + (
         " (uncommitted changes)" if code["dirty"] else "")
-    lines = [f"<p><b>Stage</b> {_code(stage)}<br>",
+    params = shown_params(params, run)
+    started = html.escape(run.get("started_at", "?").replace("T", " "))
+    lines = [f"<p><b>Run</b> {_code(run['run_id'])}, started {started}</p>"] if run.get("run_id") else []
+    lines += [f"<p><b>Stage</b> {_code(stage)}<br>",
              f"<b>Code</b> {version}<br>",
              f"<b>Inputs</b> {html.escape(_inputs_line(inputs))}<br>",
              "<b>Parameters</b></p>",
@@ -46,10 +63,13 @@ def header_html(stage: str, code: dict, inputs: dict, params: dict[str, Any]) ->
     return "\n".join(lines + ["</tbody>", "</table>"]) + "\n"
 
 
-def header_text(stage: str, code: dict, inputs: dict, params: dict[str, Any]) -> str:
+def header_text(stage: str, code: dict, inputs: dict, params: dict[str, Any], run: dict[str, str] | None = None) -> str:
     """The header as plain text (what a terminal or a text diff shows): `name = value`, one per line."""
-    lines = [f"Stage {stage}", f"Code c360 {code['c360']}, commit {str(code['git_sha'])[:12]}"
-             f"{' (uncommitted changes)' if code['dirty'] else ''}", f"Inputs {_inputs_line(inputs)}", "Parameters"]
+    run = run or {}
+    params = shown_params(params, run)
+    lines = [f"Run {_run_line(run)}"] if run.get("run_id") else []
+    lines += [f"Stage {stage}", f"Code c360 {code['c360']}, commit {str(code['git_sha'])[:12]}"
+              f"{' (uncommitted changes)' if code['dirty'] else ''}", f"Inputs {_inputs_line(inputs)}", "Parameters"]
     return "\n".join(lines + [f"  {k} = {v}" for k, v in params.items()])
 
 
@@ -62,6 +82,7 @@ def header(stage: str, params: dict[str, Any]) -> dict:
     code = provenance.code_version()
     info = {"stage": stage, "parameters": params, "code": code, "environment": provenance.environment(),
             "inputs": provenance.summary(prints)}
-    display({"text/html": header_html(stage, code, info["inputs"], params),
-             "text/plain": header_text(stage, code, info["inputs"], params)}, raw=True)
+    run = run_context()
+    display({"text/html": header_html(stage, code, info["inputs"], params, run),
+             "text/plain": header_text(stage, code, info["inputs"], params, run)}, raw=True)
     return info

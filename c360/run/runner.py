@@ -177,11 +177,14 @@ def run(params: dict[str, Any], reports_root: Path = REPORTS) -> Path:
     prepared = False
     try:
         try:
-            envs = [backend.kernel_env(nb.stem, out_dir) for nb in nbs]
+            started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            context = {P.RUN_ENV["run_id"]: run_id, P.RUN_ENV["started_at"]: started_at,
+                       P.RUN_ENV["warehouse"]: str(params.get("warehouse", ""))}  # the reports' headers say so
+            envs = [{**context, **backend.kernel_env(nb.stem, out_dir)} for nb in nbs]
             with (out_dir / "kernels.log").open("a", encoding="utf-8") as log, \
                     kernels.Ahead(KERNEL, PROJ_ROOT, envs, log) as ahead:
                 manifest: dict[str, Any] = {
-                    "run_id": run_id, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "run_id": run_id, "started_at": started_at,
                     "parameters": params, "code": provenance.code_version(), "environment": provenance.environment(),
                     "inputs": backend.inputs(), "notebooks": [],
                 }
