@@ -15,6 +15,7 @@ from c360.paths import resolve
 from c360.run.errors import WarehouseError
 from c360.run.notebooks import notebooks
 from c360.run.publish import (
+    DatasetLock,
     acquire_lock,
     checkpoint_wal,
     complete_publish,
@@ -129,7 +130,8 @@ class DuckDBBackend:
 class BigQueryBackend:
     """A BigQuery dataset. The notebooks write to it directly: each model is published with CREATE OR REPLACE
     TABLE, which BigQuery applies atomically, so a reader sees a model's previous table or its new one, never half
-    of one. There is no working copy and no lock: a failed run leaves the models it rebuilt new and the others as
+    of one. There is no working copy; the dataset is locked for the run (DatasetLock: a row in c360__run_lock), so
+    a second run on it is refused as on DuckDB. A failed run leaves the models it rebuilt new and the others as
     they were (the previous reports stay reports/latest). Every job goes to the run's job log: jobs/<notebook>.jsonl
     in the report folder (jobs/runner.jsonl: the runner's own, the checksums)."""
 
@@ -142,6 +144,7 @@ class BigQueryBackend:
         self.config = BigQueryConfig.from_params(params)  # names checked before anything connects
         self.jobs_dir: Path | None = None
         self._engine = None
+        self.lock: DatasetLock | None = None
 
     def engine(self):
         """This process's engine on the target dataset (created with it, if missing)."""
@@ -161,13 +164,27 @@ class BigQueryBackend:
         return {"name": self.name, "project": self.config.project, "dataset": self.config.dataset,
                 "location": self.config.location, "credentials": credentials_kind(self.engine().client),
                 "publish": "each model is replaced atomically in the dataset (CREATE OR REPLACE TABLE) as its "
-                "notebook builds it; no working copy, no lock; a failed run leaves the models it rebuilt new"}
+                "notebook builds it, then its row-audit rows (one transaction); the dataset is locked for the run "
+                "(c360__run_lock); a failed run leaves the models it rebuilt new"}
 
     def prepare(self, run_id: str, out_dir: Path) -> dict[str, Any]:
-        """Create the report folder and its job log folder; the notebooks write to the dataset itself."""
+        """Create the report folder and its job log folder, lock the dataset (raises RunInProgress naming the
+        holder) and drop the staging tables a killed run left; the notebooks write to the dataset itself."""
+        from c360.warehouse.bigquery import BigQueryEngine
+
         self.jobs_dir = out_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.engine().job_log = self.jobs_dir / "runner.jsonl"
+        # its own client: the lock is renewed from a thread while the runner uses the engine's
+        lock_engine = BigQueryEngine(self.config, log=None, create_dataset=False, job_log=self.jobs_dir / "lock.jsonl")
+        self.lock = DatasetLock(lock_engine, run_id, f"the BigQuery dataset {self.config.project}.{self.config.dataset}")
+        try:
+            self.lock.acquire()
+        except BaseException:
+            self.lock = None
+            lock_engine.close()
+            raise
+        self.discard()  # under the lock: a killed run's staging tables are nobody's
         return {}
 
     def kernel_env(self, notebook: str, out_dir: Path) -> dict[str, str]:
@@ -189,7 +206,7 @@ class BigQueryBackend:
         checksums = engine.checksums(names)
         return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
                 "data_tests": datatests.summary(engine), **facts(engine, self.params),
-                "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner"])}
+                "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner", "lock"])}
 
     def publish(self, out_dir: Path) -> Path:
         """Every model was published as it was built: rename the report folder and switch reports/latest."""
@@ -202,7 +219,10 @@ class BigQueryBackend:
         return False
 
     def discard(self) -> None:
-        """Drop the staging tables a failed model left in the dataset."""
+        """Drop the staging tables a failed model left in the dataset (only while this run holds the lock: a run
+        refused by it leaves the holder's tables alone)."""
+        if self.lock is None:
+            return
         try:
             engine = self.engine()
             for name in engine.tables():
@@ -212,8 +232,15 @@ class BigQueryBackend:
             print(f"[c360] could not drop the staging tables: {type(e).__name__}", flush=True)
 
     def release(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
+        """Release the dataset's lock (at the end of the run, and after a failure), close the engines."""
+        try:
+            if self.lock is not None:
+                self.lock.release()
+                self.lock.engine.close()
+                self.lock = None
+        finally:
+            if self._engine is not None:
+                self._engine.close()
 
 BACKENDS = {"duckdb": DuckDBBackend, "bigquery": BigQueryBackend}
 

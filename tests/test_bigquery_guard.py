@@ -1,0 +1,148 @@
+"""The BigQuery run's guards on the emulator: the dataset's run lock, the publish order of a model's table and
+its row-audit rows, and the run's byte budget.
+
+Uses the emulator fixture of tests/test_bigquery_emulator.py (its own instance, stopped with this module) and
+small inputs built here, not the whole pipeline, except where the runner itself is the subject (a second run
+refused, the lock released after a failed run)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from c360 import params as P
+from c360.run import errors, publish
+from c360.warehouse import bigquery as B
+import test_bigquery_emulator as emu
+from test_bigquery_emulator import FIXTURES, PROJECT, _bq_settings, _cli_run
+
+bq_emulator = emu.bq_emulator  # the fixture: an emulator of this module's own
+
+pytestmark = [pytest.mark.slow, pytest.mark.bigquery_emulator]
+
+
+@pytest.fixture(scope="module")
+def bq(bq_emulator):
+    """An engine on dataset `guard` of the emulator."""
+    params = P.load(overrides=[f"{k}={v}" for k, v in _bq_settings({
+        "ga4_dataset": "analytics_1", "crm_contacts_table": "crm.contacts", "crm_deals_table": "crm.deals"}).items()]
+        + ["bigquery_dataset=guard"])
+    engine = B.BigQueryEngine.from_params(params, log=None)
+    yield engine
+    engine.close()
+
+
+def _claims(bq) -> list[dict]:
+    return bq.query(f"SELECT run_id, holder, expires_at > CURRENT_TIMESTAMP() AS live FROM "
+                    f"{bq.relation(publish.LOCK_TABLE)} ORDER BY run_id").to_dict("records")
+
+
+# 1. the run lock
+
+
+def test_a_second_claim_is_refused_naming_the_holder_and_the_lock_is_free_once_released(bq):
+    first = publish.DatasetLock(bq, "run-a", "dataset guard").acquire()
+    try:
+        with pytest.raises(errors.RunInProgress, match=r"another run \(pid \d+ on .+, run run-a\) is using dataset "
+                                                       r"guard; its lock is c360__run_lock"):
+            publish.DatasetLock(bq, "run-b", "dataset guard").acquire()
+        assert [c["run_id"] for c in _claims(bq)] == ["run-a"]  # the refused run left no claim
+    finally:
+        first.release()
+    assert _claims(bq) == []
+    second = publish.DatasetLock(bq, "run-b", "dataset guard").acquire()
+    second.release()
+
+
+def test_an_expired_claim_is_taken_over_naming_its_holder(bq):
+    # a run killed an hour ago: its claim was not renewed and expired
+    bq.execute(f"INSERT INTO {bq.relation(publish.LOCK_TABLE)} (run_id, holder, acquired_at, expires_at) VALUES "
+               "('run-dead', 'pid 1 on elsewhere, run run-dead', TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 2 HOUR), "
+               "TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR))")
+    said = []
+    lock = publish.DatasetLock(bq, "run-c", "dataset guard", log=said.append).acquire()
+    try:
+        assert [c["run_id"] for c in _claims(bq)] == ["run-c"]
+        assert said == ["[c360] taking over the expired lock of a run that stopped (pid 1 on elsewhere, run "
+                        "run-dead): dataset guard"]
+    finally:
+        lock.release()
+
+
+def test_two_claims_that_raced_withdraw_the_later_one(bq):
+    # a run that inserted its claim while another did (BigQuery does not serialize INSERTs) sees the other's
+    # claim when it reads them back, withdraws its own and is refused
+    other = publish.DatasetLock(bq, "run-d", "dataset guard").acquire()
+    try:
+        late = publish.DatasetLock(bq, "run-e", "dataset guard")
+        bq.execute(f"INSERT INTO {bq.relation(publish.LOCK_TABLE)} (run_id, holder, acquired_at, expires_at) "
+                   "SELECT 'run-e', 'x', CURRENT_TIMESTAMP(), TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR)")
+        with pytest.raises(errors.RunInProgress, match="run run-d"):
+            late.acquire()
+        assert [c["run_id"] for c in _claims(bq)] == ["run-d"]
+    finally:
+        other.release()
+
+
+def test_the_claim_is_renewed_while_the_run_lives(bq):
+    lock = publish.DatasetLock(bq, "run-f", "dataset guard", ttl_seconds=3).acquire()
+    try:
+        import time
+
+        time.sleep(5)  # past the first expiry: renewed every second
+        assert [c["live"] for c in _claims(bq)] == [True]
+    finally:
+        lock.release()
+    assert _claims(bq) == []
+
+
+@pytest.fixture(scope="module")
+def run_params(bq_emulator, tmp_path_factory):
+    """A params file for `python -m c360 run` on the fixtures uploaded to the emulator (target dataset guard_run)."""
+    from c360.sources import upload
+
+    loaded = upload.upload_source_tree(B.make_client(PROJECT, "US"), FIXTURES, PROJECT, "analytics_123456789",
+                                       "fivetran_hubspot")
+    loaded.pop("_rows")
+    path = tmp_path_factory.mktemp("guard-run") / "bigquery.yaml"
+    settings = {**_bq_settings(loaded), "bigquery_dataset": "guard_run"}
+    path.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in settings.items()))
+    return path
+
+
+def _engine_on(dataset: str) -> B.BigQueryEngine:
+    return B.BigQueryEngine(B.BigQueryConfig(project=PROJECT, dataset=dataset), log=None)
+
+
+def test_a_run_on_a_locked_dataset_exits_4_naming_the_holder_and_touches_nothing(run_params, tmp_path):
+    eng = _engine_on("guard_run")
+    eng.execute(f"CREATE OR REPLACE TABLE {eng.relation('_stage__base__crm__deals')} AS SELECT 1 AS x")  # the holder's
+    lock = publish.DatasetLock(eng, "run-holding", f"the BigQuery dataset {PROJECT}.guard_run").acquire()
+    try:
+        result = _cli_run(run_params, tmp_path / "reports")
+        assert result.returncode == 4, result.stderr[-2000:]
+        assert (f"c360: another run (pid {os.getpid()} on " in result.stderr
+                and f"run run-holding) is using the BigQuery dataset {PROJECT}.guard_run" in result.stderr)
+        assert not (tmp_path / "reports").exists()
+        assert eng.has_table("_stage__base__crm__deals")  # the holder's staging table is left alone
+        assert [c["run_id"] for c in _claims(eng)] == ["run-holding"]
+    finally:
+        lock.release()
+        eng.execute(f"DROP TABLE IF EXISTS {eng.relation('_stage__base__crm__deals')}")
+        eng.close()
+
+
+def test_a_failed_run_releases_the_lock_and_leaves_no_staging_table(run_params, tmp_path):
+    env = {**os.environ, "C360_FAULT": "fail:base__crm__deals"}  # mid-model: its staging table is written
+    result = _cli_run(run_params, tmp_path / "reports", env=env)
+    assert result.returncode == 1 and "01_base_extraction.ipynb failed" in result.stderr, result.stderr[-2000:]
+    eng = _engine_on("guard_run")
+    try:
+        assert _claims(eng) == []
+        assert not [t for t in eng.tables() if t.startswith("_stage__")]
+        [failed] = (tmp_path / "reports").glob("*.failed")
+        logged = [json.loads(line) for line in (failed / "jobs" / "lock.jsonl").read_text().splitlines()]
+        assert any(j["statement"] == "INSERT" for j in logged)  # the lock's jobs are in the run's job log
+    finally:
+        eng.close()
