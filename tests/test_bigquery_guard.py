@@ -146,3 +146,78 @@ def test_a_failed_run_releases_the_lock_and_leaves_no_staging_table(run_params, 
         assert any(j["statement"] == "INSERT" for j in logged)  # the lock's jobs are in the run's job log
     finally:
         eng.close()
+
+
+# 2. a model's table and its audit rows: published, then audited; a failure at each step leaves them agreeing,
+#    or (between the two) disagreeing in a way the next build sees and repairs
+
+
+def _model(tmp_path):
+    from c360.dag.project import Model
+
+    path = tmp_path / "guard__contacts.sql"
+    path.write_text("-- grain: one row per contact id; rows flagged bad are dropped (counted)\n"
+                    "SELECT id, IF(bad, 'flagged_bad', NULL) AS _drop_reason FROM guard__input\n")
+    return Model(name="guard__contacts", layer="base", path=path)
+
+
+def _load_input(bq, kept: int, bad: int) -> None:
+    rows = " UNION ALL ".join([f"SELECT {i} AS id, FALSE AS bad" for i in range(kept)]
+                              + [f"SELECT {kept + i} AS id, TRUE AS bad" for i in range(bad)])
+    bq.execute(f"CREATE OR REPLACE TABLE {bq.relation('guard__input')} AS {rows}")
+
+
+def _table_and_audit(bq) -> tuple[int, dict[str, int]]:
+    audit = bq.query(f"SELECT outcome, SUM(row_count) AS n FROM {bq.relation('c360__row_audit')} "
+                     "WHERE model = 'guard__contacts' GROUP BY 1")
+    return bq.row_count("guard__contacts"), {r.outcome: int(r.n) for r in audit.itertuples()}
+
+
+@pytest.mark.parametrize("point, table_is_new, audit_is_new", [
+    ("guard__contacts", False, False),            # the staging table written, nothing published
+    ("guard__contacts:published", True, False),   # the table published, its audit rows not yet replaced
+    ("guard__contacts:audited", True, True),      # both done, the counts' working table not yet dropped
+])
+def test_a_failure_at_each_publish_step_leaves_table_and_audit_agreeing_or_repaired(
+        bq, tmp_path, monkeypatch, point, table_is_new, audit_is_new):
+    from c360.dag import materialize
+    from c360.run.backends import BigQueryBackend
+
+    model, params = _model(tmp_path), {}
+    _load_input(bq, kept=3, bad=1)
+    materialize.build_model(bq, model, params)
+    assert _table_and_audit(bq) == (3, {"kept": 3, "flagged_bad": 1})
+    assert materialize.audit_agrees(bq, "guard__contacts")
+
+    _load_input(bq, kept=5, bad=2)  # the next run's input
+    monkeypatch.setenv("C360_FAULT", f"fail:{point}")
+    with pytest.raises(RuntimeError, match=f"C360_FAULT: {point} failed"):
+        materialize.build_model(bq, model, params)
+    monkeypatch.delenv("C360_FAULT")
+    backend = BigQueryBackend.__new__(BigQueryBackend)  # what the runner does after a failure: discard
+    backend._engine, backend.lock = bq, object()
+    backend.discard()
+    assert not [t for t in bq.tables() if t.startswith("_stage__")]
+
+    rows, audit = _table_and_audit(bq)
+    assert rows == (5 if table_is_new else 3)
+    assert audit == ({"kept": 5, "flagged_bad": 2} if audit_is_new else {"kept": 3, "flagged_bad": 1})
+    assert materialize.audit_agrees(bq, "guard__contacts") == (table_is_new == audit_is_new)
+
+    materialize.build_model(bq, model, params)  # the next run rebuilds it: both new
+    assert _table_and_audit(bq) == (5, {"kept": 5, "flagged_bad": 2})
+    assert materialize.audit_agrees(bq, "guard__contacts")
+
+
+def test_the_audit_rows_are_replaced_all_or_nothing(bq):
+    # the DELETE and INSERT of a model's audit rows are one transaction: an INSERT that fails undoes the DELETE
+    audit = bq.relation("c360__row_audit")
+    bq.execute(f"CREATE TABLE IF NOT EXISTS {audit} (model STRING, outcome STRING, row_count INT64, "
+               "partition_key STRING)")
+    bq.execute(f"DELETE FROM {audit} WHERE model = 'guard__tx'")
+    bq.execute(f"INSERT INTO {audit} VALUES ('guard__tx', 'kept', 7, NULL)")
+    with pytest.raises(Exception, match="boom"):
+        bq.execute_atomically([f"DELETE FROM {audit} WHERE model = @model",
+                               f"INSERT INTO {audit} SELECT @model, 'kept', IF(TRUE, ERROR('boom'), 1), NULL"],
+                              {"model": "guard__tx"})
+    assert bq.query(f"SELECT row_count FROM {audit} WHERE model = 'guard__tx'")["row_count"].tolist() == [7]

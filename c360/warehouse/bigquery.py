@@ -17,10 +17,10 @@ BigQuery and only small results (report tables, the path table) come back to pan
   (label, statement type, estimate, bytes processed and billed) and, when C360_JOB_LOG names a file (the runner
   sets it per notebook), appended to it as a JSON line: the run's job and cost log.
 - `transaction()` is a no-op: BigQuery's multi-statement transactions cannot contain DDL on permanent tables
-  (CREATE OR REPLACE TABLE, DROP TABLE), which is how models are published. Each statement is atomic on its own
-  (CREATE OR REPLACE TABLE swaps the whole table), and build_model publishes the model before it rewrites
-  the model's audit rows, so a failure in between leaves the new table with stale audit rows, never a
-  half-written table.
+  (CREATE OR REPLACE TABLE, DROP TABLE), which is how models are published (`transactional_ddl = False`). Each
+  statement is atomic on its own (CREATE OR REPLACE TABLE swaps the whole table); build_model publishes the
+  model's table, then replaces its audit rows in one DML transaction (`execute_atomically`), so a failure in
+  between leaves the new table with stale audit rows, which the next run sees (audit_agrees) and repairs.
 - Authentication: Application Default Credentials (`gcloud auth application-default login`, or a service
   account through GOOGLE_APPLICATION_CREDENTIALS / the metadata server). With BIGQUERY_EMULATOR_HOST set,
   anonymous credentials and that endpoint (the offline tests use a local emulator this way).
@@ -259,6 +259,7 @@ class BigQueryEngine:
     target = "bigquery"
     supports_views = False  # models materialized='view' on DuckDB are tables here (see their config)
     keeps_model_state = False  # every run rebuilds every model
+    transactional_ddl = False  # a transaction may hold DML only: a model's table is published, then its audit
 
     def __init__(self, config: BigQueryConfig, client=None, log: Callable[[str], None] | None = print,
                  create_dataset: bool = True, job_log: Path | None = None):
@@ -487,6 +488,11 @@ class BigQueryEngine:
         modified = table.modified.astimezone(dt.timezone.utc).isoformat(timespec="seconds") if table.modified else None
         return {"table": table_id, "rows": int(table.num_rows or 0), "bytes": int(table.num_bytes or 0),
                 "modified": modified}
+
+    def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None) -> None:
+        """Run DML statements as one multi-statement transaction (one script job): all or none of them apply."""
+        body = "".join(f"{sql.strip().rstrip(';')};\n" for sql in statements)
+        self.execute(f"BEGIN TRANSACTION;\n{body}COMMIT TRANSACTION;", params)
 
     def transaction(self):
         """A no-op context manager: see the module docstring for why, and what keeps a failure harmless."""
