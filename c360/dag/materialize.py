@@ -237,7 +237,7 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
         One row per model: model, rows, dropped, incremental, unchanged (kept as it was), seconds.
     """
     if not engine.keeps_model_state:
-        built = pd.DataFrame([{**build_model(engine, m, params), "unchanged": False} for m in plan(layer)])
+        built = pd.DataFrame([{**_build_labelled(engine, m, params), "unchanged": False} for m in plan(layer)])
         _record_timings(engine, layer, built)
         return built
     state = stored_fingerprints(engine)
@@ -266,7 +266,7 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     if defined:
         write_pairs(engine, DEFINITION_TABLE, "definition", stored)
     results = [{**_kept_unchanged(engine, m), "unchanged": True} if m.name in keep
-               else {**build_model(engine, m, {**params, "full_refresh": True} if m.name in redefined else params),
+               else {**_build_labelled(engine, m, {**params, "full_refresh": True} if m.name in redefined else params),
                      "unchanged": False} for m in layer_models]
     done = {name: marks[name] for name in rebuild if marks[name] is not None}
     if done:
@@ -276,6 +276,12 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     built = pd.DataFrame(results)
     _record_timings(engine, layer, built)
     return built
+
+
+def _build_labelled(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
+    """build_model, its jobs logged as the model's (engine.job_label: what the manifest sums per model)."""
+    with engine.job_label(model.name):
+        return build_model(engine, model, params)
 
 
 def _record_timings(engine, layer: str, built: pd.DataFrame) -> None:

@@ -145,6 +145,7 @@ class BigQueryBackend:
         self.jobs_dir: Path | None = None
         self._engine = None
         self.lock: DatasetLock | None = None
+        self.budget: dict[str, Any] = {}  # the dry runs before the first model (check_budget)
 
     def engine(self):
         """This process's engine on the target dataset (created with it, if missing)."""
@@ -185,7 +186,24 @@ class BigQueryBackend:
             lock_engine.close()
             raise
         self.discard()  # under the lock: a killed run's staging tables are nobody's
+        self.check_budget()
         return {}
+
+    def check_budget(self) -> None:
+        """Dry-run every model that can be planned; BudgetExceeded (exit 2) naming the largest when they sum to
+        more than bigquery_max_bytes_per_run. The estimates go to jobs/budget.json."""
+        from c360 import models  # noqa: F401  (registers the Python steps, which budget.estimate lists)
+        from c360.dag import budget
+
+        found = budget.check(self.engine(), self.params, self.config.max_bytes_per_run)
+        rows = [{k: (None if v != v else v) for k, v in r.items()} for r in found.to_dict("records")]  # NaN: None
+        for r in rows:
+            r["bytes"] = None if r["bytes"] is None else int(r["bytes"])
+        self.budget = {"max_bytes_per_run": self.config.max_bytes_per_run,
+                       "planned_bytes": sum(r["bytes"] or 0 for r in rows),
+                       "planned_models": sum(r["bytes"] is not None for r in rows), "models": rows}
+        if self.jobs_dir is not None:
+            (self.jobs_dir / "budget.json").write_text(json.dumps(self.budget, indent=1) + "\n")
 
     def kernel_env(self, notebook: str, out_dir: Path) -> dict[str, str]:
         """The notebook's kernel logs its jobs to jobs/<notebook>.jsonl of the report folder `out_dir` (the folder
@@ -206,7 +224,8 @@ class BigQueryBackend:
         checksums = engine.checksums(names)
         return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
                 "data_tests": datatests.summary(engine), **facts(engine, self.params),
-                "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner", "lock"])}
+                "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner", "lock"]),
+                "budget": self.budget}
 
     def publish(self, out_dir: Path) -> Path:
         """Every model was published as it was built: rename the report folder and switch reports/latest."""
@@ -258,5 +277,14 @@ def job_summary(jobs_dir: Path, parts: list[str]) -> dict[str, Any]:
     totals = {part: {"jobs": sum(j["notebook"] == part for j in jobs),
                      "bytes_billed": sum(j.get("bytes_billed") or 0 for j in jobs if j["notebook"] == part)}
               for part in parts}
+    by_model: dict[str, dict[str, int]] = {}  # the jobs of each model's build (its dry run's estimate among them)
+    for j in jobs:
+        if j.get("model"):
+            m = by_model.setdefault(j["model"], {"jobs": 0, "bytes_processed": 0, "bytes_billed": 0, "slot_ms": 0})
+            m["jobs"] += 1
+            for key in ("bytes_processed", "bytes_billed", "slot_ms"):
+                m[key] += int(j.get(key) or 0)
     return {"count": len(jobs), "bytes_processed": sum(j.get("bytes_processed") or 0 for j in jobs),
-            "bytes_billed": sum(j.get("bytes_billed") or 0 for j in jobs), "by_notebook": totals, "jobs": jobs}
+            "bytes_billed": sum(j.get("bytes_billed") or 0 for j in jobs),
+            "slot_ms": sum(int(j.get("slot_ms") or 0) for j in jobs), "by_notebook": totals, "by_model": by_model,
+            "jobs": jobs}

@@ -90,6 +90,9 @@ class Engine(Protocol):
     def write_frame(self, name: str, df: pd.DataFrame, decimal_columns: tuple[str, ...] = ()) -> int:
         """(Re)build table `name` from a small DataFrame, atomically; returns its rows."""
 
+    def job_label(self, model: str) -> AbstractContextManager:
+        """The statements run inside are for model `model` (BigQuery logs its jobs under that model)."""
+
     def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None) -> None:
         """Run DML statements (INSERT, DELETE, ...) so that all or none of them apply: one transaction."""
 

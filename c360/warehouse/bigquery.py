@@ -61,6 +61,11 @@ class BytesLimitError(RuntimeError):
     """A model's dry run estimates more bytes than maximum_bytes_billed allows; it was not run."""
 
 
+class RunBudgetError(P.ParamError):
+    """The run's jobs would bill more than bigquery_max_bytes_per_run: refused before it starts (the dry runs), or
+    a job refused before it is sent (what the earlier jobs billed used the budget up)."""
+
+
 class NoCredentials(RuntimeError):
     """No Application Default Credentials were found (the message says how to provide them)."""
 
@@ -110,6 +115,7 @@ class BigQueryConfig:
     ga4_end_date: dt.date | None = None
     tables: dict[str, TableName] = field(default_factory=dict)  # "crm__contacts" -> table
     maximum_bytes_billed: int = 10 * 1024 ** 3
+    max_bytes_per_run: int = 50 * 1024 ** 3  # the run's budget (see BigQueryEngine.job_limit)
     source_root: Path | None = None  # where seeds/*.csv may override the project's seeds
 
     @classmethod
@@ -125,7 +131,19 @@ class BigQueryConfig:
                    ga4_dataset=TableName.parse(params["ga4_dataset"], project, "ga4_dataset", dataset_only=True),
                    ga4_start_date=dates["ga4_start_date"], ga4_end_date=dates["ga4_end_date"], tables=tables,
                    maximum_bytes_billed=int(params["maximum_bytes_billed"]),
+                   max_bytes_per_run=int(params.get("bigquery_max_bytes_per_run") or 50 * 1024 ** 3),
                    source_root=resolve(params["source_root"]) if params.get("source_root") else None)
+
+
+def billed_so_far(jobs_dir: Path) -> int:
+    """The bytes billed by the jobs logged in `jobs_dir` (*.jsonl: a run's job log)."""
+    total = 0
+    for log in sorted(jobs_dir.glob("*.jsonl")):
+        with contextlib.suppress(OSError):
+            for line in log.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(ValueError):
+                    total += int(json.loads(line).get("bytes_billed") or 0)
+    return total
 
 
 def emulator_host() -> str | None:
@@ -270,6 +288,7 @@ class BigQueryEngine:
         self.jobs: list[dict[str, Any]] = []  # one row per job: label, statement, bytes, seconds
         self._schemas: dict[str, list[str]] = {}  # table id -> its columns (read once, from metadata)
         self.job_log = job_log or (Path(os.environ[JOB_LOG_ENV]) if os.environ.get(JOB_LOG_ENV) else None)
+        self._model: str | None = None  # the model whose build is running (job_label)
         check_name(P.BQ_PROJECT, config.project, "bigquery_project")
         check_name(P.BQ_DATASET, config.dataset, "bigquery_dataset")
         self._dataset_id = TableName(config.project, config.dataset).id()
@@ -321,7 +340,7 @@ class BigQueryEngine:
         return bigquery.QueryJobConfig(
             query_parameters=query_parameters(params),
             default_dataset=self._dataset_id,
-            maximum_bytes_billed=self.config.maximum_bytes_billed,
+            maximum_bytes_billed=self.job_limit(),
             use_legacy_sql=False,
             labels={"app": "c360"},
             **extra,
@@ -335,11 +354,14 @@ class BigQueryEngine:
         job.result()
         self._record({"label": label, "job_id": job.job_id, "statement": job.statement_type,
                       "estimated_bytes": estimate, "bytes_processed": job.total_bytes_processed,
-                      "bytes_billed": job.total_bytes_billed, "seconds": round(time.perf_counter() - started, 3)})
+                      "bytes_billed": job.total_bytes_billed, "slot_ms": getattr(job, "slot_millis", None),
+                      "seconds": round(time.perf_counter() - started, 3)})
         return job
 
     def _record(self, job: dict[str, Any]) -> None:
-        """Keep a job in `jobs`, and append it to the job log file when there is one (JOB_LOG_ENV)."""
+        """Keep a job in `jobs`, and append it to the job log file when there is one (JOB_LOG_ENV); a job run
+        inside job_label(model) names that model."""
+        job = {**job, "model": self._model} if self._model else job
         self.jobs.append(job)
         if self.job_log is not None:
             with self.job_log.open("a", encoding="utf-8") as fh:
@@ -488,6 +510,30 @@ class BigQueryEngine:
         modified = table.modified.astimezone(dt.timezone.utc).isoformat(timespec="seconds") if table.modified else None
         return {"table": table_id, "rows": int(table.num_rows or 0), "bytes": int(table.num_bytes or 0),
                 "modified": modified}
+
+    # -- the run's budget, and which model a job is for (kept apart from the build methods above)
+    def job_limit(self) -> int:
+        """The byte limit every job carries: maximum_bytes_billed, or less when the run's budget
+        (bigquery_max_bytes_per_run) has less left after what the run's jobs billed so far (every job log of the
+        run: the files beside this engine's, one per notebook). RunBudgetError when nothing is left."""
+        spent = billed_so_far(self.job_log.parent) if self.job_log is not None else \
+            sum(j.get("bytes_billed") or 0 for j in self.jobs)
+        left = self.config.max_bytes_per_run - spent
+        if left <= 0:
+            raise RunBudgetError(f"bigquery_max_bytes_per_run: the run's jobs billed {spent:,} bytes, its budget is "
+                                 f"{self.config.max_bytes_per_run:,}; no further job is sent")
+        return min(self.config.maximum_bytes_billed, left)
+
+    def job_label(self, model: str):
+        """A context manager: the jobs run inside are logged as model `model`'s (its build, publish and audit)."""
+        @contextlib.contextmanager
+        def labelled():
+            before, self._model = self._model, model
+            try:
+                yield self
+            finally:
+                self._model = before
+        return labelled()
 
     def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None) -> None:
         """Run DML statements as one multi-statement transaction (one script job): all or none of them apply."""

@@ -194,6 +194,10 @@ class DuckDBEngine:
             self.con.unregister("_c360_frame")
         return self.row_count(name)
 
+    def job_label(self, model: str):
+        """A context manager naming the model whose jobs run inside: DuckDB logs no jobs, so it does nothing."""
+        return contextlib.nullcontext(self)
+
     def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None) -> None:
         """Run DML statements in one transaction: all or none of them apply."""
         with self.transaction():
