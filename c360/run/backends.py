@@ -231,6 +231,10 @@ class BigQueryBackend:
         """Every model was published as it was built: rename the report folder and switch reports/latest."""
         final = out_dir.with_name(out_dir.name.removesuffix(".partial"))
         out_dir.rename(final)
+        self.jobs_dir = final / "jobs"
+        for engine in (self._engine, self.lock.engine if self.lock else None):  # the lock's release is logged there
+            if engine is not None and engine.job_log is not None:
+                engine.job_log = self.jobs_dir / engine.job_log.name
         switch_latest(final)
         return final
 
