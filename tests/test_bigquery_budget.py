@@ -138,3 +138,21 @@ def test_jobs_inside_a_models_build_are_logged_as_that_models(tmp_path):
     assert summary["by_model"] == {"base__crm__deals": {"jobs": 2, "bytes_processed": 200, "bytes_billed": 200,
                                                         "slot_ms": 14}}
     assert (summary["bytes_billed"], summary["slot_ms"]) == (300, 21)
+
+
+def test_notebook_01s_cost_table_sums_each_models_jobs_and_the_rest():
+    # slot time and bytes are what BigQuery reports per job; the emulator reports none, so these are made up here
+    from c360.report import job_costs
+
+    jobs = [{"model": "base__ga4__events", "bytes_processed": 900, "bytes_billed": 1000, "slot_ms": 50},
+            {"model": "base__ga4__events", "bytes_processed": 100, "bytes_billed": 0, "slot_ms": 5},
+            {"model": "base__crm__deals", "bytes_processed": 30, "bytes_billed": 10485760, "slot_ms": None},
+            {"label": "query", "bytes_processed": 7, "bytes_billed": 10485760, "slot_ms": 2},
+            {"label": "LOAD", "bytes_processed": 0, "bytes_billed": 0}]
+    table = job_costs(jobs)
+    assert table.to_dict("records") == [
+        {"model": "base__crm__deals", "jobs": 1, "bytes_processed": 30, "bytes_billed": 10485760, "slot_ms": 0},
+        {"model": "base__ga4__events", "jobs": 2, "bytes_processed": 1000, "bytes_billed": 1000, "slot_ms": 55},
+        {"model": "(other jobs)", "jobs": 2, "bytes_processed": 7, "bytes_billed": 10485760, "slot_ms": 2},
+        {"model": "total", "jobs": 5, "bytes_processed": 1037, "bytes_billed": 20972520, "slot_ms": 57}]
+    assert job_costs([]).empty
