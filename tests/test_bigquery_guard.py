@@ -256,3 +256,25 @@ def test_runs_dry_run_their_models_first_and_the_manifest_sums_each_models_jobs(
         assert _claims(eng) == [] and not [t for t in eng.tables() if t.startswith("_stage__")]
     finally:
         eng.close()
+
+
+# 4. the manifest's checksums read only the tables BigQuery modified since they were last taken
+
+
+def test_checksums_read_only_the_tables_modified_since_they_were_recorded(bq):
+    for name, value in (("guard__a", 1), ("guard__b", 2)):
+        bq.execute(f"CREATE OR REPLACE TABLE {bq.relation(name)} AS SELECT {value} AS x")
+    first, read = bq.checksums_reusing(["guard__a", "guard__b"], "guard__checksums")
+    assert read == ["guard__a", "guard__b"] and first == bq.checksums(["guard__a", "guard__b"])
+    again, read = bq.checksums_reusing(["guard__a", "guard__b"], "guard__checksums")
+    assert read == [] and again == first  # nothing modified: no table read
+    ran = len(bq.jobs)
+    bq.execute(f"INSERT INTO {bq.relation('guard__b')} VALUES (3)")
+    after, read = bq.checksums_reusing(["guard__a", "guard__b"], "guard__checksums")
+    assert read == ["guard__b"] and after["guard__a"] == first["guard__a"]
+    assert after["guard__b"] == bq.checksums(["guard__b"])["guard__b"] != first["guard__b"]
+    checksum_sql = [j for j in bq.jobs[ran:] if j["statement"] == "SELECT" and j["label"] == "query"]
+    assert checksum_sql  # the re-read happened in a query job, logged like every other
+    bq.execute(f"UPDATE {bq.relation('guard__a')} SET x = 9 WHERE TRUE")  # same rows, same bytes: a new modified
+    last, read = bq.checksums_reusing(["guard__a", "guard__b"], "guard__checksums")
+    assert read == ["guard__a"] and last["guard__a"] == bq.checksums(["guard__a"])["guard__a"] != first["guard__a"]

@@ -127,6 +127,9 @@ class DuckDBBackend:
             self.lock = None
 
 
+CHECKSUMS_TABLE = "c360__checksums"  # BigQuery: each table's checksum with the metadata it was taken at
+
+
 class BigQueryBackend:
     """A BigQuery dataset. The notebooks write to it directly: each model is published with CREATE OR REPLACE
     TABLE, which BigQuery applies atomically, so a reader sees a model's previous table or its new one, never half
@@ -219,10 +222,13 @@ class BigQueryBackend:
         from c360.dag import datatests
         from c360.report.index import facts
 
+        from c360.run.publish import LOCK_TABLE
+
         engine = self.engine()
-        names = [n for n in engine.tables() if not n.startswith("_stage__")]
-        checksums = engine.checksums(names)
+        names = [n for n in engine.tables() if not n.startswith("_stage__") and n not in (LOCK_TABLE, CHECKSUMS_TABLE)]
+        checksums, read = engine.checksums_reusing(names, CHECKSUMS_TABLE)  # only the tables that changed are read
         return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
+                "checksums_read": read,
                 "data_tests": datatests.summary(engine), **facts(engine, self.params),
                 "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner", "lock"]),
                 "budget": self.budget}

@@ -511,6 +511,30 @@ class BigQueryEngine:
         return {"table": table_id, "rows": int(table.num_rows or 0), "bytes": int(table.num_bytes or 0),
                 "modified": modified}
 
+    # -- checksums that read only what changed (the manifest's)
+    def checksums_reusing(self, names: list[str], state_table: str) -> tuple[dict[str, str], list[str]]:
+        """`checksums` of `names`, reading only the tables whose metadata (last modified, rows, bytes: an API call,
+        no query job) differs from what `state_table` recorded with their checksum last time; the others keep the
+        recorded checksum (a table BigQuery did not modify holds what it held). Records them all in `state_table`
+        (a load job: free). Returns the checksums and the tables read."""
+        meta = {}
+        for name in names:
+            table = self.client.get_table(self._table_id(name))
+            modified = table.modified.astimezone(dt.timezone.utc).isoformat() if table.modified else ""
+            meta[name] = f"{modified}|{int(table.num_rows or 0)}|{int(table.num_bytes or 0)}"
+        stored = {}
+        if self.has_table(state_table):
+            found = self.query(f"SELECT table_name, metadata, checksum FROM {self.relation(state_table)}")
+            stored = {r.table_name: (r.metadata, r.checksum) for r in found.itertuples()}
+        read = [n for n in names if stored.get(n, (None,))[0] != meta[n]]
+        fresh = self.checksums(read)
+        out = {n: fresh[n] if n in fresh else stored[n][1] for n in names}
+        self.write_frame(state_table, pd.DataFrame({
+            "table_name": pd.Series(names, dtype="object"), "metadata": pd.Series([meta[n] for n in names],
+                                                                                  dtype="object"),
+            "checksum": pd.Series([out[n] for n in names], dtype="object")}))
+        return out, read
+
     # -- the run's budget, and which model a job is for (kept apart from the build methods above)
     def job_limit(self) -> int:
         """The byte limit every job carries: maximum_bytes_billed, or less when the run's budget
