@@ -278,3 +278,24 @@ def test_checksums_read_only_the_tables_modified_since_they_were_recorded(bq):
     bq.execute(f"UPDATE {bq.relation('guard__a')} SET x = 9 WHERE TRUE")  # same rows, same bytes: a new modified
     last, read = bq.checksums_reusing(["guard__a", "guard__b"], "guard__checksums")
     assert read == ["guard__a"] and last["guard__a"] == bq.checksums(["guard__a"])["guard__a"] != first["guard__a"]
+
+
+def test_a_run_over_its_budget_is_refused_at_prepare_and_releases_the_lock(run_params, tmp_path, monkeypatch):
+    # the emulator's dry runs estimate 0 bytes: here each one says 20 GiB (made up), so the models planned on the
+    # fixtures (more than two) exceed the 50 GiB default; the runner's own prepare, on the emulator, must refuse
+    from c360.dag import budget
+    from c360.run.backends import BigQueryBackend
+
+    params = P.load(run_params)
+    monkeypatch.setattr(B.BigQueryEngine, "dry_run", lambda self, sql, params=None: 20 * 1024 ** 3)
+    backend = BigQueryBackend(params)
+    try:
+        with pytest.raises(budget.BudgetExceeded, match=r"more than the budget of 53,687,091,200; the largest: "):
+            backend.prepare("run-over-budget", tmp_path / "reports" / "x.partial")
+    finally:
+        backend.release()
+    eng = _engine_on("guard_run")
+    try:
+        assert _claims(eng) == []  # released
+    finally:
+        eng.close()
