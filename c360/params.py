@@ -90,6 +90,10 @@ BIGQUERY_PARAMS = (
     Param("maximum_bytes_billed", "int", 10 * 1024 ** 3, "BigQuery: every job fails past this many billed bytes "
           "(1 GiB = 1073741824), and a model whose dry-run estimate exceeds it is refused before it runs",
           minimum=10 * 1024 * 1024),
+    Param("bigquery_max_bytes_per_run", "int", 50 * 1024 ** 3, "BigQuery: the run's byte budget: before the first "
+          "model runs, the dry runs of every model that can be planned must sum to at most this (else the run is "
+          "refused, naming the largest), and no job may bill more than what the run's earlier jobs left of it",
+          minimum=10 * 1024 * 1024),
 )
 BIGQUERY_KEYS = tuple(p.name for p in BIGQUERY_PARAMS)
 BIGQUERY_REQUIRED = ("bigquery_project", "ga4_dataset")

@@ -253,7 +253,8 @@ def test_connect_reaches_the_emulator_with_anonymous_credentials(runs):
 
 
 def test_the_bigquery_run_leaves_no_scratch_table_and_nothing_duckdb_lacks(runs):
-    written = {t for t in runs["bq"].tables() if not t.startswith("src__seeds__")}  # seeds: uploaded sources
+    written = {t for t in runs["bq"].tables()  # seeds: uploaded sources; the run lock: a dataset has no lock file
+               if not t.startswith("src__seeds__") and t not in ("c360__run_lock", "c360__checksums")}
     assert set(OUTPUT_TABLES) <= written
     assert not [t for t in written if t.startswith("_")], "a staging or connected-components table was left"
     assert written <= set(runs["duck"].tables())
@@ -275,9 +276,9 @@ def test_every_query_job_carried_the_byte_limit_and_the_target_dataset(runs):
     assert checked >= len(sql_models)
     assert {j["label"] for j in log["jobs"]} >= {f"_stage__{m.name}" for m in sql_models}
     lines = [line for f in (runs["report"] / "jobs").glob("*.jsonl") for line in f.read_text().splitlines()]
-    assert log["count"] == len(log["jobs"]) == len(lines)
+    assert log["count"] == len(log["jobs"]) == len(lines) - 1  # the lock's release is logged after the manifest
     assert log["bytes_billed"] == sum(j["bytes_billed"] or 0 for j in log["jobs"])
-    assert {j["notebook"] for j in log["jobs"]} == {nb.stem for nb in notebooks()} | {"runner"}
+    assert {j["notebook"] for j in log["jobs"]} == {nb.stem for nb in notebooks()} | {"runner", "lock"}
 
 
 @pytest.mark.parametrize("table, partition, cluster", [
@@ -389,7 +390,8 @@ def test_the_run_renders_every_report_and_records_backend_bigquery(runs):
 def test_the_manifest_counts_and_checksums_every_table_in_bigquery(runs):
     bq, duck, manifest = runs["bq"], runs["duck"], runs["manifest"]
     counts, sums = manifest["row_counts"], manifest["checksums"]
-    assert set(counts) == set(sums) == {t for t in bq.tables() if not t.startswith("_c360_test_")}
+    assert set(counts) == set(sums) == {t for t in bq.tables() if not t.startswith("_c360_test_")  # and the run's
+                                        and t not in ("c360__run_lock", "c360__checksums")}  # bookkeeping
     assert {t: counts[t] for t in OUTPUT_TABLES} == {t: duck.row_count(t) for t in OUTPUT_TABLES}
     assert {t: sums[t] for t in OUTPUT_TABLES} == bq.checksums(OUTPUT_TABLES)
     assert all(int(sums[t].split(":")[0]) == counts[t] for t in counts)

@@ -62,14 +62,51 @@ def _kept(audited: bool) -> tuple[str, str]:
     return ("* EXCEPT (_drop_reason)", "WHERE _drop_reason IS NULL") if audited else ("*", "")
 
 
-def _record_outcomes(engine, model: Model, cfg: dict, audited: bool, rows: str) -> None:
-    """Append to the row audit the rows of relation `rows`, counted per outcome (kept, or the drop reason) and
-    per partition of the model's partition_by."""
+def _outcomes(cfg: dict, audited: bool, rows: str) -> str:
+    """The row-audit rows of relation `rows` (model @model): counted per outcome (kept, or the drop reason) and per
+    partition of the model's partition_by."""
     part = cfg.get("partition_by")
     part_key = f"CAST({part} AS STRING)" if part else "CAST(NULL AS STRING)"
     outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
-    engine.execute(f"INSERT INTO {engine.relation(AUDIT_TABLE)} SELECT @model, {outcome}, COUNT(*), {part_key} "
-                   f"FROM {rows} GROUP BY 2, 4", {"model": model.name})
+    return (f"SELECT @model AS model, {outcome} AS outcome, COUNT(*) AS row_count, {part_key} AS partition_key "
+            f"FROM {rows} GROUP BY 2, 4")
+
+
+def _record_outcomes(engine, model: Model, cfg: dict, audited: bool, rows: str) -> None:
+    """Append to the row audit the rows of relation `rows` (see _outcomes)."""
+    engine.execute(f"INSERT INTO {engine.relation(AUDIT_TABLE)} {_outcomes(cfg, audited, rows)}", {"model": model.name})
+
+
+def _publish_then_audit(engine, model: Model, cfg: dict, audited: bool) -> None:
+    """Publish a rebuilt model where a transaction cannot hold DDL (BigQuery): its audit rows are counted from the
+    staging table first (into `_stage__<model>__audit`), then the table is published (promote: one atomic
+    CREATE OR REPLACE, the staging table dropped), then the model's audit rows are replaced in one DML transaction,
+    then the counts are dropped. A failure before the publish leaves the previous table and audit rows; one
+    between the publish and the audit leaves the new table with the previous audit rows, which audit_agrees
+    detects (the next run rebuilds the model); the staging tables left are `_stage__*`, which a failed run drops."""
+    name, counts = {"model": model.name}, f"_stage__{model.name}__audit"
+    engine.temp_table(counts, _outcomes(cfg, audited, engine.relation(f"_stage__{model.name}")), name)
+    engine.promote(f"_stage__{model.name}", model.name, "_drop_reason" if audited else None, table_layout(cfg))
+    faults.point(f"{model.name}:published")
+    audit = engine.relation(AUDIT_TABLE)
+    engine.execute_atomically([f"DELETE FROM {audit} WHERE model = @model",
+                               f"INSERT INTO {audit} (model, outcome, row_count, partition_key) SELECT model, outcome, "
+                               f"row_count, partition_key FROM {engine.relation(counts)}"], name)
+    faults.point(f"{model.name}:audited")
+    engine.execute(f"DROP TABLE {engine.relation(counts)}")
+
+
+def audit_agrees(engine, name: str) -> bool:
+    """The row audit's kept rows of model `name` are the rows of its table. Always so where a model's table and its
+    audit rows commit together (transactional_ddl); elsewhere a run stopped between the two leaves them apart,
+    and such a model is not kept (build rebuilds it in full)."""
+    if engine.transactional_ddl:
+        return True
+    if not engine.has_table(AUDIT_TABLE) or not engine.has_table(name):
+        return False
+    kept = engine.query(f"SELECT SUM(row_count) AS n FROM {engine.relation(AUDIT_TABLE)} "
+                        "WHERE model = @model AND outcome = 'kept'", {"model": name})["n"].iloc[0]
+    return not pd.isna(kept) and int(kept) == engine.row_count(name)
 
 
 def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
@@ -98,6 +135,9 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     cols, keep = _kept(audited)
     part = cfg.get("partition_by")
     name = {"model": model.name}
+    if not incremental and not engine.transactional_ddl:
+        _publish_then_audit(engine, model, cfg, audited)
+        return _result(engine, model.name, audited, incremental, started)
     with engine.transaction():
         if not incremental:
             engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
@@ -124,12 +164,13 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
         else:
             engine.promote(f"_stage__{model.name}", model.name, "_drop_reason" if audited else None,
                            table_layout(cfg))
-    rows = engine.row_count(model.name)
-    dropped = 0
-    if audited:
-        dropped = _dropped(engine, model.name)
-    return {"model": model.name, "rows": rows, "dropped": dropped, "incremental": incremental,
-            "seconds": round(time.perf_counter() - started, 3)}
+    return _result(engine, model.name, audited, incremental, started)
+
+
+def _result(engine, name: str, audited: bool, incremental: bool, started: float) -> dict[str, Any]:
+    """What build_model returns for a model built: its rows, its dropped rows (as audited), seconds."""
+    return {"model": name, "rows": engine.row_count(name), "dropped": _dropped(engine, name) if audited else 0,
+            "incremental": incremental, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started: float) -> dict[str, Any]:
@@ -196,7 +237,7 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
         One row per model: model, rows, dropped, incremental, unchanged (kept as it was), seconds.
     """
     if not engine.keeps_model_state:
-        built = pd.DataFrame([{**build_model(engine, m, params), "unchanged": False} for m in plan(layer)])
+        built = pd.DataFrame([{**_build_labelled(engine, m, params), "unchanged": False} for m in plan(layer)])
         _record_timings(engine, layer, built)
         return built
     state = stored_fingerprints(engine)
@@ -207,14 +248,16 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     marks: dict[str, str | None] = {}  # a model's fingerprint needs its inputs' fingerprints, not their rows
     for model in layer_models:
         marks[model.name] = fingerprint(engine, model, params, {**state, **checksums, **marks})
+    # a model whose audit rows are not its table's (a run stopped between the two: BigQuery) is rebuilt in full
+    agrees = {m.name: m.fn is not None or audit_agrees(engine, m.name) for m in layer_models}
     keep = {m.name for m in layer_models if not refresh and marks[m.name] is not None
-            and state.get(m.name) == marks[m.name] and is_intact(engine, m)}
+            and state.get(m.name) == marks[m.name] and is_intact(engine, m) and agrees[m.name]}
     rebuild = [m.name for m in layer_models if m.name not in keep]
     # an incremental model whose SQL or parameter values changed is rebuilt in full (see definition)
     stored = stored_definitions(engine)
     defined = {m.name: definition(engine, m, params) for m in layer_models
                if m.name in rebuild and config_of(m, engine.target)["materialized"] == "incremental"}
-    redefined = {name for name, d in defined.items() if stored.get(name) != d}
+    redefined = {name for name, d in defined.items() if stored.get(name) != d} | {n for n, ok in agrees.items() if not ok}
     # forgotten before any is rebuilt, remembered once all are (one write each, not one per model)
     state = {name: mark for name, mark in state.items() if name not in rebuild}
     stored = {name: d for name, d in stored.items() if name not in defined}
@@ -223,7 +266,7 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     if defined:
         write_pairs(engine, DEFINITION_TABLE, "definition", stored)
     results = [{**_kept_unchanged(engine, m), "unchanged": True} if m.name in keep
-               else {**build_model(engine, m, {**params, "full_refresh": True} if m.name in redefined else params),
+               else {**_build_labelled(engine, m, {**params, "full_refresh": True} if m.name in redefined else params),
                      "unchanged": False} for m in layer_models]
     done = {name: marks[name] for name in rebuild if marks[name] is not None}
     if done:
@@ -233,6 +276,12 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     built = pd.DataFrame(results)
     _record_timings(engine, layer, built)
     return built
+
+
+def _build_labelled(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
+    """build_model, its jobs logged as the model's (engine.job_label: what the manifest sums per model)."""
+    with engine.job_label(model.name):
+        return build_model(engine, model, params)
 
 
 def _record_timings(engine, layer: str, built: pd.DataFrame) -> None:

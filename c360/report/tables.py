@@ -40,3 +40,26 @@ def show_checks(result: pd.DataFrame) -> None:
     failing = result[(result["status"] != "pass") & ~reconciliations]
     if len(failing):
         show(failing)
+
+
+def job_costs(jobs: list[dict]) -> pd.DataFrame:
+    """BigQuery jobs (an engine's `jobs`: one dict per job) per model: jobs, bytes processed, bytes billed and slot
+    milliseconds, largest first, then a row `(other jobs)` for the jobs outside a model's build (report queries,
+    data tests) and a row `total`. No rows when there are no jobs."""
+    columns = ["model", "jobs", "bytes_processed", "bytes_billed", "slot_ms"]
+    if not jobs:
+        return pd.DataFrame(columns=columns)
+    frame = pd.DataFrame([{"model": j.get("model") or "(other jobs)", "jobs": 1,
+                           **{k: int(j.get(k) or 0) for k in columns[2:]}} for j in jobs])
+    per = frame.groupby("model", as_index=False)[columns[1:]].sum()
+    models = per[per["model"] != "(other jobs)"].sort_values(["bytes_billed", "bytes_processed", "model"],
+                                                             ascending=[False, False, True])
+    total = pd.DataFrame([{"model": "total", **frame[columns[1:]].sum().to_dict()}])
+    return pd.concat([models, per[per["model"] == "(other jobs)"], total], ignore_index=True)[columns]
+
+
+def show_costs(engine) -> None:
+    """What an engine's jobs cost (job_costs), when it sends jobs (BigQuery); nothing on DuckDB."""
+    jobs = getattr(engine, "jobs", None)
+    if jobs:
+        show(job_costs(jobs))

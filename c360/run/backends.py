@@ -15,6 +15,7 @@ from c360.paths import resolve
 from c360.run.errors import WarehouseError
 from c360.run.notebooks import notebooks
 from c360.run.publish import (
+    DatasetLock,
     acquire_lock,
     checkpoint_wal,
     complete_publish,
@@ -176,10 +177,14 @@ class DuckDBBackend:
             self.lock = None
 
 
+CHECKSUMS_TABLE = "c360__checksums"  # BigQuery: each table's checksum with the metadata it was taken at
+
+
 class BigQueryBackend:
     """A BigQuery dataset. The notebooks write to it directly: each model is published with CREATE OR REPLACE
     TABLE, which BigQuery applies atomically, so a reader sees a model's previous table or its new one, never half
-    of one. There is no working copy and no lock: a failed run leaves the models it rebuilt new and the others as
+    of one. There is no working copy; the dataset is locked for the run (DatasetLock: a row in c360__run_lock), so
+    a second run on it is refused as on DuckDB. A failed run leaves the models it rebuilt new and the others as
     they were (the previous reports stay reports/latest). Every job goes to the run's job log: jobs/<notebook>.jsonl
     in the report folder (jobs/runner.jsonl: the runner's own, the checksums)."""
 
@@ -193,6 +198,8 @@ class BigQueryBackend:
         self.config = BigQueryConfig.from_params(params)  # names checked before anything connects
         self.jobs_dir: Path | None = None
         self._engine = None
+        self.lock: DatasetLock | None = None
+        self.budget: dict[str, Any] = {}  # the dry runs before the first model (check_budget)
 
     def engine(self):
         """This process's engine on the target dataset (created with it, if missing)."""
@@ -212,14 +219,45 @@ class BigQueryBackend:
         return {"name": self.name, "project": self.config.project, "dataset": self.config.dataset,
                 "location": self.config.location, "credentials": credentials_kind(self.engine().client),
                 "publish": "each model is replaced atomically in the dataset (CREATE OR REPLACE TABLE) as its "
-                "notebook builds it; no working copy, no lock; a failed run leaves the models it rebuilt new"}
+                "notebook builds it, then its row-audit rows (one transaction); the dataset is locked for the run "
+                "(c360__run_lock); a failed run leaves the models it rebuilt new"}
 
     def prepare(self, run_id: str, out_dir: Path) -> dict[str, Any]:
-        """Create the report folder and its job log folder; the notebooks write to the dataset itself."""
+        """Create the report folder and its job log folder, lock the dataset (raises RunInProgress naming the
+        holder) and drop the staging tables a killed run left; the notebooks write to the dataset itself."""
+        from c360.warehouse.bigquery import BigQueryEngine
+
         self.jobs_dir = out_dir / "jobs"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self.engine().job_log = self.jobs_dir / "runner.jsonl"
+        # its own client: the lock is renewed from a thread while the runner uses the engine's
+        lock_engine = BigQueryEngine(self.config, log=None, create_dataset=False, job_log=self.jobs_dir / "lock.jsonl")
+        self.lock = DatasetLock(lock_engine, run_id, f"the BigQuery dataset {self.config.project}.{self.config.dataset}")
+        try:
+            self.lock.acquire()
+        except BaseException:
+            self.lock = None
+            lock_engine.close()
+            raise
+        self.discard()  # under the lock: a killed run's staging tables are nobody's
+        self.check_budget()
         return {}
+
+    def check_budget(self) -> None:
+        """Dry-run every model that can be planned; BudgetExceeded (exit 2) naming the largest when they sum to
+        more than bigquery_max_bytes_per_run. The estimates go to jobs/budget.json."""
+        from c360 import models  # noqa: F401  (registers the Python steps, which budget.estimate lists)
+        from c360.dag import budget
+
+        found = budget.check(self.engine(), self.params, self.config.max_bytes_per_run)
+        rows = [{k: (None if v != v else v) for k, v in r.items()} for r in found.to_dict("records")]  # NaN: None
+        for r in rows:
+            r["bytes"] = None if r["bytes"] is None else int(r["bytes"])
+        self.budget = {"max_bytes_per_run": self.config.max_bytes_per_run,
+                       "planned_bytes": sum(r["bytes"] or 0 for r in rows),
+                       "planned_models": sum(r["bytes"] is not None for r in rows), "models": rows}
+        if self.jobs_dir is not None:
+            (self.jobs_dir / "budget.json").write_text(json.dumps(self.budget, indent=1) + "\n")
 
     def kernel_env(self, notebook: str, out_dir: Path) -> dict[str, str]:
         """The notebook's kernel logs its jobs to jobs/<notebook>.jsonl of the report folder `out_dir` (the folder
@@ -244,17 +282,25 @@ class BigQueryBackend:
         from c360.dag import datatests
         from c360.report.index import facts
 
+        from c360.run.publish import LOCK_TABLE
+
         engine = self.engine()
-        names = [n for n in engine.tables() if not n.startswith("_stage__")]
-        checksums = engine.checksums(names)
+        names = [n for n in engine.tables() if not n.startswith("_stage__") and n not in (LOCK_TABLE, CHECKSUMS_TABLE)]
+        checksums, read = engine.checksums_reusing(names, CHECKSUMS_TABLE)  # only the tables that changed are read
         return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
+                "checksums_read": read,
                 "data_tests": datatests.summary(engine), **facts(engine, self.params),
-                "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner"])}
+                "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner", "lock"]),
+                "budget": self.budget}
 
     def publish(self, out_dir: Path) -> Path:
         """Every model was published as it was built: rename the report folder and switch reports/latest."""
         final = out_dir.with_name(out_dir.name.removesuffix(".partial"))
         out_dir.rename(final)
+        self.jobs_dir = final / "jobs"
+        for engine in (self._engine, self.lock.engine if self.lock else None):  # the lock's release is logged there
+            if engine is not None and engine.job_log is not None:
+                engine.job_log = self.jobs_dir / engine.job_log.name
         switch_latest(final)
         return final
 
@@ -262,7 +308,10 @@ class BigQueryBackend:
         return False
 
     def discard(self) -> None:
-        """Drop the staging tables a failed model left in the dataset."""
+        """Drop the staging tables a failed model left in the dataset (only while this run holds the lock: a run
+        refused by it leaves the holder's tables alone)."""
+        if self.lock is None:
+            return
         try:
             engine = self.engine()
             for name in engine.tables():
@@ -272,8 +321,15 @@ class BigQueryBackend:
             print(f"[c360] could not drop the staging tables: {type(e).__name__}", flush=True)
 
     def release(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
+        """Release the dataset's lock (at the end of the run, and after a failure), close the engines."""
+        try:
+            if self.lock is not None:
+                self.lock.release()
+                self.lock.engine.close()
+                self.lock = None
+        finally:
+            if self._engine is not None:
+                self._engine.close()
 
 BACKENDS = {"duckdb": DuckDBBackend, "bigquery": BigQueryBackend}
 
@@ -291,5 +347,14 @@ def job_summary(jobs_dir: Path, parts: list[str]) -> dict[str, Any]:
     totals = {part: {"jobs": sum(j["notebook"] == part for j in jobs),
                      "bytes_billed": sum(j.get("bytes_billed") or 0 for j in jobs if j["notebook"] == part)}
               for part in parts}
+    by_model: dict[str, dict[str, int]] = {}  # the jobs of each model's build (its dry run's estimate among them)
+    for j in jobs:
+        if j.get("model"):
+            m = by_model.setdefault(j["model"], {"jobs": 0, "bytes_processed": 0, "bytes_billed": 0, "slot_ms": 0})
+            m["jobs"] += 1
+            for key in ("bytes_processed", "bytes_billed", "slot_ms"):
+                m[key] += int(j.get(key) or 0)
     return {"count": len(jobs), "bytes_processed": sum(j.get("bytes_processed") or 0 for j in jobs),
-            "bytes_billed": sum(j.get("bytes_billed") or 0 for j in jobs), "by_notebook": totals, "jobs": jobs}
+            "bytes_billed": sum(j.get("bytes_billed") or 0 for j in jobs),
+            "slot_ms": sum(int(j.get("slot_ms") or 0) for j in jobs), "by_notebook": totals, "by_model": by_model,
+            "jobs": jobs}

@@ -3,7 +3,9 @@
 Every report and the manifest are written first (reports/<run_id>.partial), then a publish journal
 (<warehouse>.publish) names the run, and only then are the folder renamed, the warehouse swapped and
 reports/latest switched. A run killed in between leaves the journal; the next run completes it (recover).
-The warehouse is locked (flock on <warehouse>.lock) for the whole run.
+The warehouse is locked (flock on <warehouse>.lock) for the whole run. A BigQuery dataset, which has no file to
+lock, is locked by a row in its table c360__run_lock (DatasetLock): a conditional insert, an expiry the run
+keeps pushing back while it lives, and a delete at the end.
 """
 from __future__ import annotations
 
@@ -11,8 +13,11 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from c360 import faults
 from c360.run.errors import RunInProgress, WarehouseError
@@ -178,3 +183,78 @@ def recover(warehouse: Path) -> None:
         return
     print(f"[c360] completing the publish of run {entry['run_id']}, which a killed run left half done", flush=True)
     complete_publish(journal)
+
+
+LOCK_TABLE = "c360__run_lock"
+LOCK_TTL_SECONDS = 15 * 60  # a run that stops renewing its lock (killed) loses it this long after its last renewal
+
+
+class DatasetLock:
+    """The run lock of a warehouse that is a dataset (BigQuery): one row in LOCK_TABLE per claim.
+
+    `acquire` deletes the expired claims (naming their holders: taken over), then inserts this run's claim only
+    if no live claim exists (`INSERT ... SELECT ... WHERE NOT EXISTS`), then reads the live claims back: the run
+    proceeds only when its claim is the only one. Two runs that race both insert at worst (BigQuery does not
+    serialize INSERTs), and then at least the later one sees the other's claim and withdraws: never both proceed.
+    While the run lives a thread renews the expiry every third of LOCK_TTL_SECONDS; `release` stops it and
+    deletes the claim (at the end, and on failure). Every statement is a job on `engine` (logged, counted).
+    """
+
+    def __init__(self, engine, run_id: str, where: str, ttl_seconds: int = LOCK_TTL_SECONDS,
+                 log=lambda msg: print(msg, flush=True)):
+        self.engine, self.run_id, self.where, self.ttl = engine, run_id, where, int(ttl_seconds)
+        self.holder = f"pid {os.getpid()} on {socket.gethostname()}, run {run_id}"
+        self.log = log
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+        self.table = engine.relation(LOCK_TABLE)
+
+    def _live(self) -> list[dict[str, Any]]:
+        found = self.engine.query(f"SELECT run_id, holder, expires_at FROM {self.table} "
+                                  "WHERE expires_at > CURRENT_TIMESTAMP() ORDER BY acquired_at, run_id")
+        return found.to_dict("records")
+
+    def acquire(self) -> "DatasetLock":
+        """Take the lock, or raise RunInProgress naming the run that holds it (as the DuckDB lock does)."""
+        e = self.engine
+        e.execute(f"CREATE TABLE IF NOT EXISTS {self.table} "
+                  "(run_id STRING, holder STRING, acquired_at TIMESTAMP, expires_at TIMESTAMP)")
+        expired = e.query(f"SELECT holder FROM {self.table} WHERE expires_at <= CURRENT_TIMESTAMP()")
+        if len(expired):
+            e.execute(f"DELETE FROM {self.table} WHERE expires_at <= CURRENT_TIMESTAMP()")
+            for holder in expired["holder"]:
+                self.log(f"[c360] taking over the expired lock of a run that stopped ({holder}): {self.where}")
+        e.execute(f"INSERT INTO {self.table} (run_id, holder, acquired_at, expires_at) "
+                  "SELECT @run_id, @holder, CURRENT_TIMESTAMP(), TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @ttl "
+                  f"SECOND) FROM UNNEST([1]) AS one WHERE NOT EXISTS (SELECT 1 FROM {self.table} "
+                  "WHERE expires_at > CURRENT_TIMESTAMP())", self._values())
+        live = self._live()
+        others = [c for c in live if c["run_id"] != self.run_id]
+        if others or not live:
+            if len(others) < len(live):  # we raced another run and both inserted: withdraw
+                e.execute(f"DELETE FROM {self.table} WHERE run_id = @run_id", {"run_id": self.run_id})
+            holder, expires = (others[0]["holder"], others[0]["expires_at"]) if others else ("unknown", "")
+            raise RunInProgress(f"another run ({holder}) is using {self.where}; its lock is {LOCK_TABLE}, renewed "
+                                f"while that run lives (it expires at {expires} otherwise)")
+        self._renewer = threading.Thread(target=self._renew, name="c360-lock", daemon=True)
+        self._renewer.start()
+        return self
+
+    def _values(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "holder": self.holder, "ttl": self.ttl}
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            with contextlib.suppress(Exception):  # a failed renewal is retried; the claim outlives two misses
+                self.engine.execute(f"UPDATE {self.table} SET expires_at = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), "
+                                    "INTERVAL @ttl SECOND) WHERE run_id = @run_id",
+                                    {"run_id": self.run_id, "ttl": self.ttl})
+
+    def release(self) -> None:
+        """Stop renewing and delete this run's claim."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=60)
+            self._renewer = None
+        self.engine.execute(f"DELETE FROM {self.table} WHERE run_id = @run_id", {"run_id": self.run_id})
+

@@ -76,6 +76,35 @@ def _working_table(engine, name: str, select_sql: str, params: dict[str, Any] | 
     engine.temp_table(name, select_sql, params)
 
 
+def numbered_sql(nodes_sql: str) -> str:
+    """The distinct STRING `node`s of `nodes_sql`, each with `id`: its rank in node order (1, 2, ...), the
+    ROW_NUMBER() OVER (ORDER BY node) it equals, without sorting every node in one partition (one worker, on
+    BigQuery). Nodes are split into buckets by their prefix (the type and two characters of the value): a smaller
+    prefix means a smaller node, so a node's rank is the nodes of the smaller buckets (a running sum over the
+    bucket counts, a few thousand rows) plus its rank inside its bucket (a window partitioned by bucket)."""
+    return f"""
+WITH named AS (
+    SELECT node, SUBSTR(node, 1, STRPOS(node, ':') + 2) AS bucket
+    FROM (
+{nodes_sql}
+    ) AS listed
+),
+
+buckets AS (
+    SELECT bucket, COUNT(*) AS nodes FROM named GROUP BY bucket
+),
+
+firsts AS (
+    SELECT bucket, CAST(SUM(nodes) OVER (ORDER BY bucket) - nodes AS INT64) AS before
+    FROM buckets
+)
+
+SELECT n.node, CAST(f.before + ROW_NUMBER() OVER (PARTITION BY n.bucket ORDER BY n.node) AS INT64) AS id
+FROM named AS n
+JOIN firsts AS f ON f.bucket = n.bucket
+"""
+
+
 def connected_components(engine, edges_sql: str, out_table: str, params: dict[str, Any] | None = None,
                          max_iterations: int = 100) -> int:
     """Connected components of an undirected graph, in the warehouse: min-label propagation with hooking
@@ -100,8 +129,8 @@ def connected_components(engine, edges_sql: str, out_table: str, params: dict[st
                                         for part in ("given", "nodes", "edges", "labels", "next"))
     body = edges_sql.strip().rstrip(";")
     try:
-        # the rounds join integer ids, not `type:value` strings: ids are numbered in node order, so the
-        # smallest id of a component is its smallest node
+        # the rounds join integer ids, not `type:value` strings: ids are numbered in node order (numbered_sql),
+        # so the smallest id of a component is its smallest node
         _working_table(engine, given, f"""
 SELECT CAST(node_a AS STRING) AS node_a, CAST(node_b AS STRING) AS node_b
 FROM (
@@ -109,14 +138,11 @@ FROM (
 ) AS given
 WHERE node_a IS NOT NULL OR node_b IS NOT NULL
 """, params)
-        _working_table(engine, nodes, f"""
-SELECT node, ROW_NUMBER() OVER (ORDER BY node) AS id
-FROM (
+        _working_table(engine, nodes, numbered_sql(f"""
     SELECT node_a AS node FROM {given} WHERE node_a IS NOT NULL
     UNION DISTINCT
     SELECT node_b AS node FROM {given} WHERE node_b IS NOT NULL
-) AS named
-""")
+"""))
         _working_table(engine, edges, f"""
 WITH pairs AS (
     SELECT a.id AS id_a, b.id AS id_b

@@ -2,7 +2,8 @@
 
 Models are BigQuery Standard SQL; an engine translates them to its own SQL (c360.warehouse.dialect) and binds
 `@name` values as query parameters, never by string formatting. Where engines differ in what they can do, the
-difference is a capability of the engine (`supports_views`, `keeps_model_state`), never a test of its name.
+difference is a capability of the engine (`supports_views`, `keeps_model_state`,
+`transactional_ddl`), never a test of its name.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ class Engine(Protocol):
     target: ClassVar[str]  # the dbt-style target type models may configure for: `{{ target.type }}`
     supports_views: ClassVar[bool]  # a model may be materialized='view' (rebuilt with the data it reads)
     keeps_model_state: ClassVar[bool]  # models' fingerprints are kept, so unchanged models are not rebuilt
+    transactional_ddl: ClassVar[bool]  # CREATE/DROP TABLE commit with DML in one transaction (else: DML only)
 
     @staticmethod
     def translate(sql: str) -> str:
@@ -87,6 +89,12 @@ class Engine(Protocol):
 
     def write_frame(self, name: str, df: pd.DataFrame, decimal_columns: tuple[str, ...] = ()) -> int:
         """(Re)build table `name` from a small DataFrame, atomically; returns its rows."""
+
+    def job_label(self, model: str) -> AbstractContextManager:
+        """The statements run inside are for model `model` (BigQuery logs its jobs under that model)."""
+
+    def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None) -> None:
+        """Run DML statements (INSERT, DELETE, ...) so that all or none of them apply: one transaction."""
 
     def transaction(self) -> AbstractContextManager:
         """The statements inside commit together or not at all (where the engine can)."""

@@ -17,10 +17,10 @@ BigQuery and only small results (report tables, the path table) come back to pan
   (label, statement type, estimate, bytes processed and billed) and, when C360_JOB_LOG names a file (the runner
   sets it per notebook), appended to it as a JSON line: the run's job and cost log.
 - `transaction()` is a no-op: BigQuery's multi-statement transactions cannot contain DDL on permanent tables
-  (CREATE OR REPLACE TABLE, DROP TABLE), which is how models are published. Each statement is atomic on its own
-  (CREATE OR REPLACE TABLE swaps the whole table), and build_model publishes the model before it rewrites
-  the model's audit rows, so a failure in between leaves the new table with stale audit rows, never a
-  half-written table.
+  (CREATE OR REPLACE TABLE, DROP TABLE), which is how models are published (`transactional_ddl = False`). Each
+  statement is atomic on its own (CREATE OR REPLACE TABLE swaps the whole table); build_model publishes the
+  model's table, then replaces its audit rows in one DML transaction (`execute_atomically`), so a failure in
+  between leaves the new table with stale audit rows, which the next run sees (audit_agrees) and repairs.
 - Authentication: Application Default Credentials (`gcloud auth application-default login`, or a service
   account through GOOGLE_APPLICATION_CREDENTIALS / the metadata server). With BIGQUERY_EMULATOR_HOST set,
   anonymous credentials and that endpoint (the offline tests use a local emulator this way).
@@ -59,6 +59,11 @@ SOURCE_PARAMS = {
 JOB_LOG_ENV = "C360_JOB_LOG"  # a JSON-lines file every BigQueryEngine appends its jobs to (the runner sets it)
 class BytesLimitError(RuntimeError):
     """A model's dry run estimates more bytes than maximum_bytes_billed allows; it was not run."""
+
+
+class RunBudgetError(P.ParamError):
+    """The run's jobs would bill more than bigquery_max_bytes_per_run: refused before it starts (the dry runs), or
+    a job refused before it is sent (what the earlier jobs billed used the budget up)."""
 
 
 class NoCredentials(RuntimeError):
@@ -113,6 +118,7 @@ class BigQueryConfig:
     crm_dataset: TableName | None = None  # a connector's Fivetran dataset, read in place
     crm_properties: dict[str, str] = field(default_factory=dict)  # crm_ga_client_id_property, crm_user_id_property
     maximum_bytes_billed: int = 10 * 1024 ** 3
+    max_bytes_per_run: int = 50 * 1024 ** 3  # the run's budget (see BigQueryEngine.job_limit)
     source_root: Path | None = None  # where seeds/*.csv may override the project's seeds
 
     @classmethod
@@ -133,7 +139,19 @@ class BigQueryConfig:
                                    if params.get(k)},
                    crm_dataset=(TableName.parse(params["crm_dataset"], project, "crm_dataset", dataset_only=True)
                                 if params.get("crm_dataset") else None),
+                   max_bytes_per_run=int(params.get("bigquery_max_bytes_per_run") or 50 * 1024 ** 3),
                    source_root=resolve(params["source_root"]) if params.get("source_root") else None)
+
+
+def billed_so_far(jobs_dir: Path) -> int:
+    """The bytes billed by the jobs logged in `jobs_dir` (*.jsonl: a run's job log)."""
+    total = 0
+    for log in sorted(jobs_dir.glob("*.jsonl")):
+        with contextlib.suppress(OSError):
+            for line in log.read_text(encoding="utf-8").splitlines():
+                with contextlib.suppress(ValueError):
+                    total += int(json.loads(line).get("bytes_billed") or 0)
+    return total
 
 
 def emulator_host() -> str | None:
@@ -267,6 +285,7 @@ class BigQueryEngine:
     target = "bigquery"
     supports_views = False  # models materialized='view' on DuckDB are tables here (see their config)
     keeps_model_state = False  # every run rebuilds every model
+    transactional_ddl = False  # a transaction may hold DML only: a model's table is published, then its audit
 
     def __init__(self, config: BigQueryConfig, client=None, log: Callable[[str], None] | None = print,
                  create_dataset: bool = True, job_log: Path | None = None):
@@ -277,6 +296,7 @@ class BigQueryEngine:
         self.jobs: list[dict[str, Any]] = []  # one row per job: label, statement, bytes, seconds
         self._schemas: dict[str, list[str]] = {}  # table id -> its columns (read once, from metadata)
         self.job_log = job_log or (Path(os.environ[JOB_LOG_ENV]) if os.environ.get(JOB_LOG_ENV) else None)
+        self._model: str | None = None  # the model whose build is running (job_label)
         check_name(P.BQ_PROJECT, config.project, "bigquery_project")
         check_name(P.BQ_DATASET, config.dataset, "bigquery_dataset")
         self._dataset_id = TableName(config.project, config.dataset).id()
@@ -328,7 +348,7 @@ class BigQueryEngine:
         return bigquery.QueryJobConfig(
             query_parameters=query_parameters(params),
             default_dataset=self._dataset_id,
-            maximum_bytes_billed=self.config.maximum_bytes_billed,
+            maximum_bytes_billed=self.job_limit(),
             use_legacy_sql=False,
             labels={"app": "c360"},
             **extra,
@@ -342,11 +362,14 @@ class BigQueryEngine:
         job.result()
         self._record({"label": label, "job_id": job.job_id, "statement": job.statement_type,
                       "estimated_bytes": estimate, "bytes_processed": job.total_bytes_processed,
-                      "bytes_billed": job.total_bytes_billed, "seconds": round(time.perf_counter() - started, 3)})
+                      "bytes_billed": job.total_bytes_billed, "slot_ms": getattr(job, "slot_millis", None),
+                      "seconds": round(time.perf_counter() - started, 3)})
         return job
 
     def _record(self, job: dict[str, Any]) -> None:
-        """Keep a job in `jobs`, and append it to the job log file when there is one (JOB_LOG_ENV)."""
+        """Keep a job in `jobs`, and append it to the job log file when there is one (JOB_LOG_ENV); a job run
+        inside job_label(model) names that model."""
+        job = {**job, "model": self._model} if self._model else job
         self.jobs.append(job)
         if self.job_log is not None:
             with self.job_log.open("a", encoding="utf-8") as fh:
@@ -495,6 +518,59 @@ class BigQueryEngine:
         modified = table.modified.astimezone(dt.timezone.utc).isoformat(timespec="seconds") if table.modified else None
         return {"table": table_id, "rows": int(table.num_rows or 0), "bytes": int(table.num_bytes or 0),
                 "modified": modified}
+
+    # -- checksums that read only what changed (the manifest's)
+    def checksums_reusing(self, names: list[str], state_table: str) -> tuple[dict[str, str], list[str]]:
+        """`checksums` of `names`, reading only the tables whose metadata (last modified, rows, bytes: an API call,
+        no query job) differs from what `state_table` recorded with their checksum last time; the others keep the
+        recorded checksum (a table BigQuery did not modify holds what it held). Records them all in `state_table`
+        (a load job: free). Returns the checksums and the tables read."""
+        meta = {}
+        for name in names:
+            table = self.client.get_table(self._table_id(name))
+            modified = table.modified.astimezone(dt.timezone.utc).isoformat() if table.modified else ""
+            meta[name] = f"{modified}|{int(table.num_rows or 0)}|{int(table.num_bytes or 0)}"
+        stored = {}
+        if self.has_table(state_table):
+            found = self.query(f"SELECT table_name, metadata, checksum FROM {self.relation(state_table)}")
+            stored = {r.table_name: (r.metadata, r.checksum) for r in found.itertuples()}
+        read = [n for n in names if stored.get(n, (None,))[0] != meta[n]]
+        fresh = self.checksums(read)
+        out = {n: fresh[n] if n in fresh else stored[n][1] for n in names}
+        self.write_frame(state_table, pd.DataFrame({
+            "table_name": pd.Series(names, dtype="object"), "metadata": pd.Series([meta[n] for n in names],
+                                                                                  dtype="object"),
+            "checksum": pd.Series([out[n] for n in names], dtype="object")}))
+        return out, read
+
+    # -- the run's budget, and which model a job is for (kept apart from the build methods above)
+    def job_limit(self) -> int:
+        """The byte limit every job carries: maximum_bytes_billed, or less when the run's budget
+        (bigquery_max_bytes_per_run) has less left after what the run's jobs billed so far (every job log of the
+        run: the files beside this engine's, one per notebook). RunBudgetError when nothing is left."""
+        spent = billed_so_far(self.job_log.parent) if self.job_log is not None else \
+            sum(j.get("bytes_billed") or 0 for j in self.jobs)
+        left = self.config.max_bytes_per_run - spent
+        if left <= 0:
+            raise RunBudgetError(f"bigquery_max_bytes_per_run: the run's jobs billed {spent:,} bytes, its budget is "
+                                 f"{self.config.max_bytes_per_run:,}; no further job is sent")
+        return min(self.config.maximum_bytes_billed, left)
+
+    def job_label(self, model: str):
+        """A context manager: the jobs run inside are logged as model `model`'s (its build, publish and audit)."""
+        @contextlib.contextmanager
+        def labelled():
+            before, self._model = self._model, model
+            try:
+                yield self
+            finally:
+                self._model = before
+        return labelled()
+
+    def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None) -> None:
+        """Run DML statements as one multi-statement transaction (one script job): all or none of them apply."""
+        body = "".join(f"{sql.strip().rstrip(';')};\n" for sql in statements)
+        self.execute(f"BEGIN TRANSACTION;\n{body}COMMIT TRANSACTION;", params)
 
     def transaction(self):
         """A no-op context manager: see the module docstring for why, and what keeps a failure harmless."""

@@ -23,6 +23,7 @@ class DuckDBEngine:
     target = "duckdb"
     supports_views = True
     keeps_model_state = True
+    transactional_ddl = True
 
     def __init__(self, path: str | Path, read_only: bool = False, memory_limit: str = ""):
         """memory_limit: what DuckDB may hold in memory before it spills to disk ('' = its default).
@@ -192,6 +193,16 @@ class DuckDBEngine:
         finally:
             self.con.unregister("_c360_frame")
         return self.row_count(name)
+
+    def job_label(self, model: str):
+        """A context manager naming the model whose jobs run inside: DuckDB logs no jobs, so it does nothing."""
+        return contextlib.nullcontext(self)
+
+    def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None) -> None:
+        """Run DML statements in one transaction: all or none of them apply."""
+        with self.transaction():
+            for sql in statements:
+                self.execute(sql, params)
 
     def transaction(self):
         """A context manager: the statements inside commit together or not at all."""
