@@ -33,9 +33,17 @@ class EstimatingClient:
         return object()
 
     def get_table(self, table_id):
+        """The CRM tables have the data contract's required columns (the run reads their schema); no other table
+        exists yet (a first run)."""
         from google.api_core.exceptions import NotFound
 
-        raise NotFound(table_id)
+        from c360.sources.contract import csv_table
+
+        kind = {"hubspot.contacts": "src__crm__contacts", "hubspot.deals": "src__crm__deals"}
+        spec = next((csv_table(k) for t, k in kind.items() if table_id.endswith(t)), None)
+        if spec is None:
+            raise NotFound(table_id)
+        return SimpleNamespace(schema=[SimpleNamespace(name=c) for c in spec.columns if c not in spec.optional_columns])
 
     def list_tables(self, _dataset_id):
         return []
