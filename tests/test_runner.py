@@ -259,7 +259,7 @@ def test_a_window_change_executes_only_attribution_and_reuses_the_other_reports_
             assert (after / f"{stem}{ext}").read_bytes() == (before / f"{stem}{ext}").read_bytes(), stem + ext
     assert (after / "04_attribution.html").read_bytes() != (before / "04_attribution.html").read_bytes()
     report = (after / "04_attribution.ipynb").read_text()
-    assert re.search(r"Referral\s+14000\.00\s", report)  # data/fixtures/README.md: 30 days, first touch
+    assert re.search(r"Referral\s+USD 14,000\.00\s", report)  # data/fixtures/README.md: 30 days, first touch
     page = (after / "index.html").read_text(encoding="utf-8")
     assert page.count(f"reused from run <code>{first_id}</code>") == 3
     # the checksums of tables no executed notebook wrote are carried from the first run: they are what the

@@ -17,6 +17,7 @@ from c360.dag.project import LAYERS
 from c360.paths import stage_title
 from c360.pii import mask_text
 from c360.report import compare, formats
+from c360.report.attribution import LABELS
 
 UNATTRIBUTED = "(unattributed)"
 NO_DEFAULT = object()  # a parameter outside the spec
@@ -239,7 +240,7 @@ def _attribution(attribution: dict[str, Any] | None, won: dict[str, Any] | None,
     currency, minor = (won["currency"], won["minor_unit"]) if won else (None, 2)
     ranked = sorted(attribution["models"], key=lambda m: (order.index(m["model"]) if m["model"] in order
                                                           else len(order), m["model"]))
-    rows = [[_e(m["model"]), _e(m["channel"] or "(none)"), _num(money_text(m["value"], currency, minor)),
+    rows = [[_e(LABELS.get(m["model"], m["model"])), _e(m["channel"] or "(none)"), _num(money_text(m["value"], currency, minor)),
              _num(percent(m["share"]))] for m in ranked]
     return (f"<h3>Top channel per attribution model ({_e(attribution['window_days'])}-day conversion window)</h3>"
             + _table(["model", "top channel", "attributed revenue", "share of won revenue"], rows))
