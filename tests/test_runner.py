@@ -41,7 +41,7 @@ def test_run_on_fixtures_writes_reports_manifest_and_warehouse(tmp_path):
     assert manifest["row_counts"]["base__ga4__events"] > 0
     assert [n["notebook"] for n in manifest["notebooks"]] == sorted(n["notebook"] for n in manifest["notebooks"])
     # every report opens with its run and names the published warehouse, not the run's working copy
-    for report in latest.glob("*.html"):
+    for report in latest.glob("[0-9][0-9]_*.html"):
         text = report.read_text(encoding="utf-8")
         assert f"<b>Run</b> <code>{manifest['run_id']}</code>" in text, report.name
         assert str(tmp_path / "c360.duckdb") in text and ".duckdb.run-" not in text, report.name
