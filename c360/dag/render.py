@@ -23,9 +23,10 @@ from c360.warehouse.base import check_identifier
 
 def _jinja(engine, recorder: set | None = None, sources: set | None = None, config: dict | None = None,
            incremental: bool = False, this: str = "", helpers: dict | None = None,
-           target: str | None = None) -> jinja2.Environment:
+           target: str | None = None, ga4_since: str | None = None) -> jinja2.Environment:
     """The Jinja environment models render in; without an engine, names stay bare and `target.type` is
-    `target` (None: no engine)."""
+    `target` (None: no engine). `ga4_since` (YYYYMMDD): `ga4_events()` reads the export from that shard date on
+    (an incremental build on an engine that reads it in place)."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     known = discover()
     # the engine's type (without an engine: `target`; for analysis only, DuckDB)
@@ -60,7 +61,10 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
         return engine.relation(full) if engine is not None else full
 
     def ga4_events() -> str:
-        return source_ga4_events(kind, source("ga4", "events"))
+        export = source("ga4", "events")
+        if ga4_since is not None and engine is not None:
+            export = source_relation(engine, "ga4", "events", since=ga4_since)
+        return source_ga4_events(kind, export)
 
     env.globals.update(ref=ref, source=source, ga4_param=ga4_param, config=set_config,
                        is_incremental=lambda: incremental, touched_dates=touched_dates, ga4_events=ga4_events,
@@ -91,18 +95,19 @@ def compiled(name: str, target: str, incremental: bool = False) -> tuple[str, di
     return translate(sql), {h: translate(q) for h, q in helpers.items()}
 
 
-def render(model: Model, engine, incremental: bool = False) -> str:
-    """The model's SQL with ref() and source() resolved for `engine` (its incremental form when asked)."""
-    return render_with_helpers(model, engine, incremental)[0]
+def render(model: Model, engine, incremental: bool = False, ga4_since: str | None = None) -> str:
+    """The model's SQL with ref() and source() resolved for `engine` (its incremental form when asked; the GA4
+    export from shard date `ga4_since` on, when given)."""
+    return render_with_helpers(model, engine, incremental, ga4_since=ga4_since)[0]
 
 
-def render_with_helpers(model: Model, engine, incremental: bool = False, target: str | None = None
-            ) -> tuple[str, dict[str, str]]:
+def render_with_helpers(model: Model, engine, incremental: bool = False, target: str | None = None,
+                        ga4_since: str | None = None) -> tuple[str, dict[str, str]]:
     """render(), and the helper tables the SQL reads (name -> SELECT; see helper_table). Without an engine,
     names stay bare and `target` is the engine whose SQL it is."""
     helpers: dict[str, str] = {}
-    sql = _jinja(engine, incremental=incremental, this=model.name, helpers=helpers, target=target).from_string(
-        model.template).render()
+    sql = _jinja(engine, incremental=incremental, this=model.name, helpers=helpers, target=target,
+                 ga4_since=ga4_since).from_string(model.template).render()
     return sql, helpers
 
 
