@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.bigquery_emulator]
 
 CRM_DATASET = "fivetran_hubspot"
 BOOKKEEPING = ("c360__model_state", "c360__model_definitions", "c360__model_runs", "c360__touched_dates",
-               "c360__ga4_shards")
+               "c360__loaded_shards")
 
 
 class Recording:
@@ -56,28 +56,48 @@ def _date(name: str) -> str:
     return re.search(r"(\d{8})", name).group(1)
 
 
+def _upload_shards(client, ga4_dataset: str, names: list[str]) -> None:
+    """Upload GA4 shard files as the export's tables (the shards already there keep their metadata, as GA4's
+    do); the fixtures' own uploader (c360.sources.upload) parses them."""
+    from c360.sources.contract import GA4_COLUMNS
+    from c360.sources.ga4_files import ga4_export_select, shard_suffix
+    from c360.warehouse.duckdb import DuckDBEngine
+
+    scratch = DuckDBEngine(":memory:")
+    try:
+        for name in names:
+            path = FIXTURES / "ga4" / name
+            rows = bigquery_load._rows(scratch, f"SELECT {', '.join(GA4_COLUMNS)} FROM ({ga4_export_select([path])}) "
+                                                "ORDER BY event_timestamp, event_name")
+            bigquery_load._load_json(client, f"{PROJECT}.{ga4_dataset}.events_{shard_suffix(path)}",
+                                     bigquery_load.ga4_export_schema(), rows, "US")
+    finally:
+        scratch.close()
+
+
 @pytest.fixture(scope="module")
 def bq(bq_emulator, tmp_path_factory):  # noqa: F811
+    """The emulator's client, and `upload(ga4_dataset, accept)`, `run(ga4_dataset, dataset, *overrides)`."""
     client = B.make_client(PROJECT, "US")
-    folder = tmp_path_factory.mktemp("bq-inc")
+    root = _tree(tmp_path_factory.mktemp("bq-inc"), lambda n: n.startswith("events_20240227"))
+    crm = bigquery_load.upload_source_tree(client, root, PROJECT, "analytics_scratch", CRM_DATASET)  # the CRM once
+    crm.pop("_rows")
     uploaded: dict[str, set] = {}
 
-    def upload(ga4_dataset: str, accept) -> dict:
-        """Upload the shards `accept` takes that `ga4_dataset` lacks (the others keep their metadata, as GA4's
-        do), and the CRM tables; returns the source parameters."""
+    def upload(ga4_dataset: str, accept) -> None:
+        """Upload to `ga4_dataset` the shards `accept(name)` takes that it lacks."""
+        client.create_dataset(f"{PROJECT}.{ga4_dataset}", exists_ok=True)
         done = uploaded.setdefault(ga4_dataset, set())
-        new = {p.name for p in (FIXTURES / "ga4").iterdir() if accept(p.name)} - done
-        root = _tree(folder / f"{ga4_dataset}-{len(done)}", lambda n: n in new)
-        out = bigquery_load.upload_source_tree(client, root, PROJECT, ga4_dataset, CRM_DATASET)
-        out.pop("_rows")
-        done |= new
-        return out
+        new = sorted(p.name for p in (FIXTURES / "ga4").iterdir() if accept(p.name) and p.name not in done)
+        _upload_shards(client, ga4_dataset, new)
+        done.update(new)
 
-    def run(ga4_dataset: str, dataset: str, src: dict, *overrides: str) -> dict:
-        """Prepare the sources and build every layer on dataset `dataset`; the build results by layer, and
-        the statements sent ('sent')."""
-        params = P.load(overrides=[f"backend=bigquery", f"bigquery_project={PROJECT}", f"bigquery_dataset={dataset}",
-                                   f"source_root={FIXTURES}", *(f"{k}={v}" for k, v in src.items()), *overrides])
+    def run(ga4_dataset: str, dataset: str, *overrides: str) -> dict:
+        """Prepare the sources and build every layer on dataset `dataset`: the build results by layer, the
+        statements sent ('sent'), the engine."""
+        params = P.load(overrides=["backend=bigquery", f"bigquery_project={PROJECT}", f"bigquery_dataset={dataset}",
+                                   f"source_root={FIXTURES}", *(f"{k}={v}" for k, v in crm.items()),
+                                   f"ga4_dataset={ga4_dataset}", *overrides])
         recording = Recording(client)
         eng = B.BigQueryEngine.from_params(params, client=recording, log=None)
         sources.prepare(eng, params)
@@ -126,7 +146,8 @@ def assert_same(a: dict, b: dict) -> None:
 
 
 def _stage_sql(sent: list[str], model: str) -> list[str]:
-    return [s for s in sent if f"_stage__{model}`" in s and s.lstrip().startswith("CREATE OR REPLACE TABLE")]
+    """The statements that built `model`'s staging table (its dry run and its job send the same text)."""
+    return sorted({s for s in sent if f"_stage__{model}`" in s and s.lstrip().startswith("CREATE OR REPLACE TABLE")})
 
 
 def _suffix_bounds(sql: str) -> list[tuple[str, str]]:
@@ -140,68 +161,60 @@ def _flag(built: dict, layer: str, model: str, column: str) -> bool:
 @pytest.fixture(scope="module")
 def full(bq):
     """One full refresh over every shard."""
-    src = bq["upload"]("analytics_full", lambda n: True)
-    built = bq["run"]("analytics_full", "c360_full", src, "full_refresh=true")
-    return {"tables": tables(built["engine"]), "src": src}
+    bq["upload"]("analytics_full", lambda n: True)
+    return tables(bq["run"]("analytics_full", "c360_full", "full_refresh=true")["engine"])
 
 
 def test_increments_with_late_events_and_a_superseded_intraday_shard_equal_one_full_refresh(bq, full):
     # 1: shards up to 03-15. 2: one day more, 03-16: the window starts lookback_days (3) before the newest shard
-    # held, 03-12, whose shard holds a late event of 03-11 (data/fixtures/README.md): a partition before the
-    # window changes. 3: up to 03-20 (03-17 holds late events of 03-15) and the intraday 03-27. 4: the rest: the
-    # daily 03-27 supersedes the intraday one, intraday 03-28 arrives.
+    # held, at 03-12, whose shard holds a late event of 03-11 (data/fixtures/README.md): a partition before the
+    # window changes too. 3: up to 03-20 (03-17 holds late events of 03-15) and the intraday 03-27. 4: the rest:
+    # the daily 03-27 supersedes the intraday one loaded in 3, the intraday 03-28 arrives.
     steps = [lambda n: _date(n) <= "20240315", lambda n: _date(n) <= "20240316",
              lambda n: _date(n) <= "20240320" or n.startswith("events_intraday_20240327"), lambda n: True]
     runs = []
     for accept in steps:
-        src = bq["upload"]("analytics_inc", accept)
-        runs.append(bq["run"]("analytics_inc", "c360_inc", src))
+        bq["upload"]("analytics_inc", accept)
+        runs.append(bq["run"]("analytics_inc", "c360_inc"))
     assert not _flag(runs[0], "base", "base__ga4__events", "incremental")
-    # adding one day: the base model reads the shards from 03-12 on, daily and intraday, through constant bounds
+    # one new day: the base model read the shards from 03-12 on, daily and intraday, through constant bounds,
+    # and nothing before
     [day2] = _stage_sql(runs[1]["sent"], "base__ga4__events")
     assert _suffix_bounds(day2) == [("20240312", "99999999"), ("intraday_20240312", "intraday_99999999")]
     for later in runs[1:]:
         assert _flag(later, "base", "base__ga4__events", "incremental")
         assert _flag(later, "customer", "int__web_sessions", "incremental")
-    # the last step's window: 03-21 to 03-23 appeared after the intraday 03-27 (newest held): read from 03-21
+        assert not _flag(later, "base", "base__crm__deals", "incremental")
+        assert _flag(later, "base", "base__crm__deals", "unchanged")  # the CRM did not change: kept
+    # the last window: 03-21 to 03-23 appeared older than the newest shard held (intraday 03-27): from 03-21 on
     [day4] = _stage_sql(runs[3]["sent"], "base__ga4__events")
     assert _suffix_bounds(day4)[0] == ("20240321", "99999999")
-    assert_same(tables(runs[-1]["engine"]), full["tables"])
+    incremental = tables(runs[-1]["engine"])
+    assert_same(incremental, full)
 
     # a re-run on unchanged inputs: every model kept, none rebuilt, no staging table written, nothing changed
-    again = bq["run"]("analytics_inc", "c360_inc", src)
+    again = bq["run"]("analytics_inc", "c360_inc")
     assert all(again[layer]["unchanged"].all() for layer in models.LAYERS)
     assert not [s for s in again["sent"] if "_stage__" in s]
-    assert_same(tables(again["engine"]), full["tables"])
-
-    # FULL_REFRESH=1 rebuilds every model in full, and ends where the increments did
-    refreshed = bq["run"]("analytics_inc", "c360_inc", src, "full_refresh=true")
-    assert not any(refreshed[layer]["unchanged"].any() for layer in models.LAYERS)
-    assert not _flag(refreshed, "base", "base__ga4__events", "incremental")
-    assert_same(tables(refreshed["engine"]), full["tables"])
+    assert_same(tables(again["engine"]), full)
 
 
-def test_a_run_after_one_new_day_reads_only_the_lookback_window_and_equals_a_full_refresh(bq, full):
-    src = bq["upload"]("analytics_day", lambda n: _date(n) <= "20240326" and "intraday" not in n)
-    bq["run"]("analytics_day", "c360_day", src)
-    src = bq["upload"]("analytics_day", lambda n: "intraday" not in n)  # the daily 03-27 arrives
-    built = bq["run"]("analytics_day", "c360_day", src)
-    [stage] = _stage_sql(built["sent"], "base__ga4__events")
-    assert _suffix_bounds(stage) == [("20240323", "99999999"), ("intraday_20240323", "intraday_99999999")]
-    assert not [s for s in built["sent"] if re.search(r"_TABLE_SUFFIX BETWEEN '2024031", s)]
-    reference = bq["run"]("analytics_day", "c360_day_full", src, "full_refresh=true")
-    assert_same(tables(built["engine"]), tables(reference["engine"]))
-
-
-def test_a_changed_partitioning_drops_and_creates_the_table(bq):
+def test_a_changed_partitioning_or_clustering_drops_and_creates_the_table(bq):
+    # BigQuery refuses a CREATE OR REPLACE TABLE that changes either (the emulator allows it: the drop is
+    # asserted on the statements sent)
     client = bq["client"]
+    recording = Recording(client)
     eng = B.BigQueryEngine.from_params(P.load(overrides=[
         "backend=bigquery", f"bigquery_project={PROJECT}", "bigquery_dataset=c360_layout",
-        "ga4_dataset=analytics_full", "crm_contacts_table=x.y", "crm_deals_table=x.z"]), client=client, log=None)
+        "ga4_dataset=analytics_full", "crm_contacts_table=x.y", "crm_deals_table=x.z"]), client=recording, log=None)
     eng.execute(f"CREATE OR REPLACE TABLE {eng.relation('t')} PARTITION BY d CLUSTER BY u AS "
                 "SELECT DATE '2024-03-01' AS d, 'a' AS u, 1 AS x")
-    eng.execute(f"CREATE OR REPLACE TABLE {eng.relation('_stage__t')} AS SELECT DATE '2024-03-02' AS d, 'b' AS u, 2 AS x")
-    eng.promote("_stage__t", "t", layout=" CLUSTER BY x")
+    for layout, dropped in ((" PARTITION BY d CLUSTER BY u", False), (" CLUSTER BY x", True)):
+        eng.execute(f"CREATE OR REPLACE TABLE {eng.relation('_stage__t')} AS "
+                    "SELECT DATE '2024-03-02' AS d, 'b' AS u, 2 AS x")
+        sent = len(recording.sent)
+        eng.promote("_stage__t", "t", layout=layout)
+        assert any(s.startswith("DROP TABLE `test-project.c360_layout.t`") for s in recording.sent[sent:]) == dropped
     got = client.get_table(f"{PROJECT}.c360_layout.t")
     assert got.time_partitioning is None and got.clustering_fields == ["x"]
     assert eng.query(f"SELECT x FROM {eng.relation('t')}")["x"].tolist() == [2]

@@ -165,7 +165,7 @@ def _overwrite_shards(engine, model: Model, cfg: dict, since: str, cols: str, ke
 
 def _record_shards(engine, model: Model, since: str | None) -> None:
     """After a shard_overwrite build: the shards the table now holds, with the earliest event date of each one
-    read (c360__ga4_shards), and on a full build every event date as changed (c360__touched_dates)."""
+    read (c360__loaded_shards), and on a full build every event date as changed (c360__touched_dates)."""
     stage = engine.relation(f"_stage__{model.name}")
     engine.execute(f"CREATE TABLE IF NOT EXISTS {engine.relation(TOUCHED_DATES)} (event_date DATE)")
     first = engine.query(f"SELECT shard, CAST(MIN(event_date) AS STRING) AS d FROM {stage} GROUP BY shard")

@@ -66,12 +66,34 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
             export = source_relation(engine, "ga4", "events", since=ga4_since)
         return source_ga4_events(kind, export)
 
+    def run_query(sql: str) -> list:
+        """The first column of `sql`'s rows, run at render time (dbt's run_query): constants a model's SQL needs
+        for BigQuery to prune on. Without an engine, no rows."""
+        if engine is None:
+            return []
+        return engine.query(sql).iloc[:, 0].tolist()
+
+    env.globals.update(run_query=run_query, date_list=date_list)
     env.globals.update(ref=ref, source=source, ga4_param=ga4_param, config=set_config,
                        is_incremental=lambda: incremental, touched_dates=touched_dates, ga4_events=ga4_events,
                        helper_table=helper_table, target={"type": engine.target if engine is not None else target},
                        this=engine.relation(this) if engine is not None and this else this)
     env.globals.update(macros())
     return env
+
+
+def date_list(values: list, one: bool = False) -> str:
+    """Dates as SQL constants: `(DATE 'YYYY-MM-DD', ...)`, or with `one` the first value alone; none (or a NULL)
+    is `CAST(NULL AS DATE)`, which matches nothing."""
+    import datetime as dt
+
+    import pandas as pd
+
+    texts = [pd.Timestamp(v).date().isoformat() for v in values if v is not None and not pd.isna(v)]
+    for text in texts:
+        dt.date.fromisoformat(text)  # a date, nothing else, goes into the SQL
+    literals = [f"DATE '{t}'" for t in sorted(set(texts))] or ["CAST(NULL AS DATE)"]
+    return literals[0] if one else f"({', '.join(literals)})"
 
 
 def config_of(model: Model, target: str | None = None) -> dict:

@@ -11,7 +11,7 @@
 
 Incremental builds (docs/bigquery.md): `marks` fingerprints the sources a model reads from their metadata (no
 query job), `ga4_window` is the first shard date an incremental build of base__ga4__events re-reads, and
-`record_ga4_shards` keeps the shards it was built from (c360__ga4_shards), the state the next window is
+`record_ga4_shards` keeps the shards it was built from (c360__loaded_shards), the state the next window is
 decided from.
 """
 from __future__ import annotations
@@ -33,6 +33,7 @@ from c360.sources.contract import (
     BIGQUERY_TYPES,
     CSV_TABLES,
     BadInputError,
+    LOADED_SHARDS,
     TOUCHED_DATES,
     LoadReport,
     csv_table,
@@ -56,7 +57,9 @@ REQUIRED_SOURCES = ("crm__contacts", "crm__deals")
 MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",)}
 
 
-GA4_SHARDS = "c360__ga4_shards"  # the GA4 shards base__ga4__events holds: metadata, first event date
+# the GA4 shards base__ga4__events holds (DuckDB's table of loaded shards, by name): shard, rows, bytes, modified,
+# first_event_date
+GA4_SHARDS = LOADED_SHARDS
 
 
 def relation(engine: BigQueryEngine, system: str, table: str, since: str | None = None) -> str:
@@ -138,7 +141,7 @@ def ga4_window(engine: BigQueryEngine, lookback_days: int) -> str | None:
     """The first shard date (YYYYMMDD) an incremental build of base__ga4__events re-reads: `lookback_days` before
     the newest shard it holds (GA4 rewrites a daily table for about 72 hours), or earlier when an older shard
     changed, appeared or disappeared since (its metadata: rows, bytes, last modified). None when the table holds
-    no shards yet (c360__ga4_shards): a full build."""
+    no shards yet (c360__loaded_shards): a full build."""
     stored = _stored_shards(engine)
     if not stored:
         return None
@@ -159,7 +162,7 @@ def ga4_floor(engine: BigQueryEngine, since: str) -> str | None:
 
 
 def record_ga4_shards(engine: BigQueryEngine, first_dates: dict[str, str | None], since: str | None) -> None:
-    """Keep the shards base__ga4__events was built from (c360__ga4_shards): each shard's metadata now and the
+    """Keep the shards base__ga4__events was built from (c360__loaded_shards): each shard's metadata now and the
     earliest event date in it (`first_dates`, the shards read this build; the others keep theirs; `since`: the
     first shard date read, None for a full build)."""
     stored = _stored_shards(engine) if since is not None else {}
