@@ -16,6 +16,7 @@ import argparse
 import sqlglot
 from sqlglot import exp
 
+from c360 import models  # noqa: F401  (imports the Python steps, which models refer to)
 from c360.dag.render import compiled
 
 # the export's columns base__ga4__events reads (c360/sql/_ga4_events.sql), bytes per event: the fingerprint reads
