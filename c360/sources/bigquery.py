@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,14 +120,22 @@ def _shard_date(suffix: str) -> dt.date:
     return dt.datetime.strptime(suffix[-8:], "%Y%m%d").date()
 
 
+_SHARDS_SEEN: "weakref.WeakKeyDictionary[BigQueryEngine, dict]" = weakref.WeakKeyDictionary()
+
+
 def ga4_shard_metadata(engine: BigQueryEngine) -> dict[str, dict[str, Any]]:
     """Each GA4 shard of the run's date range by `_TABLE_SUFFIX`: rows, bytes, last modified (metadata calls,
-    no query job)."""
-    ga4 = engine.config.ga4_dataset.id()
-    suffixes = _ga4_suffixes(engine)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        found = pool.map(lambda s: engine.table_metadata(f"{ga4}.{GA4_SHARD_PREFIX}{s}", "ga4_dataset"), suffixes)
-        return {s: {k: m[k] for k in ("rows", "bytes", "modified")} for s, m in zip(suffixes, found)}
+    no query job), as this engine first saw them: a shard GA4 changes while the run reads it is recorded with
+    its metadata from before, so the next run reads it again."""
+    if engine not in _SHARDS_SEEN:
+        ga4 = engine.config.ga4_dataset.id()
+        suffixes = _ga4_suffixes(engine)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            found = pool.map(lambda s: engine.table_metadata(f"{ga4}.{GA4_SHARD_PREFIX}{s}", "ga4_dataset"),
+                             suffixes)
+            _SHARDS_SEEN[engine] = {s: {k: m[k] for k in ("rows", "bytes", "modified")}
+                                    for s, m in zip(suffixes, found)}
+    return _SHARDS_SEEN[engine]
 
 
 def _stored_shards(engine: BigQueryEngine) -> dict[str, dict[str, Any]]:
