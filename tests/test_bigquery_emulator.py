@@ -395,7 +395,10 @@ def test_the_manifest_counts_and_checksums_every_table_in_bigquery(runs):
     bq, duck, manifest = runs["bq"], runs["duck"], runs["manifest"]
     counts, sums = manifest["row_counts"], manifest["checksums"]
     assert set(counts) == set(sums) == {t for t in bq.tables() if not t.startswith("_c360_test_")}
-    assert {t: counts[t] for t in OUTPUT_TABLES} == {t: duck.row_count(t) for t in OUTPUT_TABLES}
+    # the row audit is compared per date in test_every_output_table_equals_the_duckdb_run: BigQuery keeps
+    # base__ga4__events' counts per event date and shard, so it has a row more per late event's shard
+    same = [t for t in OUTPUT_TABLES if t != models.AUDIT_TABLE]
+    assert {t: counts[t] for t in same} == {t: duck.row_count(t) for t in same}
     assert {t: sums[t] for t in OUTPUT_TABLES} == bq.checksums(OUTPUT_TABLES)
     assert all(int(sums[t].split(":")[0]) == counts[t] for t in counts)
 
