@@ -4,15 +4,10 @@ sent), and a re-run on unchanged inputs rebuilds nothing. The builds run in proc
 them (sources.prepare, then models.build per layer), so every statement sent can be recorded."""
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
 import shutil
-from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from c360 import models, params as P, sources
@@ -105,44 +100,6 @@ def bq(bq_emulator, tmp_path_factory):  # noqa: F811
         return {**built, "sent": recording.sent, "engine": eng}
 
     yield {"client": client, "upload": upload, "run": run}
-
-
-def _cell(v):
-    """One cell, comparable across runs: nulls as None, decimals exact, floats to 9 decimals, dates as text."""
-    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if isinstance(v, Decimal):
-        return ("decimal", str(v.normalize()))
-    if isinstance(v, (pd.Timestamp, dt.datetime, dt.date)):
-        return ("time", pd.Timestamp(v).isoformat())
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (float, np.floating)):
-        return round(float(v), 9)
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
-
-
-def tables(eng) -> dict[str, list]:
-    """Every output table's rows (sorted), and the row audit summed per model and outcome."""
-    out = {}
-    for name in sorted(eng.tables()):
-        if name.startswith(("_", "src__")) or name in BOOKKEEPING or name == models.AUDIT_TABLE:
-            continue
-        df = eng.query(f"SELECT * FROM {eng.relation(name)}")
-        rows = [tuple(_cell(v) for v in r) for r in df.astype(object).itertuples(index=False)]
-        out[name] = (list(df.columns), sorted(rows, key=lambda r: tuple((x is None, str(x)) for x in r)))
-    audit = eng.query(f"SELECT model, outcome, SUM(row_count) AS n FROM {eng.relation(models.AUDIT_TABLE)} "
-                      "GROUP BY 1, 2 ORDER BY 1, 2")
-    out[models.AUDIT_TABLE] = [tuple(r) for r in audit.astype(object).itertuples(index=False)]
-    return out
-
-
-def assert_same(a: dict, b: dict) -> None:
-    assert sorted(a) == sorted(b)
-    for name in a:
-        assert a[name] == b[name], name
 
 
 def _stage_sql(sent: list[str], model: str) -> list[str]:
