@@ -122,10 +122,12 @@ SPEC: dict[str, Param] = {
         Param("full_refresh", "bool", False, "rebuild everything from the sources instead of only what changed. "
               "true (make run FULL_REFRESH=1) re-reads every source file and rebuilds every model; otherwise a run "
               "re-reads only new or changed files, rebuilds only the sessions of changed event dates and keeps the "
-              "models whose inputs did not change (BigQuery rebuilds every model)"),
+              "models whose inputs did not change"),
         Param("lookback_days", "int", 3, "GA4 shards dated within this many days of the newest one loaded are "
               "re-read when their bytes changed. Their content (sha256) is compared, so a late update that kept the "
-              "size and modification time is read too: GA4 updates a daily table for about 72 hours", minimum=0, maximum=365),
+              "size and modification time is read too: GA4 updates a daily table for about 72 hours. On BigQuery an "
+              "incremental run re-reads the shards from this many days before the newest one it holds",
+              minimum=0, maximum=365),
         Param("crm_connector", "str", "contract", "how the CRM is laid out. contract: crm/*.csv as "
               "docs/data-contract.md says; fivetran_hubspot, fivetran_salesforce: the tables as Fivetran syncs them, "
               "in source_root/hubspot/ or source_root/salesforce/ (BigQuery: crm_dataset). See docs/connectors.md",

@@ -232,3 +232,63 @@ def test_bigquery_flattens_and_dedupes_the_export_in_one_scan():
     duck = models.render(base, None)
     # DuckDB numbers only the rows whose fingerprint repeats, stored beside the view that reads them
     assert "FROM base__ga4__events__copies" in duck and "ROW_NUMBER()" not in duck
+
+
+# -- the incremental window of base__ga4__events (c360.sources.bigquery.ga4_window), from shard metadata
+
+
+def _with_shards(stored: dict[str, tuple], now: dict[str, tuple], *overrides: str) -> B.BigQueryEngine:
+    """An engine whose c360__loaded_shards holds `stored` and whose export holds `now` (suffix -> rows, bytes,
+    modified)."""
+    eng = engine(*overrides)
+    eng.has_table = lambda name: bool(stored)
+    eng.query = lambda sql, params=None: pd.DataFrame(
+        [{"shard": s, "rows": r, "bytes": b, "modified": m, "first_event_date": None}
+         for s, (r, b, m) in stored.items()], columns=["shard", "rows", "bytes", "modified", "first_event_date"])
+    eng.list_table_ids = lambda dataset: ["pseudonymous_users_20240301", *(f"events_{s}" for s in now)]
+    eng.table_metadata = lambda table_id, param: dict(zip(("rows", "bytes", "modified"),
+                                                          now[table_id.rsplit("events_", 1)[1]]))
+    return eng
+
+
+DAYS = {f"202403{d:02d}": (100 + d, 1000 + d, f"2024-03-{d + 1:02d}T06:00:00+00:00") for d in range(1, 11)}
+
+
+def test_an_incremental_build_reads_the_shards_from_lookback_days_before_the_newest_one_held():
+    from c360.sources import bigquery as reader
+
+    assert reader.ga4_window(_with_shards({}, DAYS), 3) is None  # nothing held yet: a full build
+    new_day = {**DAYS, "20240311": (111, 1011, "2024-03-12T06:00:00+00:00")}
+    assert reader.ga4_window(_with_shards(DAYS, new_day), 3) == "20240307"  # newest held 03-10, minus 3 days
+    assert reader.ga4_window(_with_shards(DAYS, new_day), 0) == "20240310"
+    assert reader.ga4_window(_with_shards(DAYS, DAYS), 3) == "20240307"  # nothing new: the window all the same
+
+
+@pytest.mark.parametrize("change, since", [
+    ({"20240302": (102, 1002, "2024-03-11T09:00:00+00:00")}, "20240302"),  # rewritten after it was read
+    ({"20240303": (999, 1003, "2024-03-04T06:00:00+00:00")}, "20240303"),  # other rows, same last change
+    ({"20240304": None}, "20240304"),  # deleted from the export
+])
+def test_an_older_shard_that_changed_or_went_away_moves_the_window_back_to_it(change, since):
+    from c360.sources import bigquery as reader
+
+    now = {s: m for s, m in {**DAYS, **change}.items() if m is not None}
+    assert reader.ga4_window(_with_shards(DAYS, now), 3) == since
+
+
+def test_the_window_reads_the_export_through_constant_suffix_bounds_inside_the_date_range():
+    eng = engine("ga4_start_date=2024-03-05", "ga4_end_date=2024-03-31")
+    sql = sources.relation(eng, "ga4", "events", since="20240307")
+    assert "_TABLE_SUFFIX BETWEEN '20240307' AND '20240331'" in sql
+    assert "_TABLE_SUFFIX BETWEEN 'intraday_20240307' AND 'intraday_20240331'" in sql
+    assert "'20240305'" not in sql
+    assert "BETWEEN '20240305' AND" in sources.relation(eng, "ga4", "events", since="20240301")  # not before the range
+
+
+def test_dates_become_sql_constants_and_nothing_else_does():
+    from c360.dag.render import date_list
+
+    assert date_list([pd.Timestamp("2024-03-02"), "2024-03-01", "2024-03-02"]) == "(DATE '2024-03-01', DATE '2024-03-02')"
+    assert date_list([]) == "(CAST(NULL AS DATE))" and date_list([None], one=True) == "CAST(NULL AS DATE)"
+    with pytest.raises(ValueError):
+        date_list(["2024-03-01'; DROP TABLE x; --"])

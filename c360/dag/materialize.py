@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from c360 import faults
+from c360 import faults, sources
 from c360.dag.project import LAYERS, Model, discover  # noqa: F401  (LAYERS: the layers build() takes)
 from c360.dag.render import config_of, plan, render, render_with_helpers, sources_of
 from c360.dag.state import (
@@ -66,7 +66,7 @@ def _outcomes(cfg: dict, audited: bool, rows: str) -> str:
     """The row-audit rows of relation `rows` (model @model): counted per outcome (kept, or the drop reason) and per
     partition of the model's partition_by."""
     part = cfg.get("partition_by")
-    part_key = f"CAST({part} AS STRING)" if part else "CAST(NULL AS STRING)"
+    part_key = cfg.get("audit_key") or (f"CAST({part} AS STRING)" if part else "CAST(NULL AS STRING)")
     outcome = "COALESCE(_drop_reason, 'kept')" if audited else "'kept'"
     return (f"SELECT @model AS model, {outcome} AS outcome, COUNT(*) AS row_count, {part_key} AS partition_key "
             f"FROM {rows} GROUP BY 2, 4")
@@ -126,9 +126,13 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     if cfg["materialized"] == "view":
         return _build_view(engine, model, cfg, params, started)
     incremental = is_incremental(engine, model, params)
+    since = None  # shard_overwrite: the first GA4 shard date an incremental build re-reads
+    if incremental and cfg.get("strategy") == "shard_overwrite":
+        since = sources.reader(engine.target).ga4_window(engine, int(params.get("lookback_days", 3)))
+        incremental = since is not None
     target, stage, audit = engine.relation(model.name), engine.relation(f"_stage__{model.name}"), \
         engine.relation(AUDIT_TABLE)
-    engine.replace_table(f"_stage__{model.name}", render(model, engine, incremental), params)
+    engine.replace_table(f"_stage__{model.name}", render(model, engine, incremental, ga4_since=since), params)
     faults.point(model.name)
     _ensure_audit_table(engine)
     audited = "_drop_reason" in engine.columns(f"_stage__{model.name}")
@@ -147,6 +151,8 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
             engine.execute(f"INSERT INTO {target} SELECT {cols} FROM {stage} {keep}")
             engine.execute(f"DELETE FROM {audit} WHERE model = @model AND (partition_key IS NULL OR "
                            f"partition_key IN (SELECT CAST(event_date AS STRING) FROM {touched}))", name)
+        elif cfg.get("strategy") == "shard_overwrite":
+            _overwrite_shards(engine, model, cfg, since, cols, keep)
         elif cfg.get("strategy") == "merge":
             if audited:  # a merge rebuilds only some keys: its drop counts could not stay whole
                 raise ValueError(f"{model.name}: a merge model cannot drop rows (_drop_reason)")
@@ -159,6 +165,8 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
         else:
             raise ValueError(f"{model.name}: unknown incremental strategy {cfg.get('strategy')!r}")
         _record_outcomes(engine, model, cfg, audited, stage)
+        if cfg.get("strategy") == "shard_overwrite":
+            _record_shards(engine, model, since)
         if incremental:
             engine.execute(f"DROP TABLE {engine.relation(f'_stage__{model.name}')}")
         else:
@@ -171,6 +179,42 @@ def _result(engine, name: str, audited: bool, incremental: bool, started: float)
     """What build_model returns for a model built: its rows, its dropped rows (as audited), seconds."""
     return {"model": name, "rows": engine.row_count(name), "dropped": _dropped(engine, name) if audited else 0,
             "incremental": incremental, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _overwrite_shards(engine, model: Model, cfg: dict, since: str, cols: str, keep: str) -> None:
+    """shard_overwrite (base__ga4__events on BigQuery): the stage holds every row of the GA4 shards dated `since`
+    on; replace the rows the table holds from those shards with its kept rows, in one MERGE whose partition
+    filter is a constant (the earliest event date those shards held or hold: a late event lands in its own,
+    earlier date), so BigQuery prunes every older partition. Records the event dates it changed
+    (c360__touched_dates) and removes those shards' audit rows (its audit_key ends with the shard)."""
+    part, target, stage = cfg["partition_by"], engine.relation(model.name), engine.relation(f"_stage__{model.name}")
+    before = sources.reader(engine.target).ga4_floor(engine, since)
+    first = engine.query(f"SELECT CAST(MIN({part}) AS STRING) AS d FROM {stage}")["d"].iloc[0]
+    floor = min(d for d in (before, None if pd.isna(first) else first, f"{since[:4]}-{since[4:6]}-{since[6:]}")
+                if d)
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", floor) or not re.fullmatch(r"[0-9]{8}", since):
+        raise ValueError(f"{model.name}: not a date: {floor!r} / {since!r}")
+    replaced = f"T.{part} >= DATE '{floor}' AND RIGHT(T.shard, 8) >= '{since}'"
+    engine.execute(f"INSERT INTO {engine.relation(TOUCHED_DATES)} SELECT DISTINCT {part} FROM {stage} "
+                   f"WHERE {part} IS NOT NULL UNION DISTINCT SELECT DISTINCT T.{part} FROM {target} AS T "
+                   f"WHERE {replaced}")
+    engine.execute(f"MERGE {target} AS T USING (SELECT {cols} FROM {stage} {keep}) AS S ON FALSE "
+                   f"WHEN NOT MATCHED BY SOURCE AND {replaced} THEN DELETE WHEN NOT MATCHED THEN INSERT ROW")
+    engine.execute(f"DELETE FROM {engine.relation(AUDIT_TABLE)} WHERE model = @model AND "
+                   f"RIGHT(partition_key, 8) >= '{since}'", {"model": model.name})
+
+
+def _record_shards(engine, model: Model, since: str | None) -> None:
+    """After a shard_overwrite build: the shards the table now holds, with the earliest event date of each one
+    read (c360__loaded_shards), and on a full build every event date as changed (c360__touched_dates)."""
+    stage = engine.relation(f"_stage__{model.name}")
+    engine.execute(f"CREATE TABLE IF NOT EXISTS {engine.relation(TOUCHED_DATES)} (event_date DATE)")
+    first = engine.query(f"SELECT shard, CAST(MIN(event_date) AS STRING) AS d FROM {stage} GROUP BY shard")
+    if since is None:
+        engine.execute(f"INSERT INTO {engine.relation(TOUCHED_DATES)} SELECT DISTINCT event_date FROM {stage} "
+                       "WHERE event_date IS NOT NULL")
+    sources.reader(engine.target).record_ga4_shards(
+        engine, {r.shard: (None if pd.isna(r.d) else r.d) for r in first.itertuples()}, since)
 
 
 def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started: float) -> dict[str, Any]:
@@ -222,12 +266,13 @@ def _kept_unchanged(engine, model: Model) -> dict[str, Any]:
 def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     """Build every model of a layer in dependency order.
 
-    On DuckDB a model is kept as it is, not rebuilt, when nothing it is a function of changed since its last
-    build (see fingerprint: its SQL or code, the parameters it reads, the models and source tables it reads),
-    unless the run is a full refresh: a re-run that changes only the conversion window rebuilds attribution,
-    not identity. The fingerprints are kept in c360__model_state; those of the models to rebuild are removed
-    before the first is rebuilt and written once all are, so a layer that fails half-way is rebuilt next time.
-    BigQuery rebuilds every model.
+    A model is kept as it is, not rebuilt, when nothing it is a function of changed since its last build (see
+    fingerprint: its SQL or code, the parameters it reads, the models and source tables it reads; a source
+    table by sources.marks: its content on DuckDB, its metadata on BigQuery), unless the run is a full
+    refresh: a re-run that changes only the conversion window rebuilds attribution, not identity. The
+    fingerprints are kept in c360__model_state; those of the models to rebuild are removed before the first is
+    rebuilt and written once all are, so a layer that fails half-way is rebuilt next time. An engine without
+    model state (keeps_model_state False) rebuilds every model.
 
     Args:
         engine: the warehouse (c360.warehouse.base.Engine).
@@ -243,8 +288,8 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     state = stored_fingerprints(engine)
     refresh = bool(params.get("full_refresh", False))
     layer_models = plan(layer)
-    wanted = sorted({s for m in layer_models for s in sources_of(m)} & set(engine.tables()))
-    checksums = engine.checksums(wanted, exact=True)  # what the source tables hold now, to the last bit
+    # what the source tables hold now: their exact content (DuckDB), their metadata (BigQuery: never a scan)
+    checksums = sources.marks(engine, sorted({s for m in layer_models for s in sources_of(m)}))
     marks: dict[str, str | None] = {}  # a model's fingerprint needs its inputs' fingerprints, not their rows
     for model in layer_models:
         marks[model.name] = fingerprint(engine, model, params, {**state, **checksums, **marks})

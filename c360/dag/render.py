@@ -23,9 +23,10 @@ from c360.warehouse.base import check_identifier
 
 def _jinja(engine, recorder: set | None = None, sources: set | None = None, config: dict | None = None,
            incremental: bool = False, this: str = "", helpers: dict | None = None,
-           target: str | None = None) -> jinja2.Environment:
+           target: str | None = None, ga4_since: str | None = None) -> jinja2.Environment:
     """The Jinja environment models render in; without an engine, names stay bare and `target.type` is
-    `target` (None: no engine)."""
+    `target` (None: no engine). `ga4_since` (YYYYMMDD): `ga4_events()` reads the export from that shard date on
+    (an incremental build on an engine that reads it in place)."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     known = discover()
     # the engine's type (without an engine: `target`; for analysis only, DuckDB)
@@ -60,14 +61,39 @@ def _jinja(engine, recorder: set | None = None, sources: set | None = None, conf
         return engine.relation(full) if engine is not None else full
 
     def ga4_events() -> str:
-        return source_ga4_events(kind, source("ga4", "events"))
+        export = source("ga4", "events")
+        if ga4_since is not None and engine is not None:
+            export = source_relation(engine, "ga4", "events", since=ga4_since)
+        return source_ga4_events(kind, export)
 
+    def run_query(sql: str) -> list:
+        """The first column of `sql`'s rows, run at render time (dbt's run_query): constants a model's SQL needs
+        for BigQuery to prune on. Without an engine, no rows."""
+        if engine is None:
+            return []
+        return engine.query(sql).iloc[:, 0].tolist()
+
+    env.globals.update(run_query=run_query, date_list=date_list)
     env.globals.update(ref=ref, source=source, ga4_param=ga4_param, config=set_config,
                        is_incremental=lambda: incremental, touched_dates=touched_dates, ga4_events=ga4_events,
                        helper_table=helper_table, target={"type": engine.target if engine is not None else target},
                        this=engine.relation(this) if engine is not None and this else this)
     env.globals.update(macros())
     return env
+
+
+def date_list(values: list, one: bool = False) -> str:
+    """Dates as SQL constants: `(DATE 'YYYY-MM-DD', ...)`, or with `one` the first value alone; none (or a NULL)
+    is `CAST(NULL AS DATE)`, which matches nothing."""
+    import datetime as dt
+
+    import pandas as pd
+
+    texts = [pd.Timestamp(v).date().isoformat() for v in values if v is not None and not pd.isna(v)]
+    for text in texts:
+        dt.date.fromisoformat(text)  # a date, nothing else, goes into the SQL
+    literals = [f"DATE '{t}'" for t in sorted(set(texts))] or ["CAST(NULL AS DATE)"]
+    return literals[0] if one else f"({', '.join(literals)})"
 
 
 def config_of(model: Model, target: str | None = None) -> dict:
@@ -91,18 +117,19 @@ def compiled(name: str, target: str, incremental: bool = False) -> tuple[str, di
     return translate(sql), {h: translate(q) for h, q in helpers.items()}
 
 
-def render(model: Model, engine, incremental: bool = False) -> str:
-    """The model's SQL with ref() and source() resolved for `engine` (its incremental form when asked)."""
-    return render_with_helpers(model, engine, incremental)[0]
+def render(model: Model, engine, incremental: bool = False, ga4_since: str | None = None) -> str:
+    """The model's SQL with ref() and source() resolved for `engine` (its incremental form when asked; the GA4
+    export from shard date `ga4_since` on, when given)."""
+    return render_with_helpers(model, engine, incremental, ga4_since=ga4_since)[0]
 
 
-def render_with_helpers(model: Model, engine, incremental: bool = False, target: str | None = None
-            ) -> tuple[str, dict[str, str]]:
+def render_with_helpers(model: Model, engine, incremental: bool = False, target: str | None = None,
+                        ga4_since: str | None = None) -> tuple[str, dict[str, str]]:
     """render(), and the helper tables the SQL reads (name -> SELECT; see helper_table). Without an engine,
     names stay bare and `target` is the engine whose SQL it is."""
     helpers: dict[str, str] = {}
-    sql = _jinja(engine, incremental=incremental, this=model.name, helpers=helpers, target=target).from_string(
-        model.template).render()
+    sql = _jinja(engine, incremental=incremental, this=model.name, helpers=helpers, target=target,
+                 ga4_since=ga4_since).from_string(model.template).render()
     return sql, helpers
 
 

@@ -1,5 +1,5 @@
 """Whether a model must be rebuilt: its fingerprint (what its table is a function of) and, for an incremental
-model, its definition, as of its last build (tables c360__model_state and c360__model_definitions, DuckDB)."""
+model, its definition, as of its last build (tables c360__model_state and c360__model_definitions)."""
 from __future__ import annotations
 
 import hashlib
@@ -14,11 +14,10 @@ import pandas as pd
 
 from c360.dag.project import Model
 from c360.dag.render import config_of, dependencies, render_with_helpers, sources_of
-from c360.warehouse import dialect
 
-STATE_TABLE = "c360__model_state"  # DuckDB: each model's fingerprint as of its last build (see build)
+STATE_TABLE = "c360__model_state"  # each model's fingerprint as of its last build (see build)
 
-# DuckDB: each incremental model's definition (its SQL and parameter values) as of its last build (see build)
+# each incremental model's definition (its SQL and parameter values) as of its last build (see build)
 DEFINITION_TABLE = "c360__model_definitions"
 
 
@@ -31,7 +30,7 @@ def _builder_version() -> str:
     h = hashlib.sha256(duckdb.__version__.encode())
     package = Path(__file__).resolve().parents[1]
     for module in ("dag/project.py", "dag/render.py", "dag/state.py", "dag/materialize.py", "sources/flatten.py",
-                   "warehouse/duckdb.py", "warehouse/dialect.py"):
+                   "warehouse/duckdb.py", "warehouse/dialect.py", "warehouse/bigquery.py", "sources/bigquery.py"):
         h.update((package / module).read_bytes())
     return h.hexdigest()
 
@@ -52,7 +51,7 @@ def _step_code(fn: Callable) -> str:
 
 
 def fingerprint(engine, model: Model, params: dict[str, Any], inputs: dict[str, str]) -> str | None:
-    """What the model's table is a function of: its SQL as DuckDB runs it (helper tables included) or its Python
+    """What the model's table is a function of: its SQL as the engine runs it (helper tables included) or its Python
     code (_step_code), the values of the parameters it reads, the fingerprints of the models it reads and the exact
     content checksums of the source tables it reads (`inputs`, by name), and the builder (_builder_version).
     None when an input has none (a model built before fingerprints were kept): such a model is rebuilt."""
@@ -64,7 +63,7 @@ def fingerprint(engine, model: Model, params: dict[str, Any], inputs: dict[str, 
     else:
         sql, helpers = render_with_helpers(model, engine)
         for text in (sql, *(helpers[k] for k in sorted(helpers))):
-            h.update(dialect.to_duckdb(text).encode() + b"\n")
+            h.update(engine.translate(text).encode() + b"\n")
         used = {k: params.get(k) for k in sorted(set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)",
                                                                  "\n".join([sql, *helpers.values()]))))}
         reads = sorted(dependencies(model) | sources_of(model))
@@ -77,7 +76,7 @@ def fingerprint(engine, model: Model, params: dict[str, Any], inputs: dict[str, 
 
 
 def definition(engine, model: Model, params: dict[str, Any]) -> str:
-    """What an incremental model's rows are a function of besides its input rows: its SQL as DuckDB runs it
+    """What an incremental model's rows are a function of besides its input rows: its SQL as the engine runs it
     (helper tables included) and the values of the parameters it reads (`@name`). When it is not the one of the
     model's last build, an incremental build would merge the new definition's rows for the touched dates only
     and keep the old definition's rows elsewhere, so build() rebuilds the model in full."""
@@ -86,7 +85,7 @@ def definition(engine, model: Model, params: dict[str, Any]) -> str:
     used = {k: params.get(k) for k in sorted(set(re.findall(r"@([A-Za-z_][A-Za-z0-9_]*)", "\n".join(texts))))}
     h = hashlib.sha256(f"{model.name}\n".encode())
     for text in texts:
-        h.update(dialect.to_duckdb(text).encode() + b"\n")
+        h.update(engine.translate(text).encode() + b"\n")
     h.update(repr(sorted(used.items())).encode())
     return h.hexdigest()
 

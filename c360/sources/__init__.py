@@ -6,6 +6,7 @@ loaded into src__* tables) and c360.sources.bigquery (BigQuery: the tables read 
 - `prepare(engine, params)` checks and reads a run's sources; returns what was read (files_frame, rows_read,
   quarantine_frame, where).
 - `relation(engine, system, table)` is the SQL of a source table: what a model's `{{ source() }}` renders to.
+- `marks(engine, names)` fingerprints the source tables models read (what decides whether a model is kept).
 - `ga4_events(target, export)` is what a model's `{{ ga4_events() }}` renders to on engine type `target`.
 - `inputs(params)` fingerprints a run's inputs before any engine is opened (c360.sources.provenance).
 
@@ -41,9 +42,16 @@ def prepare(engine, params: dict[str, Any]):
     return reader(engine.target).prepare(engine, params)
 
 
-def relation(engine, system: str, table: str) -> str:
-    """The SQL of source table `system.table` on `engine`."""
-    return reader(engine.target).relation(engine, system, table)
+def relation(engine, system: str, table: str, **kwargs: Any) -> str:
+    """The SQL of source table `system.table` on `engine` (`since`: the GA4 export from a shard date on, on a
+    reader that reads it in place)."""
+    return reader(engine.target).relation(engine, system, table, **kwargs)
+
+
+def marks(engine, names: list[str]) -> dict[str, str]:
+    """A fingerprint of each source table of `names` that decides whether the models reading it are kept: its
+    exact content (DuckDB, loaded tables) or its metadata (BigQuery, tables read in place; never a scan)."""
+    return reader(engine.target).marks(engine, names)
 
 
 def ga4_events(target: str, export: str) -> str:

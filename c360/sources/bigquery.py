@@ -8,10 +8,19 @@
 - Seeds (email domains, GA4 source categories, currencies): small CSVs, parsed by the DuckDB loader (so both
   engines read the same rows) and uploaded to the target dataset as src__seeds__<name>.
 `source_tables` lists the source tables' metadata (rows, bytes, last change) that the runner fingerprints.
+
+Incremental builds (docs/bigquery.md): `marks` fingerprints the sources a model reads from their metadata (no
+query job), `ga4_window` is the first shard date an incremental build of base__ga4__events re-reads, and
+`record_ga4_shards` keeps the shards it was built from (c360__loaded_shards), the state the next window is
+decided from.
 """
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import re
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +34,8 @@ from c360.sources.contract import (
     BIGQUERY_TYPES,
     CSV_TABLES,
     BadInputError,
+    LOADED_SHARDS,
+    TOUCHED_DATES,
     LoadReport,
     csv_table,
 )
@@ -50,11 +61,17 @@ MODEL_READS_OPTIONAL = {"marketing__ad_spend": ("currency",), "crm__deals": ("is
                         "crm__contacts": ("company_domain",)}
 
 
-def relation(engine: BigQueryEngine, system: str, table: str) -> str:
-    """The SQL of a source table, read in place (see the module docstring)."""
+# the GA4 shards base__ga4__events holds (DuckDB's table of loaded shards, by name): shard, rows, bytes, modified,
+# first_event_date
+GA4_SHARDS = LOADED_SHARDS
+
+
+def relation(engine: BigQueryEngine, system: str, table: str, since: str | None = None) -> str:
+    """The SQL of a source table, read in place (see the module docstring). `since` (YYYYMMDD): the GA4 export
+    from that shard date on only (an incremental build, see ga4_window)."""
     key = f"{check_identifier(system)}__{check_identifier(table)}"
     if key == "ga4__events":
-        return _ga4_events(engine)
+        return _ga4_events(engine, since)
     configured = engine.config.tables.get(key)
     if key == "seeds__email_domains" and configured is not None:
         # a table has no file order: the first row of a repeated domain is the smallest classification
@@ -118,10 +135,14 @@ def ga4_events(export: str) -> str:
     return f"({ga4_events_sql(export)})"
 
 
-def _ga4_events(engine: BigQueryEngine) -> str:
-    """The GA4 export's shards in the run's date range, daily and intraday, with `_TABLE_SUFFIX` as a column
-    (a wildcard table's `SELECT *` leaves the pseudo-column out)."""
+def _ga4_events(engine: BigQueryEngine, since: str | None = None) -> str:
+    """The GA4 export's shards in the run's date range (from shard date `since` on, when given), daily and
+    intraday, with `_TABLE_SUFFIX` as a column (a wildcard table's `SELECT *` leaves the pseudo-column out). The
+    bounds are constants: BigQuery prunes the shards outside them (it would not for a subquery)."""
     lo, hi = _ga4_bounds(engine)
+    if since is not None:
+        assert re.fullmatch(r"[0-9]{8}", since), since
+        lo = max(lo, since)
     ga4 = engine.config.ga4_dataset
     check_name(P.BQ_PROJECT, ga4.project, "ga4_dataset")
     check_name(P.BQ_DATASET, ga4.dataset, "ga4_dataset")
@@ -140,6 +161,97 @@ def _ga4_bounds(engine: BigQueryEngine) -> tuple[str, str]:
     hi = config.ga4_end_date.strftime("%Y%m%d") if config.ga4_end_date else "99999999"
     assert re.fullmatch(r"[0-9]{8}", lo) and re.fullmatch(r"[0-9]{8}", hi)
     return lo, hi
+
+
+def _shard_date(suffix: str) -> dt.date:
+    return dt.datetime.strptime(suffix[-8:], "%Y%m%d").date()
+
+
+_SHARDS_SEEN: "weakref.WeakKeyDictionary[BigQueryEngine, dict]" = weakref.WeakKeyDictionary()
+
+
+def ga4_shard_metadata(engine: BigQueryEngine) -> dict[str, dict[str, Any]]:
+    """Each GA4 shard of the run's date range by `_TABLE_SUFFIX`: rows, bytes, last modified (metadata calls,
+    no query job), as this engine first saw them: a shard GA4 changes while the run reads it is recorded with
+    its metadata from before, so the next run reads it again."""
+    if engine not in _SHARDS_SEEN:
+        ga4 = engine.config.ga4_dataset.id()
+        suffixes = _ga4_suffixes(engine)
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            found = pool.map(lambda s: engine.table_metadata(f"{ga4}.{GA4_SHARD_PREFIX}{s}", "ga4_dataset"),
+                             suffixes)
+            _SHARDS_SEEN[engine] = {s: {k: m[k] for k in ("rows", "bytes", "modified")}
+                                    for s, m in zip(suffixes, found)}
+    return _SHARDS_SEEN[engine]
+
+
+def _stored_shards(engine: BigQueryEngine) -> dict[str, dict[str, Any]]:
+    if not engine.has_table(GA4_SHARDS):
+        return {}
+    frame = engine.query(f"SELECT shard, `rows`, bytes, modified, first_event_date FROM {engine.relation(GA4_SHARDS)}")
+    return {r.shard: {"rows": int(r.rows), "bytes": int(r.bytes), "modified": r.modified,
+                      "first_event_date": r.first_event_date} for r in frame.itertuples()}
+
+
+def ga4_window(engine: BigQueryEngine, lookback_days: int) -> str | None:
+    """The first shard date (YYYYMMDD) an incremental build of base__ga4__events re-reads: `lookback_days` before
+    the newest shard it holds (GA4 rewrites a daily table for about 72 hours), or earlier when an older shard
+    changed, appeared or disappeared since (its metadata: rows, bytes, last modified). None when the table holds
+    no shards yet (c360__loaded_shards): a full build."""
+    stored = _stored_shards(engine)
+    if not stored:
+        return None
+    now = ga4_shard_metadata(engine)
+    since = max(_shard_date(s) for s in stored) - dt.timedelta(days=int(lookback_days))
+    strip = lambda m: m and {k: m[k] for k in ("rows", "bytes", "modified")}  # noqa: E731
+    changed = [_shard_date(s) for s in stored.keys() | now.keys() if strip(stored.get(s)) != strip(now.get(s))]
+    return min([since, *changed]).strftime("%Y%m%d")
+
+
+def ga4_floor(engine: BigQueryEngine, since: str) -> str | None:
+    """The earliest event date (YYYY-MM-DD) of the rows base__ga4__events holds from the shards dated `since` on
+    (a late event lands in its own, earlier date): the constant partition bound an incremental build deletes
+    those rows within. None when it holds none."""
+    dates = [m["first_event_date"] for s, m in _stored_shards(engine).items()
+             if s[-8:] >= since and m["first_event_date"]]
+    return min(dates) if dates else None
+
+
+def record_ga4_shards(engine: BigQueryEngine, first_dates: dict[str, str | None], since: str | None) -> None:
+    """Keep the shards base__ga4__events was built from (c360__loaded_shards): each shard's metadata now and the
+    earliest event date in it (`first_dates`, the shards read this build; the others keep theirs; `since`: the
+    first shard date read, None for a full build)."""
+    stored = _stored_shards(engine) if since is not None else {}
+    now = ga4_shard_metadata(engine)
+    rows = []
+    for suffix in sorted(now):
+        first = first_dates.get(suffix) if since is None or suffix[-8:] >= since else \
+            stored.get(suffix, {}).get("first_event_date")
+        rows.append({"shard": suffix, **now[suffix], "first_event_date": first})
+    frame = pd.DataFrame(rows, columns=["shard", "rows", "bytes", "modified", "first_event_date"])
+    engine.write_frame(GA4_SHARDS, frame.astype({"rows": "int64", "bytes": "int64", "modified": "object",
+                                                 "first_event_date": "object"}))
+
+
+def marks(engine: BigQueryEngine, names: list[str]) -> dict[str, str]:
+    """A fingerprint of each source table in `names` (src__<system>__<table>) from metadata, never by reading
+    it: a table read in place by its id, rows, bytes and last change; the GA4 export by every shard of the
+    date range so; an uploaded seed by its file's sha256; an optional source not configured is 'absent'."""
+    out: dict[str, str] = {}
+    seeds = {f"src__seeds__{p.stem}": p for p in seed_files(engine)}
+    for name in names:
+        key = name.removeprefix("src__")
+        if key == "ga4__events":
+            lo, hi = _ga4_bounds(engine)
+            what: Any = {"range": [lo, hi], "shards": ga4_shard_metadata(engine)}
+        elif key in engine.config.tables:
+            what = engine.table_metadata(engine.config.tables[key].id(), SOURCE_PARAMS[key])
+        elif name in seeds:
+            what = {"sha256": hashlib.sha256(seeds[name].read_bytes()).hexdigest()}
+        else:
+            what = "absent"
+        out[name] = hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+    return out
 
 
 def _with_optional_columns(engine: BigQueryEngine, key: str, table: TableName) -> str:
@@ -230,8 +342,10 @@ def prepare(engine: BigQueryEngine, params: dict[str, Any] | None = None,
             source_root: Path | None = None) -> "SourcesRead":
     """Check the source tables and the GA4 shards of the date range, count the rows the models will read from
     each, and upload the seeds (small CSVs) to the target dataset as src__seeds__<name>, with their file line
-    numbers in `_line`. Returns what was read, one row per table, shard or seed file."""
+    numbers in `_line`. Returns what was read, one row per table, shard or seed file. The event dates this run
+    changes (c360__touched_dates) start empty: a build of base__ga4__events records the dates it replaced."""
     tables = source_tables(engine)
+    engine.execute(f"CREATE OR REPLACE TABLE {engine.relation(TOUCHED_DATES)} (event_date DATE)")
     counted = _count_rows(engine, tables)
     named = {spec.path: (SOURCE_PARAMS[key], (params or {}).get(SOURCE_PARAMS[key]) or "")
              for spec in CSV_TABLES if (key := spec.table.removeprefix("src__")) in SOURCE_PARAMS}

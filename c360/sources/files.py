@@ -123,9 +123,16 @@ def prepare(engine: DuckDBEngine, params: dict[str, Any]) -> LoadReport:
                         lookback_days=params.get("lookback_days", 3), params=params)
 
 
-def relation(engine: DuckDBEngine, system: str, table: str) -> str:
-    """A loaded source table: src__<system>__<table>."""
+def relation(engine: DuckDBEngine, system: str, table: str, since: str | None = None) -> str:
+    """A loaded source table: src__<system>__<table> (`since` is for readers that read the export in place: the
+    loader already read only the new and changed shards)."""
     return engine.relation(f"src__{check_identifier(system)}__{check_identifier(table)}")
+
+
+def marks(engine: DuckDBEngine, names: list[str]) -> dict[str, str]:
+    """A fingerprint of each loaded source table of `names`: its exact content checksum (a table not loaded has
+    none)."""
+    return engine.checksums(sorted(set(names) & set(engine.tables())), exact=True)
 
 
 def ga4_events(export: str) -> str:

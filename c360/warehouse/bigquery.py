@@ -284,8 +284,8 @@ class BigQueryEngine:
 
     target = "bigquery"
     supports_views = False  # models materialized='view' on DuckDB are tables here (see their config)
-    keeps_model_state = False  # every run rebuilds every model
-    transactional_ddl = False  # a transaction may hold DML only: a model's table is published, then its audit
+    keeps_model_state = True  # a model whose inputs' metadata did not change is kept (c360.dag.materialize)
+    transactional_ddl = False  # a transaction holds DML only: a model is published, then its audit rows replaced
 
     def __init__(self, config: BigQueryConfig, client=None, log: Callable[[str], None] | None = print,
                  create_dataset: bool = True, job_log: Path | None = None):
@@ -486,9 +486,28 @@ class BigQueryEngine:
         cols, keep = ("*", "")
         if drop_flag:
             cols, keep = f"* EXCEPT ({check_identifier(drop_flag)})", f"WHERE {drop_flag} IS NULL"
+        self._drop_if_layout_differs(name, layout)
         self.execute(f"CREATE OR REPLACE TABLE {self.relation(name)}{layout} AS SELECT {cols} FROM "
                      f"{self.relation(stage)} {keep}")
         self.execute(f"DROP TABLE {self.relation(stage)}")
+
+    def _drop_if_layout_differs(self, name: str, layout: str) -> None:
+        """Drop table `name` when its partitioning or clustering is not the one `layout` asks for (PARTITION BY
+        col / CLUSTER BY a, b): BigQuery refuses a CREATE OR REPLACE TABLE that changes either."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            table = self.client.get_table(self._table_id(name))
+        except NotFound:
+            return
+        want_part = re.search(r"PARTITION BY\s+([A-Za-z_][A-Za-z0-9_]*)", layout)
+        want_cluster = re.search(r"CLUSTER BY\s+(.+)$", layout.strip())
+        have = (table.time_partitioning.field if table.time_partitioning else None, list(table.clustering_fields or []))
+        want = (want_part.group(1) if want_part else None,
+                [c.strip() for c in want_cluster.group(1).split(",")] if want_cluster else [])
+        if have != want:
+            self.log(f"[bigquery] {name}: partitioning/clustering {have} -> {want}: dropped and created")
+            self.execute(f"DROP TABLE {self.relation(name)}")
 
     # -- metadata (API calls, no query job)
     def table_columns(self, table_id: str) -> list[str]:

@@ -4,9 +4,12 @@
 --   duplicate (an exact copy of a kept event: same time, name, ids, params, consent, traffic, device and
 --   geo, found by a 64-bit fingerprint of all of them), missing_session_id (no ga_session_id: no session).
 -- event_date is the event's own date, not its shard's: a late event lands in its own date.
--- materialized: on BigQuery a table, since the flattening runs over the export, billed per scan
---   (incremental: insert_overwrite of the event_date partitions in c360__touched_dates, which only the DuckDB
---   loader writes: BigQuery rebuilds the date range). On DuckDB a view over src__ga4__events, where the loader
+-- materialized: on BigQuery a table partitioned by event_date, since the flattening runs over the export,
+--   billed per scan. Incremental (shard_overwrite): it re-reads only the shards from `lookback_days` before the
+--   newest one it holds (constant _TABLE_SUFFIX bounds, c360.sources.bigquery.ga4_window) and replaces their
+--   rows: the partitions from that date on, and the late events they hold in earlier dates (a MERGE with a
+--   constant partition filter); its row audit is kept per event date and shard. On DuckDB a view over
+--   src__ga4__events, where the loader
 --   already flattened every shard (a table would be a second copy of every event); what each read would
 --   otherwise recompute is stored with it: base__ga4__events__daily_shards, and base__ga4__events__copies
 --   (the rows whose fingerprint repeats, numbered), so a read is a scan of the source and an anti-join
@@ -14,11 +17,14 @@
 -- ga4_events() is the flattening of c360/sql/_ga4_events.sql: over the export in place on BigQuery, the table
 -- the loader flattened the shards into on DuckDB. Each step below reads it directly (no CTE over every event,
 -- which DuckDB would buffer in memory).
-{{ config(materialized=('view' if target.type == 'duckdb' else 'incremental'), strategy='insert_overwrite',
+{{ config(materialized=('view' if target.type == 'duckdb' else 'incremental'),
+          strategy=('insert_overwrite' if target.type == 'duckdb' else 'shard_overwrite'),
+          audit_key=(none if target.type == 'duckdb' else
+                     "CONCAT(IFNULL(CAST(event_date AS STRING), ''), ' ', shard)"),
           partition_by='event_date', cluster_by='user_pseudo_id, ga_session_id') }}
 {%- if target.type == 'bigquery' %}
 {% set events -%}
-{{ ga4_events() }} AS ev{% if is_incremental() %} WHERE event_date IN (SELECT event_date FROM {{ touched_dates() }}){% endif %}
+{{ ga4_events() }} AS ev
 {%- endset %}
 WITH daily_shards AS (
     SELECT DISTINCT shard_date FROM {{ ga4_events() }} AS ev WHERE NOT is_intraday

@@ -24,13 +24,37 @@
 {#- a full build reads the base table directly in each step below (a shared CTE would be materialized: a
     copy of every event); an incremental build first narrows it to the sessions it rebuilds -#}
 {% set events = 'events' if is_incremental() else ref('base__ga4__events') %}
+{% if is_incremental() -%}
+{#- the touched dates, and the earliest date an event of a rebuilt session can have, as constants (run_query at
+    build time), so that BigQuery prunes every partition of base__ga4__events before it: a rebuilt session that
+    existed has its events on or after its session_date, or on a touched date (newly loaded); a new one has only
+    newly loaded events, on touched dates -#}
+{% set touched_in = date_list(run_query('SELECT DISTINCT event_date FROM ' ~ touched_dates())) %}
+{% set floor_sql %}
+SELECT MIN(d) AS d FROM (
+    SELECT MIN(event_date) AS d FROM {{ touched_dates() }}
+    UNION ALL
+    SELECT MIN(previous.session_date) AS d FROM {{ this }} AS previous
+    LEFT JOIN (
+        SELECT DISTINCT user_pseudo_id, ga_session_id FROM {{ ref('base__ga4__events') }}
+        WHERE event_date IN {{ touched_in }}
+    ) AS seen
+        ON seen.ga_session_id = previous.ga_session_id
+        AND COALESCE(seen.user_pseudo_id, '') = COALESCE(previous.user_pseudo_id, '')
+    WHERE seen.ga_session_id IS NOT NULL OR EXISTS (
+        SELECT 1 FROM {{ touched_dates() }} AS t
+        WHERE t.event_date BETWEEN previous.session_date AND DATE(previous.session_end_at))
+) AS floors
+{% endset %}
+{% set floor = date_list(run_query(floor_sql), one=True) %}
+{%- endif %}
 WITH
 {% if is_incremental() %}
 events AS (
     SELECT events.* FROM {{ ref('base__ga4__events') }} AS events
     INNER JOIN (
         SELECT DISTINCT user_pseudo_id, ga_session_id FROM {{ ref('base__ga4__events') }}
-        WHERE event_date IN (SELECT event_date FROM {{ touched_dates() }})
+        WHERE event_date IN {{ touched_in }}
         UNION DISTINCT
         SELECT user_pseudo_id, ga_session_id FROM {{ this }} AS previous
         WHERE EXISTS (SELECT 1 FROM {{ touched_dates() }} AS t
@@ -38,6 +62,7 @@ events AS (
     ) AS touched
         ON events.ga_session_id = touched.ga_session_id
         AND COALESCE(events.user_pseudo_id, '') = COALESCE(touched.user_pseudo_id, '')
+    WHERE events.event_date >= {{ floor }}
 ),
 {% endif %}
 
