@@ -4,17 +4,13 @@ amounts FLOAT64, booleans BOOL, close_date and converted_date DATE, timestamps T
 through `crm_dataset`: customers, device links, won deals and credits equal the contract layout's DuckDB run."""
 from __future__ import annotations
 
-import csv
-import datetime as dt
-
+import fivetran_bigquery
 import pytest
 
-from c360 import models, params as P, sources
-from c360.dag import datatests
-from c360.sources import upload as bigquery_load
+from c360 import sources
 from c360.sources.connectors import ConnectorError
 from c360.warehouse import bigquery as B
-from test_bigquery_emulator import FIXTURES, GA4_DATASET, PROJECT, bq_emulator  # noqa: F401 (the emulator fixture)
+from test_bigquery_emulator import FIXTURES, PROJECT, bq_emulator  # noqa: F401 (the emulator fixture)
 from test_connector_salesforce import build, outcomes
 
 pytestmark = [pytest.mark.slow, pytest.mark.bigquery_emulator]
@@ -25,48 +21,17 @@ TYPES = {"amount": "FLOAT64", "probability": "FLOAT64", "close_date": "DATE", "c
          **dict.fromkeys(("created_date", "last_modified_date", "system_modstamp", "_fivetran_synced"), "TIMESTAMP")}
 
 
-def _value(kind: str, text: str):
-    if text == "":
-        return None
-    if kind == "TIMESTAMP":  # the JSON load wants one spelling: UTC
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.timezone.utc).isoformat()
-    return {"FLOAT64": float, "BOOL": lambda t: t == "true"}.get(kind, str)(text)
-
-
 def upload_salesforce(client, dataset: str, drop: tuple[str, ...] = ()) -> None:
     """data/fixtures/salesforce/*.csv as typed BigQuery tables in `dataset` (tables named in `drop` left out)."""
-    from google.cloud import bigquery
-
-    ds = bigquery.Dataset(f"{PROJECT}.{dataset}")
-    ds.location = "US"
-    client.create_dataset(ds, exists_ok=True)
-    for path in sorted((FIXTURES / "salesforce").glob("*.csv")):
-        if path.stem in drop:
-            continue
-        with path.open(newline="", encoding="utf-8") as fh:
-            found = list(csv.DictReader(fh))
-        header = list(found[0])
-        schema = [bigquery.SchemaField(c, TYPES.get(c, "STRING")) for c in header]
-        data = [{c: _value(TYPES.get(c, "STRING"), r[c]) for c in header} for r in found]
-        bigquery_load._load_json(client, f"{PROJECT}.{dataset}.{path.stem}", schema, data, "US")
+    fivetran_bigquery.upload(client, dataset, FIXTURES / "salesforce", TYPES, drop)
 
 
 @pytest.fixture(scope="module")
 def both(bq_emulator, tmp_path_factory):  # noqa: F811
     client = B.make_client(PROJECT, "US")
-    loaded = bigquery_load.upload_source_tree(client, FIXTURES, PROJECT, GA4_DATASET, "crm_contract_sf")
-    loaded.pop("_rows")
     upload_salesforce(client, SALESFORCE_DATASET)
-    keep = {k: v for k, v in loaded.items() if not k.startswith("crm_")}
-    params = P.load(overrides=[*(f"{k}={v}" for k, v in keep.items()), "backend=bigquery",
-                               f"bigquery_project={PROJECT}", "bigquery_dataset=c360_salesforce",
-                               f"crm_dataset={SALESFORCE_DATASET}", "crm_connector=fivetran_salesforce",
-                               f"source_root={FIXTURES}"])
-    bq = B.BigQueryEngine.from_params(params, client=client, log=None)
-    read = sources.prepare(bq, params)
-    for layer in models.LAYERS:
-        models.build(bq, layer, params)
-        datatests.run(bq, layer, rows_read=read.rows_read() if layer == "base" else None)
+    bq, params, read = fivetran_bigquery.build_in_place(client, "fivetran_salesforce", SALESFORCE_DATASET,
+                                                        "c360_salesforce")
     duck = build(FIXTURES, tmp_path_factory.mktemp("d") / "w.duckdb")
     yield {"bq": bq, "duck": duck, "read": read, "client": client, "params": params}
     bq.close()

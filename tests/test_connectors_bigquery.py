@@ -4,17 +4,14 @@ amounts FLOAT64, timestamps, booleans) and read in place through `crm_dataset`; 
 credited deals equal the DuckDB run of the same files."""
 from __future__ import annotations
 
-import csv
-
+import fivetran_bigquery
 import pytest
 
 from c360 import models, params as P, sources
 from c360 import warehouse as engines
-from c360.dag import datatests
-from c360.sources import upload as bigquery_load
 from c360.sources.connectors import ConnectorError
 from c360.warehouse import bigquery as B
-from test_bigquery_emulator import FIXTURES, GA4_DATASET, PROJECT, bq_emulator  # noqa: F401 (the emulator fixture)
+from test_bigquery_emulator import FIXTURES, PROJECT, bq_emulator  # noqa: F401 (the emulator fixture)
 from test_connectors import CREDITS, CUSTOMERS, DEALS, DEVICES, rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.bigquery_emulator]
@@ -27,49 +24,16 @@ TYPES = {"id": "INT64", "contact_id": "INT64", "deal_id": "INT64", "portal_id": 
          "_fivetran_synced": "TIMESTAMP"}
 
 
-def _value(kind: str, text: str):
-    if text == "":
-        return None
-    return {"INT64": int, "FLOAT64": float, "BOOL": lambda t: t == "true"}.get(kind, str)(text)
-
-
 def upload_hubspot(client, dataset: str, drop: tuple[str, ...] = ()) -> dict[str, int]:
     """data/fixtures/hubspot/*.csv as typed BigQuery tables in `dataset` (tables named in `drop` left out)."""
-    from google.cloud import bigquery
-
-    ds = bigquery.Dataset(f"{PROJECT}.{dataset}")
-    ds.location = "US"
-    client.create_dataset(ds, exists_ok=True)
-    loaded = {}
-    for path in sorted((FIXTURES / "hubspot").glob("*.csv")):
-        if path.stem in drop:
-            continue
-        with path.open(newline="") as fh:
-            found = list(csv.DictReader(fh))
-        header = list(found[0])
-        schema = [bigquery.SchemaField(c, TYPES.get(c, "STRING")) for c in header]
-        data = [{c: _value(TYPES.get(c, "STRING"), r[c]) for c in header} for r in found]
-        loaded[path.stem] = bigquery_load._load_json(client, f"{PROJECT}.{dataset}.{path.stem}", schema, data, "US")
-    return loaded
+    return fivetran_bigquery.upload(client, dataset, FIXTURES / "hubspot", TYPES, drop)
 
 
 @pytest.fixture(scope="module")
 def both(bq_emulator, tmp_path_factory):  # noqa: F811
     client = B.make_client(PROJECT, "US")
-    loaded = bigquery_load.upload_source_tree(client, FIXTURES, PROJECT, GA4_DATASET, "crm_contract")
-    loaded.pop("_rows")
     upload_hubspot(client, HUBSPOT_DATASET)
-    keep = {k: v for k, v in loaded.items() if not k.startswith("crm_")}
-    params = P.load(overrides=[*(f"{k}={v}" for k, v in keep.items()), "backend=bigquery",
-                               f"bigquery_project={PROJECT}", "bigquery_dataset=c360_hubspot",
-                               f"crm_dataset={HUBSPOT_DATASET}", "crm_connector=fivetran_hubspot",
-                               f"source_root={FIXTURES}"])
-    bq = B.BigQueryEngine.from_params(params, client=client, log=None)
-    read = sources.prepare(bq, params)
-    for layer in models.LAYERS:
-        models.build(bq, layer, params)
-        datatests.run(bq, layer, rows_read=read.rows_read() if layer == "base" else None)
-
+    bq, params, read = fivetran_bigquery.build_in_place(client, "fivetran_hubspot", HUBSPOT_DATASET, "c360_hubspot")
     duck_params = P.load(overrides=[f"warehouse={tmp_path_factory.mktemp('d') / 'w.duckdb'}",
                                     "crm_connector=fivetran_hubspot"])
     duck = engines.connect(duck_params)
