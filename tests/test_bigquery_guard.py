@@ -232,8 +232,9 @@ def test_runs_dry_run_their_models_first_and_the_manifest_sums_each_models_jobs(
 
     sql_models = {m.name for m in models.discover().values() if m.fn is None}
     manifests = []
-    for i in range(2):
-        result = _cli_run(run_params, tmp_path / "reports")
+    for i in range(2):  # the second a full refresh: every model rebuilt, so every model has jobs (an incremental
+        # run keeps the models whose inputs did not change)
+        result = _cli_run(run_params, tmp_path / "reports", *(["-p", "full_refresh=true"] if i else []))
         assert result.returncode == 0, result.stderr[-3000:]
         manifests.append(json.loads((tmp_path / "reports" / "latest" / "manifest.json").read_text()))
     first, second = (m["budget"] for m in manifests)
