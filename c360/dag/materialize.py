@@ -106,7 +106,7 @@ def audit_agrees(engine, name: str) -> bool:
         return False
     kept = engine.query(f"SELECT SUM(row_count) AS n FROM {engine.relation(AUDIT_TABLE)} "
                         "WHERE model = @model AND outcome = 'kept'", {"model": name})["n"].iloc[0]
-    return not pd.isna(kept) and int(kept) == engine.row_count(name)
+    return (0 if pd.isna(kept) else int(kept)) == engine.row_count(name)  # an empty table has no kept rows
 
 
 def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +140,10 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     part = cfg.get("partition_by")
     name = {"model": model.name}
     if not incremental and not engine.transactional_ddl:
+        shards = _shards_read(engine, model) if cfg.get("strategy") == "shard_overwrite" else None
         _publish_then_audit(engine, model, cfg, audited)
+        if shards is not None:  # recorded once published: an incremental run reads from them (ga4_window)
+            _record_shards(engine, model, since, shards, dates_from=target)
         return _result(engine, model.name, audited, incremental, started)
     with engine.transaction():
         if not incremental:
@@ -204,17 +207,25 @@ def _overwrite_shards(engine, model: Model, cfg: dict, since: str, cols: str, ke
                    f"RIGHT(partition_key, 8) >= '{since}'", {"model": model.name})
 
 
-def _record_shards(engine, model: Model, since: str | None) -> None:
+def _shards_read(engine, model: Model) -> dict[str, str | None]:
+    """A shard_overwrite build's staging table: each GA4 shard it read, with the earliest event date in it."""
+    first = engine.query(f"SELECT shard, CAST(MIN(event_date) AS STRING) AS d "
+                         f"FROM {engine.relation(f'_stage__{model.name}')} GROUP BY shard")
+    return {r.shard: (None if pd.isna(r.d) else r.d) for r in first.itertuples()}
+
+
+def _record_shards(engine, model: Model, since: str | None, read: dict[str, str | None] | None = None,
+                   dates_from: str | None = None) -> None:
     """After a shard_overwrite build: the shards the table now holds, with the earliest event date of each one
-    read (c360__loaded_shards), and on a full build every event date as changed (c360__touched_dates)."""
-    stage = engine.relation(f"_stage__{model.name}")
+    read (c360__loaded_shards: `read`, else from the staging table), and on a full build every event date as
+    changed (c360__touched_dates, from relation `dates_from`, else the staging table)."""
+    dates_from = dates_from or engine.relation(f"_stage__{model.name}")
     engine.execute(f"CREATE TABLE IF NOT EXISTS {engine.relation(TOUCHED_DATES)} (event_date DATE)")
-    first = engine.query(f"SELECT shard, CAST(MIN(event_date) AS STRING) AS d FROM {stage} GROUP BY shard")
+    read = _shards_read(engine, model) if read is None else read
     if since is None:
-        engine.execute(f"INSERT INTO {engine.relation(TOUCHED_DATES)} SELECT DISTINCT event_date FROM {stage} "
+        engine.execute(f"INSERT INTO {engine.relation(TOUCHED_DATES)} SELECT DISTINCT event_date FROM {dates_from} "
                        "WHERE event_date IS NOT NULL")
-    sources.reader(engine.target).record_ga4_shards(
-        engine, {r.shard: (None if pd.isna(r.d) else r.d) for r in first.itertuples()}, since)
+    sources.reader(engine.target).record_ga4_shards(engine, read, since)
 
 
 def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started: float) -> dict[str, Any]:
@@ -302,7 +313,8 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     stored = stored_definitions(engine)
     defined = {m.name: definition(engine, m, params) for m in layer_models
                if m.name in rebuild and config_of(m, engine.target)["materialized"] == "incremental"}
-    redefined = {name for name, d in defined.items() if stored.get(name) != d} | {n for n, ok in agrees.items() if not ok}
+    redefined = ({name for name, d in defined.items() if stored.get(name) != d}
+                 | {n for n, ok in agrees.items() if not ok})
     # forgotten before any is rebuilt, remembered once all are (one write each, not one per model)
     state = {name: mark for name, mark in state.items() if name not in rebuild}
     stored = {name: d for name, d in stored.items() if name not in defined}
