@@ -30,8 +30,9 @@ run: export C360_PARAMS = $(PARAMS)
 run: $(STAMP) ## Run the whole pipeline (PARAMS=file.yaml, KEY=value overrides) and render reports/
 	$(BIN)/python -m c360 run --from-make
 
-test: $(STAMP) ## Run the unit tests and the notebook regression tests
-	$(BIN)/python -m pytest
+TEST_WORKERS ?= 2
+test: $(STAMP) ## Run the unit tests and the notebook regression tests (TEST_WORKERS=2 processes, 0: one)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP) ## Run the unit tests only (no notebooks)
 	$(BIN)/python -m pytest -m "not slow"

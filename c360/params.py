@@ -370,7 +370,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 # parameters. Spelled as make spells them (make's names are case-sensitive); tests/test_params.py checks that every
 # variable the Makefile sets is here and that no parameter's upper-case name is.
 MAKEFILE_VARIABLES = ("PYTHON", "PARAMS", "VENV", "BIN", "STAMP", "SHELL", "BENCH_SIZES",
-                      "BENCH_SEED", "BENCH_REPEAT")
+                      "BENCH_SEED", "BENCH_REPEAT", "TEST_WORKERS")
 
 
 def split_make_vars(text: str) -> list[str]:

@@ -264,7 +264,8 @@ def test_connect_reaches_the_emulator_with_anonymous_credentials(runs):
 
 def test_the_bigquery_run_leaves_no_scratch_table_and_nothing_duckdb_lacks(runs):
     written = {t for t in runs["bq"].tables()  # seeds: uploaded sources; the run lock: a dataset has no lock file
-               if not t.startswith("src__seeds__") and t not in ("c360__run_lock", "c360__checksums")}
+               if not t.startswith("src__seeds__") and t not in ("c360__run_lock", "c360__checksums",
+                                                                 "c360__written_partitions")}
     assert set(OUTPUT_TABLES) <= written
     assert not [t for t in written if t.startswith("_")], "a staging or connected-components table was left"
     assert written <= set(runs["duck"].tables())
@@ -397,11 +398,38 @@ def test_the_run_renders_every_report_and_records_backend_bigquery(runs):
     assert "event dates rebuilt this run" not in first  # incremental bookkeeping is DuckDB-only
 
 
+def test_the_run_dry_runs_its_models_first_and_the_manifest_sums_each_models_jobs(runs):
+    # the budget's plumbing (the emulator estimates and bills 0 bytes: tests/test_bigquery_budget.py checks the
+    # arithmetic and the refusal with a fake client, test_bigquery_guard.py the refusal at prepare)
+    from c360.dag import budget
+
+    sql_models = {m.name for m in models.discover().values() if m.fn is None}
+    manifest = runs["manifest"]
+    planned = manifest["budget"]
+    assert planned["max_bytes_per_run"] == P.SPEC["bigquery_max_bytes_per_run"].default
+    assert {r["model"] for r in planned["models"]} == set(models.discover())
+    # a new dataset: only the models that read sources alone can be planned before the first one runs ...
+    assert 0 < planned["planned_models"] < len(sql_models)
+    # ... and on a dataset that holds every table, every SQL model is (the Python steps never are)
+    again = budget.check(runs["bq"], runs["params"], planned["max_bytes_per_run"])
+    assert set(again.loc[again["bytes"].notna(), "model"]) == sql_models
+    jobs = manifest["jobs"]
+    assert set(jobs["by_model"]) == set(models.discover())  # every model was built: its jobs, the Python steps' too
+    for name, m in jobs["by_model"].items():
+        logged = [j for j in jobs["jobs"] if j.get("model") == name]
+        assert m["jobs"] == len(logged) and m["bytes_billed"] == sum(j["bytes_billed"] or 0 for j in logged)
+    # a SQL model's jobs: its staging table, the publish, the audit transaction (a script)
+    assert {j["statement"] for j in jobs["jobs"] if j.get("model") == "base__crm__deals"} >= {
+        "CREATE_TABLE_AS_SELECT", "SCRIPT"}
+    assert "slot_ms" in jobs and all("slot_ms" in j for j in jobs["jobs"] if j["statement"] != "LOAD")
+
+
 def test_the_manifest_counts_and_checksums_every_table_in_bigquery(runs):
     bq, duck, manifest = runs["bq"], runs["duck"], runs["manifest"]
     counts, sums = manifest["row_counts"], manifest["checksums"]
     assert set(counts) == set(sums) == {t for t in bq.tables() if not t.startswith("_c360_test_")  # and the run's
-                                        and t not in ("c360__run_lock", "c360__checksums")}  # bookkeeping
+                                        and t not in ("c360__run_lock", "c360__checksums",
+                                                      "c360__written_partitions")}  # bookkeeping
     # the row audit is compared per date in test_every_output_table_equals_the_duckdb_run: BigQuery keeps
     # base__ga4__events' counts per event date and shard, so it has a row more per late event's shard
     same = [t for t in OUTPUT_TABLES if t != models.AUDIT_TABLE]

@@ -223,42 +223,6 @@ def test_the_audit_rows_are_replaced_all_or_nothing(bq):
     assert bq.query(f"SELECT row_count FROM {audit} WHERE model = 'guard__tx'")["row_count"].tolist() == [7]
 
 
-# 3. the budget's plumbing on a whole run (the emulator estimates and bills 0 bytes: tests/test_bigquery_budget.py
-#    checks the arithmetic and the refusal with a fake client)
-
-
-def test_runs_dry_run_their_models_first_and_the_manifest_sums_each_models_jobs(run_params, tmp_path):
-    from c360 import models
-
-    sql_models = {m.name for m in models.discover().values() if m.fn is None}
-    manifests = []
-    for i in range(2):  # the second a full refresh: every model rebuilt, so every model has jobs (an incremental
-        # run keeps the models whose inputs did not change)
-        result = _cli_run(run_params, tmp_path / "reports", *(["-p", "full_refresh=true"] if i else []))
-        assert result.returncode == 0, result.stderr[-3000:]
-        manifests.append(json.loads((tmp_path / "reports" / "latest" / "manifest.json").read_text()))
-    first, second = (m["budget"] for m in manifests)
-    assert first["max_bytes_per_run"] == P.SPEC["bigquery_max_bytes_per_run"].default
-    assert {r["model"] for r in second["models"]} == set(models.discover())
-    # the second run finds every table the first built: every SQL model is planned (the Python steps are not)
-    assert {r["model"] for r in second["models"] if r["bytes"] is not None} == sql_models
-    assert first["planned_models"] < second["planned_models"] == len(sql_models)
-    jobs = manifests[1]["jobs"]
-    assert set(jobs["by_model"]) == set(models.discover())  # every model's jobs, the Python steps' too
-    for name, m in jobs["by_model"].items():
-        logged = [j for j in jobs["jobs"] if j.get("model") == name]
-        assert m["jobs"] == len(logged) and m["bytes_billed"] == sum(j["bytes_billed"] or 0 for j in logged)
-    # a SQL model's jobs: its staging table, its counts, the publish, the audit transaction, dropping the counts
-    assert {j["statement"] for j in jobs["jobs"] if j.get("model") == "base__crm__deals"} >= {
-        "CREATE_TABLE_AS_SELECT", "SCRIPT"}
-    assert "slot_ms" in jobs and all("slot_ms" in j for j in jobs["jobs"] if j["statement"] != "LOAD")
-    eng = _engine_on("guard_run")
-    try:
-        assert _claims(eng) == [] and not [t for t in eng.tables() if t.startswith("_stage__")]
-    finally:
-        eng.close()
-
-
 # 4. the manifest's checksums read only the tables BigQuery modified since they were last taken
 
 

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.bigquery_emulator]
 
 CRM_DATASET = "fivetran_hubspot"
 BOOKKEEPING = ("c360__model_state", "c360__model_definitions", "c360__model_runs", "c360__touched_dates",
-               "c360__loaded_shards")
+               "c360__loaded_shards", "c360__checksums", "c360__written_partitions")
 
 
 class Recording:
@@ -148,6 +148,14 @@ def same_as_duckdb(bq_eng, duck) -> None:
         [tuple(r) for r in want.astype(object).itertuples(index=False)]
 
 
+def _checksums(eng, names: list[str]) -> dict[str, str]:
+    """The manifest's checksums as the runner takes them (only what changed is read), each checked against a
+    fresh read of the whole table."""
+    got, _ = eng.checksums_reusing(names, "c360__checksums")
+    assert got == eng.checksums(names)
+    return got
+
+
 def test_increments_with_late_events_and_a_superseded_intraday_shard_equal_one_full_refresh(bq, full):
     # 1: shards up to 03-15. 2: one day more, 03-16, and the intraday 03-27: the window starts lookback_days (3)
     # before the newest shard held, at 03-12, whose shard holds a late event of 03-11 (data/fixtures/README.md):
@@ -155,15 +163,27 @@ def test_increments_with_late_events_and_a_superseded_intraday_shard_equal_one_f
     # the daily 03-27 supersedes the intraday one loaded in 2) and the intraday 03-28.
     steps = [lambda n: _date(n) <= "20240315",
              lambda n: _date(n) <= "20240316" or n.startswith("events_intraday_20240327"), lambda n: True]
-    runs = []
+    runs, partitioned = [], ["base__ga4__events", "int__web_sessions"]
     for accept in steps:
         bq["upload"]("analytics_inc", accept)
         runs.append(bq["run"]("analytics_inc", "c360_inc"))
+        eng = runs[-1]["engine"]
+        touched = sorted(str(d) for d in eng.query(f"SELECT event_date FROM {eng.relation('c360__touched_dates')}")
+                         ["event_date"])
+        _checksums(eng, partitioned)  # equal to a whole read, however many partitions were read
+        if len(runs) > 1:  # the manifest's checksum re-read only the partitions the increment wrote
+            assert eng.partitions_read["base__ga4__events"] == touched
+            assert set(eng.partitions_read["int__web_sessions"]) <= set(touched) | {
+                str(d) for d in eng.query(f"SELECT DISTINCT session_date FROM {eng.relation('int__web_sessions')}")
+                ["session_date"]}
+        else:
+            assert eng.partitions_read == {}  # the first: read whole, kept per partition
     assert not _flag(runs[0], "base", "base__ga4__events", "incremental")
     # one new day: the base model read the shards from 03-12 on, daily and intraday, through constant bounds
     # (the flattening reads the export twice: the shard list and the events), and nothing before
     [day2] = _stage_sql(runs[1]["sent"], "base__ga4__events")
     assert set(_suffix_bounds(day2)) == {("20240312", "99999999"), ("intraday_20240312", "intraday_99999999")}
+    assert "2024-03-11" in runs[1]["engine"].partitions_read["base__ga4__events"]  # the late event's date
     for later in runs[1:]:
         assert _flag(later, "base", "base__ga4__events", "incremental")
         assert _flag(later, "customer", "int__web_sessions", "incremental")
@@ -172,12 +192,22 @@ def test_increments_with_late_events_and_a_superseded_intraday_shard_equal_one_f
     [day3] = _stage_sql(runs[2]["sent"], "base__ga4__events")
     assert set(_suffix_bounds(day3)) == {("20240317", "99999999"), ("intraday_20240317", "intraday_99999999")}
     same_as_duckdb(runs[-1]["engine"], full)
+    eng = runs[-1]["engine"]
+    outputs = sorted({*models.discover(), models.AUDIT_TABLE})
+    increments = _checksums(eng, outputs)
 
-    # a re-run on unchanged inputs: every model kept, none rebuilt, no staging table written, nothing changed
+    # a re-run on unchanged inputs: every model kept, none rebuilt, no staging table written, no table modified
     again = bq["run"]("analytics_inc", "c360_inc")
     assert all(again[layer]["unchanged"].all() for layer in models.LAYERS)
     assert not [s for s in again["sent"] if "_stage__" in s]
-    same_as_duckdb(again["engine"], full)
+    assert again["engine"].checksums_reusing(outputs, "c360__checksums") == (increments, [])
+
+    # FULL_REFRESH=1 on the same dataset rebuilds every model from every shard: the same tables, BigQuery to
+    # BigQuery (checksums: every row and column, floats to 9 significant digits)
+    refreshed = bq["run"]("analytics_inc", "c360_inc", "full_refresh=true")
+    for layer in models.LAYERS:
+        assert not refreshed[layer]["unchanged"].any() and not refreshed[layer]["incremental"].eq(True).any(), layer
+    assert _checksums(refreshed["engine"], outputs) == increments
 
 
 def test_a_changed_partitioning_or_clustering_drops_and_creates_the_table(bq):

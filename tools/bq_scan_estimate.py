@@ -58,10 +58,10 @@ def estimate(events_per_day: float, days: int, lookback: int, late_days: int = 2
     window = lookback + 2  # the shards from (newest held - lookback) to the new one, and today's intraday
     rows = [{"model": "base__ga4__events", "reads": f"export: {len(EXPORT_WIDTHS)} columns, {export:.0f} B/event",
              "full": total * export,
-             # the window's shards; the MERGE reads the stage and the target's partitions from the floor on
+             # the window's shards; the DELETE and INSERT read the stage and the target's partitions from the floor on
              # (the window and up to `late_days` before it: late events), every column
              "day": events_per_day * (window * export + window * base + (window + late_days) * base),
-             "day_how": f"{window} shards; MERGE: stage + {window + late_days} partitions"}]
+             "day_how": f"{window} shards; DELETE + INSERT: stage + {window + late_days} partitions"}]
     sessions_count = total / EVENTS_PER_SESSION
     touched = window + late_days  # the event dates the base build replaced
     for name in ("int__identity_candidate_edges", "int__web_sessions", "mrt__marketing__channel_roi"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+import weakref
 from typing import Any
 
 import pandas as pd
@@ -25,18 +26,28 @@ from c360.dag.state import (
     write_pairs,
 )
 from c360.sources.contract import TOUCHED_DATES
-from c360.warehouse.base import check_identifier
+from c360.warehouse.base import WRITTEN_PARTITIONS, check_identifier
 
 AUDIT_TABLE = "c360__row_audit"
 
 TIMINGS_TABLE = "c360__model_runs"
 
 
+_ENSURED: weakref.WeakSet = weakref.WeakSet()  # the engines whose bookkeeping tables exist (a job each, once)
+
+
 def _ensure_audit_table(engine) -> None:
+    """The row audit exists (and, where checksums are taken per partition, the record of partitions written)."""
+    if engine in _ENSURED and engine.has_table(AUDIT_TABLE):
+        return
     engine.execute(f"CREATE TABLE IF NOT EXISTS {engine.relation(AUDIT_TABLE)} "
                    "(model STRING, outcome STRING, row_count INT64, partition_key STRING)")
     if "partition_key" not in engine.columns(AUDIT_TABLE):  # a warehouse written by c360 before 0.1.0's increments
         engine.execute(f"ALTER TABLE {engine.relation(AUDIT_TABLE)} ADD COLUMN partition_key STRING")
+    if engine.checksums_by_partition:
+        engine.execute(f"CREATE TABLE IF NOT EXISTS {engine.relation(WRITTEN_PARTITIONS)} "
+                       "(table_name STRING, part STRING, before STRING, written_at TIMESTAMP)")
+    _ENSURED.add(engine)
 
 
 def is_incremental(engine, model: Model, params: dict[str, Any]) -> bool:
@@ -77,36 +88,60 @@ def _record_outcomes(engine, model: Model, cfg: dict, audited: bool, rows: str) 
     engine.execute(f"INSERT INTO {engine.relation(AUDIT_TABLE)} {_outcomes(cfg, audited, rows)}", {"model": model.name})
 
 
-def _publish_then_audit(engine, model: Model, cfg: dict, audited: bool) -> None:
-    """Publish a rebuilt model where a transaction cannot hold DDL (BigQuery): its audit rows are counted from the
-    staging table first (into `_stage__<model>__audit`), then the table is published (promote: one atomic
-    CREATE OR REPLACE, the staging table dropped), then the model's audit rows are replaced in one DML transaction,
-    then the counts are dropped. A failure before the publish leaves the previous table and audit rows; one
-    between the publish and the audit leaves the new table with the previous audit rows, which audit_agrees
-    detects (the next run rebuilds the model); the staging tables left are `_stage__*`, which a failed run drops."""
-    name, counts = {"model": model.name}, f"_stage__{model.name}__audit"
-    engine.temp_table(counts, _outcomes(cfg, audited, engine.relation(f"_stage__{model.name}")), name)
-    engine.promote(f"_stage__{model.name}", model.name, "_drop_reason" if audited else None, table_layout(cfg))
+def _publish_then_audit(engine, model: Model, cfg: dict, audited: bool) -> dict[str, int]:
+    """Publish a rebuilt model where a transaction cannot hold DDL (BigQuery): the table is published from the
+    staging table (promote, keeping the staging table: one atomic CREATE OR REPLACE), then one script replaces the
+    model's audit rows in a DML transaction, counted from the staging table, and drops the staging table. A
+    failure before the publish leaves the previous table and audit rows; one between the publish and the audit
+    leaves the new table with the previous audit rows, which audit_agrees detects (the next run rebuilds the
+    model); the staging table left is `_stage__*`, which a failed run drops. Returns the kept and dropped rows."""
+    name, stage = {"model": model.name}, engine.relation(f"_stage__{model.name}")
+    engine.promote(f"_stage__{model.name}", model.name, "_drop_reason" if audited else None, table_layout(cfg),
+                   keep_stage=True)
     faults.point(f"{model.name}:published")
     audit = engine.relation(AUDIT_TABLE)
+    forget = [f"DELETE FROM {engine.relation(WRITTEN_PARTITIONS)} WHERE table_name = @model"] \
+        if engine.checksums_by_partition else []  # rebuilt whole: its checksum reads it whole
     engine.execute_atomically([f"DELETE FROM {audit} WHERE model = @model",
-                               f"INSERT INTO {audit} (model, outcome, row_count, partition_key) SELECT model, outcome, "
-                               f"row_count, partition_key FROM {engine.relation(counts)}"], name)
+                               (f"INSERT INTO {audit} (model, outcome, row_count, partition_key) "
+                                f"{_outcomes(cfg, audited, stage)}"), *forget], name, then=[f"DROP TABLE {stage}"])
     faults.point(f"{model.name}:audited")
-    engine.execute(f"DROP TABLE {engine.relation(counts)}")
+    return audit_counts(engine, [model.name])[model.name]
+
+
+def audit_counts(engine, names: list[str]) -> dict[str, dict[str, int]]:
+    """Per model of `names`: the rows the row audit records as kept and as dropped (every reason), in one query."""
+    if not names:
+        return {}
+    found = engine.query(f"SELECT model, SUM(IF(outcome = 'kept', row_count, 0)) AS kept, "
+                         f"SUM(IF(outcome = 'kept', 0, row_count)) AS dropped FROM {engine.relation(AUDIT_TABLE)} "
+                         "WHERE model IN UNNEST(@models) GROUP BY model", {"models": sorted(names)})
+    out = {n: {"kept": 0, "dropped": 0} for n in names}
+    for r in found.itertuples():
+        out[r.model] = {"kept": int(r.kept), "dropped": int(r.dropped)}
+    return out
+
+
+def audits_agree(engine, names: list[str]) -> dict[str, bool]:
+    """Per model of `names`: the row audit's kept rows are the rows of its table. Always so where a model's table
+    and its audit rows commit together (transactional_ddl); elsewhere a run stopped between the two leaves them
+    apart, and such a model is not kept (build rebuilds it in full). One query for all of them (a job each would
+    cost a round trip each on BigQuery)."""
+    if engine.transactional_ddl or not names:
+        return {n: True for n in names}
+    present = [n for n in names if engine.has_table(n)]
+    if not present or not engine.has_table(AUDIT_TABLE):
+        return {n: False for n in names}
+    counts = audit_counts(engine, present)
+    tables = engine.query(" UNION ALL ".join(f"SELECT '{check_identifier(n)}' AS model, COUNT(*) AS n FROM "
+                                             f"{engine.relation(n)}" for n in present))
+    rows = {r.model: int(r.n) for r in tables.itertuples()}
+    return {n: n in rows and counts[n]["kept"] == rows[n] for n in names}  # an empty table has no kept rows
 
 
 def audit_agrees(engine, name: str) -> bool:
-    """The row audit's kept rows of model `name` are the rows of its table. Always so where a model's table and its
-    audit rows commit together (transactional_ddl); elsewhere a run stopped between the two leaves them apart,
-    and such a model is not kept (build rebuilds it in full)."""
-    if engine.transactional_ddl:
-        return True
-    if not engine.has_table(AUDIT_TABLE) or not engine.has_table(name):
-        return False
-    kept = engine.query(f"SELECT SUM(row_count) AS n FROM {engine.relation(AUDIT_TABLE)} "
-                        "WHERE model = @model AND outcome = 'kept'", {"model": name})["n"].iloc[0]
-    return (0 if pd.isna(kept) else int(kept)) == engine.row_count(name)  # an empty table has no kept rows
+    """audits_agree of one model."""
+    return audits_agree(engine, [name])[name]
 
 
 def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
@@ -136,60 +171,88 @@ def build_model(engine, model: Model, params: dict[str, Any]) -> dict[str, Any]:
     faults.point(model.name)
     _ensure_audit_table(engine)
     audited = "_drop_reason" in engine.columns(f"_stage__{model.name}")
-    cols, keep = _kept(audited)
-    part = cfg.get("partition_by")
-    name = {"model": model.name}
     if not incremental and not engine.transactional_ddl:
         shards = _shards_read(engine, model) if cfg.get("strategy") == "shard_overwrite" else None
-        _publish_then_audit(engine, model, cfg, audited)
+        counts = _publish_then_audit(engine, model, cfg, audited)
         if shards is not None:  # recorded once published: an incremental run reads from them (ga4_window)
             _record_shards(engine, model, since, shards, dates_from=target)
+        return {"model": model.name, "rows": counts["kept"], "dropped": counts["dropped"], "incremental": False,
+                "seconds": round(time.perf_counter() - started, 3)}
+    if incremental:
+        _merge_increment(engine, model, cfg, audited, since)
         return _result(engine, model.name, audited, incremental, started)
     with engine.transaction():
-        if not incremental:
-            engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
-        elif cfg.get("strategy") == "insert_overwrite":
-            touched = engine.relation(TOUCHED_DATES)
-            engine.execute(f"DELETE FROM {target} WHERE {part} IN (SELECT event_date FROM {touched})")
-            engine.execute(f"INSERT INTO {target} SELECT {cols} FROM {stage} {keep}")
-            engine.execute(f"DELETE FROM {audit} WHERE model = @model AND (partition_key IS NULL OR "
-                           f"partition_key IN (SELECT CAST(event_date AS STRING) FROM {touched}))", name)
-        elif cfg.get("strategy") == "shard_overwrite":
-            _overwrite_shards(engine, model, cfg, since, cols, keep)
-        elif cfg.get("strategy") == "merge":
-            if audited:  # a merge rebuilds only some keys: its drop counts could not stay whole
-                raise ValueError(f"{model.name}: a merge model cannot drop rows (_drop_reason)")
-            key = cfg["unique_key"]
-            also = f" OR ({cfg['delete_where']})" if cfg.get("delete_where") else ""
-            engine.execute(f"DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM {stage}){also}")
-            engine.execute(f"INSERT INTO {target} SELECT {cols} FROM {stage} {keep}")
-            engine.execute(f"DELETE FROM {audit} WHERE model = @model", name)
-            stage = target  # the audit counts the merged table, not the keys this run rebuilt
-        else:
-            raise ValueError(f"{model.name}: unknown incremental strategy {cfg.get('strategy')!r}")
+        engine.execute(f"DELETE FROM {audit} WHERE model = @model", {"model": model.name})
         _record_outcomes(engine, model, cfg, audited, stage)
         if cfg.get("strategy") == "shard_overwrite":
             _record_shards(engine, model, since)
-        if incremental:
-            engine.execute(f"DROP TABLE {engine.relation(f'_stage__{model.name}')}")
-        else:
-            engine.promote(f"_stage__{model.name}", model.name, "_drop_reason" if audited else None,
-                           table_layout(cfg))
+        engine.promote(f"_stage__{model.name}", model.name, "_drop_reason" if audited else None,
+                       table_layout(cfg))
     return _result(engine, model.name, audited, incremental, started)
 
 
 def _result(engine, name: str, audited: bool, incremental: bool, started: float) -> dict[str, Any]:
     """What build_model returns for a model built: its rows, its dropped rows (as audited), seconds."""
-    return {"model": name, "rows": engine.row_count(name), "dropped": _dropped(engine, name) if audited else 0,
+    counts = audit_counts(engine, [name])[name]
+    return {"model": name, "rows": counts["kept"], "dropped": counts["dropped"] if audited else 0,
             "incremental": incremental, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def _overwrite_shards(engine, model: Model, cfg: dict, since: str, cols: str, keep: str) -> None:
+def _merge_increment(engine, model: Model, cfg: dict, audited: bool, since: str | None) -> None:
+    """An incremental build's staging table merged into the model's table: its rows for the partitions
+    (insert_overwrite), shards (shard_overwrite) or keys (merge) the run touched replaced, and the row audit of
+    those, in one transaction of DML statements (on BigQuery too: a multi-statement transaction), so a failure
+    leaves the table and its audit rows as they were; then the staging table is dropped."""
+    part, target = cfg.get("partition_by"), engine.relation(model.name)
+    stage, audit = engine.relation(f"_stage__{model.name}"), engine.relation(AUDIT_TABLE)
+    cols, keep = _kept(audited)
+    counted = stage  # the rows the audit counts: the stage's, or (merge) the merged table's
+    strategy = cfg.get("strategy")
+    if strategy == "insert_overwrite":
+        touched = engine.relation(TOUCHED_DATES)
+        replaced = f"SELECT event_date AS p FROM {touched}"
+        statements = [f"DELETE FROM {target} WHERE {part} IN (SELECT event_date FROM {touched})",
+                      f"INSERT INTO {target} SELECT {cols} FROM {stage} {keep}",
+                      (f"DELETE FROM {audit} WHERE model = @model AND (partition_key IS NULL OR "
+                       f"partition_key IN (SELECT CAST(event_date AS STRING) FROM {touched}))")]
+    elif strategy == "shard_overwrite":
+        statements, replaced = _overwrite_shards(engine, model, cfg, since, cols, keep)
+    elif strategy == "merge":
+        if audited:  # a merge rebuilds only some keys: its drop counts could not stay whole
+            raise ValueError(f"{model.name}: a merge model cannot drop rows (_drop_reason)")
+        key = cfg["unique_key"]
+        also = f" OR ({cfg['delete_where']})" if cfg.get("delete_where") else ""
+        replaced = f"SELECT {part} AS p FROM {target} WHERE {key} IN (SELECT {key} FROM {stage}){also}" \
+            if part else None
+        statements = [f"DELETE FROM {target} WHERE {key} IN (SELECT {key} FROM {stage}){also}",
+                      f"INSERT INTO {target} SELECT {cols} FROM {stage} {keep}",
+                      f"DELETE FROM {audit} WHERE model = @model"]
+        counted = target  # the audit counts the merged table, not the keys this run rebuilt
+    else:
+        raise ValueError(f"{model.name}: unknown incremental strategy {strategy!r}")
+    read = _shards_read(engine, model) if strategy == "shard_overwrite" else None
+    statements.append(f"INSERT INTO {audit} (model, outcome, row_count, partition_key) "
+                      f"{_outcomes(cfg, audited, counted)}")
+    values = {"model": model.name}
+    if engine.checksums_by_partition and part:  # first, before its rows change: what the manifest's checksum re-reads
+        statements.insert(0, f"INSERT INTO {engine.relation(WRITTEN_PARTITIONS)} (table_name, part, before, "
+                          f"written_at) SELECT DISTINCT @model, CAST(p AS STRING), @written_before, "
+                          f"CURRENT_TIMESTAMP() FROM (SELECT {part} AS p FROM {stage} UNION ALL {replaced}) AS w")
+        values["written_before"] = engine.table_mark(model.name)
+    engine.execute_atomically(statements, values)
+    if read is not None:  # after the merge: a run stopped before it re-reads these shards (ga4_window)
+        _record_shards(engine, model, since, read)
+    engine.execute(f"DROP TABLE {stage}")
+
+
+def _overwrite_shards(engine, model: Model, cfg: dict, since: str, cols: str, keep: str) -> tuple[list[str], str]:
     """shard_overwrite (base__ga4__events on BigQuery): the stage holds every row of the GA4 shards dated `since`
-    on; replace the rows the table holds from those shards with its kept rows, in one MERGE whose partition
-    filter is a constant (the earliest event date those shards held or hold: a late event lands in its own,
-    earlier date), so BigQuery prunes every older partition. Records the event dates it changed
-    (c360__touched_dates) and removes those shards' audit rows (its audit_key ends with the shard)."""
+    on; the statements that replace the rows the table holds from those shards with its kept rows: a DELETE whose
+    partition filter is a constant (the earliest event date those shards held or hold: a late event lands in its
+    own, earlier date), so BigQuery prunes every older partition, then an INSERT (the emulator fails a MERGE
+    inside a transaction); that record the event dates it changes
+    (c360__touched_dates); and that remove those shards' audit rows (its audit_key ends with the shard). And a
+    SELECT of the partition (`p`) of each row it replaces."""
     part, target, stage = cfg["partition_by"], engine.relation(model.name), engine.relation(f"_stage__{model.name}")
     before = sources.reader(engine.target).ga4_floor(engine, since)
     first = engine.query(f"SELECT CAST(MIN({part}) AS STRING) AS d FROM {stage}")["d"].iloc[0]
@@ -198,13 +261,12 @@ def _overwrite_shards(engine, model: Model, cfg: dict, since: str, cols: str, ke
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", floor) or not re.fullmatch(r"[0-9]{8}", since):
         raise ValueError(f"{model.name}: not a date: {floor!r} / {since!r}")
     replaced = f"T.{part} >= DATE '{floor}' AND RIGHT(T.shard, 8) >= '{since}'"
-    engine.execute(f"INSERT INTO {engine.relation(TOUCHED_DATES)} SELECT DISTINCT {part} FROM {stage} "
-                   f"WHERE {part} IS NOT NULL UNION DISTINCT SELECT DISTINCT T.{part} FROM {target} AS T "
-                   f"WHERE {replaced}")
-    engine.execute(f"MERGE {target} AS T USING (SELECT {cols} FROM {stage} {keep}) AS S ON FALSE "
-                   f"WHEN NOT MATCHED BY SOURCE AND {replaced} THEN DELETE WHEN NOT MATCHED THEN INSERT ROW")
-    engine.execute(f"DELETE FROM {engine.relation(AUDIT_TABLE)} WHERE model = @model AND "
-                   f"RIGHT(partition_key, 8) >= '{since}'", {"model": model.name})
+    return [(f"INSERT INTO {engine.relation(TOUCHED_DATES)} SELECT DISTINCT {part} FROM {stage} "
+             f"WHERE {part} IS NOT NULL UNION DISTINCT SELECT DISTINCT T.{part} FROM {target} AS T WHERE {replaced}"),
+            f"DELETE FROM {target} AS T WHERE {replaced}",
+            f"INSERT INTO {target} SELECT {cols} FROM {stage} {keep}",
+            f"DELETE FROM {engine.relation(AUDIT_TABLE)} WHERE model = @model AND RIGHT(partition_key, 8) >= '{since}'"
+            ], f"SELECT T.{part} AS p FROM {target} AS T WHERE {replaced}"
 
 
 def _shards_read(engine, model: Model) -> dict[str, str | None]:
@@ -261,17 +323,11 @@ def _build_view(engine, model: Model, cfg: dict, params: dict[str, Any], started
             "incremental": False, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def _dropped(engine, name: str) -> int:
-    """The rows the row audit records as dropped from model `name` (every reason)."""
-    return int(engine.query(f"SELECT COALESCE(SUM(row_count), 0) AS n FROM {engine.relation(AUDIT_TABLE)} "
-                            "WHERE model = @model AND outcome != 'kept'", {"model": name})["n"].iloc[0])
-
-
-def _kept_unchanged(engine, model: Model) -> dict[str, Any]:
-    """The build result of a model kept as it was: its rows, and its dropped rows as the audit recorded them."""
-    dropped = _dropped(engine, model.name) if engine.has_table(AUDIT_TABLE) else 0
-    return {"model": model.name, "rows": engine.row_count(model.name), "dropped": dropped,
-            "incremental": False, "seconds": 0.0}
+def _kept_unchanged(model: Model, counts: dict[str, int]) -> dict[str, Any]:
+    """The build result of a model kept as it was: its rows and dropped rows as the row audit recorded them
+    (`counts`: audit_counts; a kept model's audit agrees with its table)."""
+    return {"model": model.name, "rows": counts["kept"], "dropped": counts["dropped"], "incremental": False,
+            "seconds": 0.0}
 
 
 def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
@@ -304,10 +360,16 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
     marks: dict[str, str | None] = {}  # a model's fingerprint needs its inputs' fingerprints, not their rows
     for model in layer_models:
         marks[model.name] = fingerprint(engine, model, params, {**state, **checksums, **marks})
-    # a model whose audit rows are not its table's (a run stopped between the two: BigQuery) is rebuilt in full
-    agrees = {m.name: m.fn is not None or audit_agrees(engine, m.name) for m in layer_models}
-    keep = {m.name for m in layer_models if not refresh and marks[m.name] is not None
-            and state.get(m.name) == marks[m.name] and is_intact(engine, m) and agrees[m.name]}
+    # a model whose audit rows are not its table's (a run stopped between the two: BigQuery) is rebuilt in full;
+    # asked (one query) of the models that would be kept, and of the incremental ones (built on their table)
+    same = [m for m in layer_models if not refresh and marks[m.name] is not None and state.get(m.name) == marks[m.name]
+            and is_intact(engine, m)]
+    asked = [m.name for m in layer_models if m.fn is None and (m in same or (
+        not refresh and config_of(m, engine.target)["materialized"] == "incremental"))]
+    agrees = audits_agree(engine, asked)
+    keep = {m.name for m in same if agrees.get(m.name, True)}
+    kept_counts = audit_counts(engine, [m.name for m in layer_models if m.name in keep and m.fn is None]) \
+        if engine.has_table(AUDIT_TABLE) else {}
     rebuild = [m.name for m in layer_models if m.name not in keep]
     # an incremental model whose SQL or parameter values changed is rebuilt in full (see definition)
     stored = stored_definitions(engine)
@@ -322,7 +384,9 @@ def build(engine, layer: str, params: dict[str, Any]) -> pd.DataFrame:
         write_pairs(engine, STATE_TABLE, "fingerprint", state)
     if defined:
         write_pairs(engine, DEFINITION_TABLE, "definition", stored)
-    results = [{**_kept_unchanged(engine, m), "unchanged": True} if m.name in keep
+    results = [{**(_kept_unchanged(m, kept_counts[m.name]) if m.name in kept_counts else
+                   {"model": m.name, "rows": engine.row_count(m.name), "dropped": 0, "incremental": False,
+                    "seconds": 0.0}), "unchanged": True} if m.name in keep
                else {**_build_labelled(engine, m, {**params, "full_refresh": True} if m.name in redefined else params),
                      "unchanged": False} for m in layer_models]
     done = {name: marks[name] for name in rebuild if marks[name] is not None}

@@ -283,12 +283,14 @@ class BigQueryBackend:
         from c360.report.index import facts
 
         from c360.run.publish import LOCK_TABLE
+        from c360.warehouse.base import WRITTEN_PARTITIONS
 
         engine = self.engine()
-        names = [n for n in engine.tables() if not n.startswith("_stage__") and n not in (LOCK_TABLE, CHECKSUMS_TABLE)]
+        names = [n for n in engine.tables() if not n.startswith("_stage__")
+                 and n not in (LOCK_TABLE, CHECKSUMS_TABLE, WRITTEN_PARTITIONS)]
         checksums, read = engine.checksums_reusing(names, CHECKSUMS_TABLE)  # only the tables that changed are read
         return {"row_counts": {n: int(c.split(":")[0]) for n, c in checksums.items()}, "checksums": checksums,
-                "checksums_read": read,
+                "checksums_read": read, "checksums_partitions_read": engine.partitions_read,
                 "data_tests": datatests.summary(engine), **facts(engine, self.params),
                 "jobs": job_summary(self.jobs_dir, [nb.stem for nb in notebooks()] + ["runner", "lock"]),
                 "budget": self.budget}

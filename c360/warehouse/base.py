@@ -3,7 +3,7 @@
 Models are BigQuery Standard SQL; an engine translates them to its own SQL (c360.warehouse.dialect) and binds
 `@name` values as query parameters, never by string formatting. Where engines differ in what they can do, the
 difference is a capability of the engine (`supports_views`, `keeps_model_state`,
-`transactional_ddl`), never a test of its name.
+`transactional_ddl`, `checksums_by_partition`), never a test of its name.
 """
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ import pandas as pd
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PARAM = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+
+
+# Where an engine takes checksums per partition: the partitions incremental builds wrote since the manifest's
+# checksums were last taken (table_name, part, before: the table's metadata before the write, written_at).
+WRITTEN_PARTITIONS = "c360__written_partitions"
 
 
 def check_identifier(name: str) -> str:
@@ -48,6 +53,9 @@ class Engine(Protocol):
     supports_views: ClassVar[bool]  # a model may be materialized='view' (rebuilt with the data it reads)
     keeps_model_state: ClassVar[bool]  # models' fingerprints are kept, so unchanged models are not rebuilt
     transactional_ddl: ClassVar[bool]  # CREATE/DROP TABLE commit with DML in one transaction (else: DML only)
+    # the manifest's checksums are kept per partition and only the partitions written since re-read: incremental
+    # builds record them in WRITTEN_PARTITIONS, with the table's metadata before the write (table_mark)
+    checksums_by_partition: ClassVar[bool]
 
     @staticmethod
     def translate(sql: str) -> str:
@@ -83,9 +91,11 @@ class Engine(Protocol):
     def temp_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> None:
         """(Re)build a working table that only this connection needs (DuckDB: TEMP; BigQuery: a table)."""
 
-    def promote(self, stage: str, name: str, drop_flag: str | None = None, layout: str = "") -> None:
+    def promote(self, stage: str, name: str, drop_flag: str | None = None, layout: str = "",
+                keep_stage: bool = False) -> None:
         """Make table `stage` the table `name`: without the rows where column `drop_flag` is set, nor that
-        column; with table options `layout` where the engine has them. Call inside a transaction."""
+        column; with table options `layout` where the engine has them; `stage` is gone unless `keep_stage`
+        (the rows are copied). Call inside a transaction."""
 
     def write_frame(self, name: str, df: pd.DataFrame, decimal_columns: tuple[str, ...] = ()) -> int:
         """(Re)build table `name` from a small DataFrame, atomically; returns its rows."""
@@ -93,8 +103,10 @@ class Engine(Protocol):
     def job_label(self, model: str) -> AbstractContextManager:
         """The statements run inside are for model `model` (BigQuery logs its jobs under that model)."""
 
-    def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None) -> None:
-        """Run DML statements (INSERT, DELETE, ...) so that all or none of them apply: one transaction."""
+    def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None,
+                           then: list[str] = ()) -> None:
+        """Run DML statements (INSERT, DELETE, ...) so that all or none of them apply (one transaction), then the
+        statements `then` (DDL such as dropping a staging table), which may fail on their own."""
 
     def transaction(self) -> AbstractContextManager:
         """The statements inside commit together or not at all (where the engine can)."""

@@ -43,7 +43,7 @@ import pandas as pd
 from c360 import params as P
 from c360.paths import resolve
 from c360.warehouse import dialect
-from c360.warehouse.base import bound_params, check_identifier
+from c360.warehouse.base import WRITTEN_PARTITIONS, bound_params, check_identifier
 
 GA4_SHARD_PREFIX = "events_"
 # source(system, table) -> the parameter naming its table
@@ -278,6 +278,32 @@ def _quiet_pending_deprecation():
         yield
 
 
+def _mark(table) -> str:
+    """A table's metadata (a google.cloud.bigquery Table) as one string: last modified, rows, bytes."""
+    modified = table.modified.astimezone(dt.timezone.utc).isoformat() if table.modified else ""
+    return f"{modified}|{int(table.num_rows or 0)}|{int(table.num_bytes or 0)}"
+
+
+def _date_partition(table) -> str | None:
+    """The DATE column a table is partitioned by (None: not partitioned, or by something else)."""
+    field = table.time_partitioning.field if table.time_partitioning else None
+    kinds = {f.name: f.field_type for f in table.schema}
+    return field if field and kinds.get(field) == "DATE" else None
+
+
+def _split(checksum: str) -> tuple[int, int]:
+    rows, digest = checksum.split(":")
+    return int(rows), int(digest, 16)
+
+
+def _combine(parts) -> str:
+    """A table's checksum from its partitions' (rows, hash): rows summed, hashes XORed (see checksums)."""
+    rows, digest = 0, 0
+    for n, h in parts:
+        rows, digest = rows + n, digest ^ h
+    return f"{rows}:{digest:016x}"
+
+
 class BigQueryEngine:
     """A BigQuery dataset as the warehouse. Models run as query jobs in `config.project`, read the sources in
     place and write their tables to `config.dataset`."""
@@ -286,6 +312,7 @@ class BigQueryEngine:
     supports_views = False  # models materialized='view' on DuckDB are tables here (see their config)
     keeps_model_state = True  # a model whose inputs' metadata did not change is kept (c360.dag.materialize)
     transactional_ddl = False  # a transaction holds DML only: a model is published, then its audit rows replaced
+    checksums_by_partition = True  # the manifest's checksums re-read only the partitions written (checksums_reusing)
 
     def __init__(self, config: BigQueryConfig, client=None, log: Callable[[str], None] | None = print,
                  create_dataset: bool = True, job_log: Path | None = None):
@@ -294,6 +321,7 @@ class BigQueryEngine:
         self.log = log or (lambda _msg: None)
         self.emulator = emulator_host() is not None
         self.jobs: list[dict[str, Any]] = []  # one row per job: label, statement, bytes, seconds
+        self.partitions_read: dict[str, list] = {}  # the last checksums_reusing's partial reads: table -> partitions
         self._schemas: dict[str, list[str]] = {}  # table id -> its columns (read once, from metadata)
         self.job_log = job_log or (Path(os.environ[JOB_LOG_ENV]) if os.environ.get(JOB_LOG_ENV) else None)
         self._model: str | None = None  # the model whose build is running (job_label)
@@ -431,11 +459,7 @@ class BigQueryEngine:
             return {}
         parts = []
         for i, name in enumerate(names):
-            schema = self.client.get_table(self._table_id(name)).schema
-            floats = [] if exact else [f.name for f in schema
-                                       if f.field_type in ("FLOAT", "FLOAT64") and f.mode != "REPEATED"]
-            written = ", ".join(f"FORMAT('%.9g', {c}) AS {c}" for c in floats)
-            replace = f" REPLACE ({written})" if floats else ""
+            replace = "" if exact else self._floats_written(name)
             parts.append(  # XOR over distinct rows, each with its multiplicity: order-free, duplicate-aware
                 f"SELECT @name_{i} AS name, COALESCE(SUM(copies), 0) AS n, COALESCE(BIT_XOR(FARM_FINGERPRINT(CONCAT("
                 f"CAST(copies AS STRING), ':', row_json))), 0) AS h FROM (SELECT row_json, COUNT(*) AS copies FROM "
@@ -481,15 +505,18 @@ class BigQueryEngine:
         """A working table in the target dataset (replace_table: a dry run, then one job)."""
         self.replace_table(name, select_sql, params)
 
-    def promote(self, stage: str, name: str, drop_flag: str | None = None, layout: str = "") -> None:
-        """Copy `stage`'s kept rows into table `name` with `layout` (PARTITION BY / CLUSTER BY), then drop `stage`."""
+    def promote(self, stage: str, name: str, drop_flag: str | None = None, layout: str = "",
+                keep_stage: bool = False) -> None:
+        """Copy `stage`'s kept rows into table `name` with `layout` (PARTITION BY / CLUSTER BY), then drop `stage`
+        (unless `keep_stage`)."""
         cols, keep = ("*", "")
         if drop_flag:
             cols, keep = f"* EXCEPT ({check_identifier(drop_flag)})", f"WHERE {drop_flag} IS NULL"
         self._drop_if_layout_differs(name, layout)
         self.execute(f"CREATE OR REPLACE TABLE {self.relation(name)}{layout} AS SELECT {cols} FROM "
                      f"{self.relation(stage)} {keep}")
-        self.execute(f"DROP TABLE {self.relation(stage)}")
+        if not keep_stage:
+            self.execute(f"DROP TABLE {self.relation(stage)}")
 
     def _drop_if_layout_differs(self, name: str, layout: str) -> None:
         """Drop table `name` when its partitioning or clustering is not the one `layout` asks for (PARTITION BY
@@ -539,27 +566,107 @@ class BigQueryEngine:
                 "modified": modified}
 
     # -- checksums that read only what changed (the manifest's)
+    def table_mark(self, name: str) -> str:
+        """Table `name`'s metadata as one string: last modified, rows, bytes (an API call, no query job). BigQuery
+        changes it whenever the table changes."""
+        return _mark(self.client.get_table(self._table_id(name)))
+
+    def _partition_checksums(self, tables: dict[str, tuple[str, list[str | None] | None]]) -> dict[str, dict]:
+        """Per table (name -> (its DATE partition column, the partitions to read or None for all)): the checksum
+        of each partition read that holds rows, `{part: (rows, hash)}` (part None: the NULL partition), in one
+        query job. A row belongs to one partition, so a table's checksum is the sum of its partitions' rows and
+        the XOR of their hashes: exactly `checksums`' value, whatever partitions were read when."""
+        if not tables:
+            return {}
+        parts_sql, values = [], {}
+        for i, (name, (column, parts)) in enumerate(tables.items()):
+            check_identifier(column)
+            where = ""
+            if parts is not None:
+                dates = sorted(p for p in parts if p is not None)
+                if any(not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", d) for d in dates):
+                    raise ValueError(f"{name}: not a partition date: {dates}")
+                literals = ", ".join(f"DATE '{d}'" for d in dates)
+                found = [f"{column} IN ({literals})"] if dates else []
+                found += [f"{column} IS NULL"] if None in parts else []
+                where = " WHERE " + (" OR ".join(found) if found else "FALSE")  # constants: BigQuery prunes the rest
+            values[f"name_{i}"] = name
+            parts_sql.append(
+                f"SELECT @name_{i} AS name, part, SUM(copies) AS n, BIT_XOR(FARM_FINGERPRINT(CONCAT(CAST(copies AS "
+                f"STRING), ':', row_json))) AS h FROM (SELECT part, row_json, COUNT(*) AS copies FROM (SELECT "
+                f"CAST(t.{column} AS STRING) AS part, TO_JSON_STRING(t) AS row_json FROM (SELECT "
+                f"*{self._floats_written(name)} FROM {self.relation(name)}{where}) AS t) AS j GROUP BY part, row_json) "
+                "AS g GROUP BY name, part")
+        out: dict[str, dict] = {name: {} for name in tables}
+        for r in self.query(" UNION ALL ".join(parts_sql), values).itertuples():
+            out[r.name][None if pd.isna(r.part) else r.part] = (int(r.n), int(r.h) % (1 << 64))
+        return out
+
+    def _floats_written(self, name: str) -> str:
+        """The REPLACE clause that writes a table's FLOAT64 columns with 9 significant digits (see checksum)."""
+        floats = [f.name for f in self.client.get_table(self._table_id(name)).schema
+                  if f.field_type in ("FLOAT", "FLOAT64") and f.mode != "REPEATED"]
+        written = ", ".join(f"FORMAT('%.9g', {c}) AS {c}" for c in floats)
+        return f" REPLACE ({written})" if floats else ""
+
     def checksums_reusing(self, names: list[str], state_table: str) -> tuple[dict[str, str], list[str]]:
-        """`checksums` of `names`, reading only the tables whose metadata (last modified, rows, bytes: an API call,
-        no query job) differs from what `state_table` recorded with their checksum last time; the others keep the
-        recorded checksum (a table BigQuery did not modify holds what it held). Records them all in `state_table`
-        (a load job: free). Returns the checksums and the tables read."""
-        meta = {}
-        for name in names:
-            table = self.client.get_table(self._table_id(name))
-            modified = table.modified.astimezone(dt.timezone.utc).isoformat() if table.modified else ""
-            meta[name] = f"{modified}|{int(table.num_rows or 0)}|{int(table.num_bytes or 0)}"
-        stored = {}
+        """`checksums` of `names`, reading only what changed since `state_table` recorded them:
+        - a table whose metadata (last modified, rows, bytes: an API call, no query job) is what was recorded
+          keeps its recorded checksum (a table BigQuery did not modify holds what it held);
+        - a table partitioned by a DATE column has its checksum kept per partition; when every change since was
+          an incremental build's (WRITTEN_PARTITIONS: the partitions it wrote, and the table's metadata before,
+          which must be the recorded one), only those partitions are read, with constant filters;
+        - any other modified table is read whole.
+        Records them all in `state_table` (a load job: free) and forgets the partitions written. Returns the
+        checksums and the tables read; `partitions_read` tells which partitions of which tables were read."""
+        tables = {n: self.client.get_table(self._table_id(n)) for n in names}
+        meta = {n: _mark(t) for n, t in tables.items()}
+        stored, stored_parts = {}, {}
         if self.has_table(state_table):
-            found = self.query(f"SELECT table_name, metadata, checksum FROM {self.relation(state_table)}")
-            stored = {r.table_name: (r.metadata, r.checksum) for r in found.itertuples()}
+            kind = "kind" if "kind" in self.columns(state_table) else "'table' AS kind, CAST(NULL AS STRING) AS part"
+            found = self.query(f"SELECT table_name, {kind}, {'part, ' if kind == 'kind' else ''}metadata, checksum "
+                               f"FROM {self.relation(state_table)}")
+            for r in found.itertuples():
+                if r.kind == "table":
+                    stored[r.table_name] = (r.metadata, r.checksum)
+                else:
+                    stored_parts.setdefault(r.table_name, {})[None if pd.isna(r.part) else r.part] = r.checksum
+        written: dict[str, tuple[str, set]] = {}  # table -> (its metadata before the first write, partitions)
+        if self.has_table(WRITTEN_PARTITIONS):
+            for r in self.query(f"SELECT table_name, part, before FROM {self.relation(WRITTEN_PARTITIONS)} "
+                                "ORDER BY written_at, before").itertuples():
+                first, parts = written.setdefault(r.table_name, (r.before, set()))
+                parts.add(None if pd.isna(r.part) else r.part)
         read = [n for n in names if stored.get(n, (None,))[0] != meta[n]]
-        fresh = self.checksums(read)
+        by_partition, whole = {}, []
+        for n in read:
+            column = _date_partition(tables[n])
+            if column is None:
+                whole.append(n)
+            elif n in stored_parts and n in written and written[n][0] == stored[n][0]:
+                by_partition[n] = (column, sorted(written[n][1], key=lambda p: (p is None, p or "")))
+            else:
+                by_partition[n] = (column, None)
+        fresh = self.checksums(whole)
+        parts_now = {}
+        for n, got in self._partition_checksums(by_partition).items():
+            kept = {} if by_partition[n][1] is None else {
+                p: tuple(_split(c)) for p, c in stored_parts[n].items() if p not in by_partition[n][1]}
+            parts_now[n] = {**kept, **got}
+            fresh[n] = _combine(parts_now[n].values())
+        self.partitions_read = {n: parts for n, (_, parts) in by_partition.items() if parts is not None}
         out = {n: fresh[n] if n in fresh else stored[n][1] for n in names}
-        self.write_frame(state_table, pd.DataFrame({
-            "table_name": pd.Series(names, dtype="object"), "metadata": pd.Series([meta[n] for n in names],
-                                                                                  dtype="object"),
-            "checksum": pd.Series([out[n] for n in names], dtype="object")}))
+        rows = [{"table_name": n, "kind": "table", "part": None, "metadata": meta[n], "checksum": out[n]}
+                for n in names]
+        for n in names:
+            parts = parts_now.get(n) if n in parts_now else stored_parts.get(n, {}) if n not in read else {}
+            rows += [{"table_name": n, "kind": "partition", "part": p, "metadata": None,
+                      "checksum": f"{c[0]}:{c[1]:016x}" if isinstance(c, tuple) else c} for p, c in parts.items()]
+        self.write_frame(state_table, pd.DataFrame(rows, columns=["table_name", "kind", "part", "metadata", "checksum"])
+                         .astype(object))
+        if written:
+            self.execute(f"DELETE FROM {self.relation(WRITTEN_PARTITIONS)} WHERE table_name IN UNNEST(@names)",
+                         {"names": sorted(names)})
         return out, read
 
     # -- the run's budget, and which model a job is for (kept apart from the build methods above)
@@ -586,10 +693,13 @@ class BigQueryEngine:
                 self._model = before
         return labelled()
 
-    def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None) -> None:
-        """Run DML statements as one multi-statement transaction (one script job): all or none of them apply."""
+    def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None,
+                           then: list[str] = ()) -> None:
+        """Run DML statements as one multi-statement transaction, then the statements `then` (DDL, outside it), in
+        one script job: all or none of the DML applies."""
         body = "".join(f"{sql.strip().rstrip(';')};\n" for sql in statements)
-        self.execute(f"BEGIN TRANSACTION;\n{body}COMMIT TRANSACTION;", params)
+        after = "".join(f"\n{sql.strip().rstrip(';')};" for sql in then)
+        self.execute(f"BEGIN TRANSACTION;\n{body}COMMIT TRANSACTION;{after}", params)
 
     def transaction(self):
         """A no-op context manager: see the module docstring for why, and what keeps a failure harmless."""

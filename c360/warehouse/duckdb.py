@@ -24,6 +24,7 @@ class DuckDBEngine:
     supports_views = True
     keeps_model_state = True
     transactional_ddl = True
+    checksums_by_partition = False  # a checksum of every table is a local scan
 
     def __init__(self, path: str | Path, read_only: bool = False, memory_limit: str = ""):
         """memory_limit: what DuckDB may hold in memory before it spills to disk ('' = its default).
@@ -170,10 +171,17 @@ class DuckDBEngine:
         warehouse file, gone with the connection."""
         self.execute(f"CREATE OR REPLACE TEMP TABLE {check_identifier(name)} AS {select_sql}", params)
 
-    def promote(self, stage: str, name: str, drop_flag: str | None = None, layout: str = "") -> None:
-        """Rename `stage` to `name` in place (no copy of the rows), replacing the table or view `name`; DuckDB
-        has no table options, so `layout` is not used."""
+    def promote(self, stage: str, name: str, drop_flag: str | None = None, layout: str = "",
+                keep_stage: bool = False) -> None:
+        """Rename `stage` to `name` in place (no copy of the rows), replacing the table or view `name`; with
+        `keep_stage`, copy its kept rows instead. DuckDB has no table options, so `layout` is not used."""
         stage, target = check_identifier(stage), check_identifier(name)
+        if keep_stage:
+            exclude, where = (f" EXCLUDE ({check_identifier(drop_flag)})", f" WHERE {drop_flag} IS NULL") \
+                if drop_flag else ("", "")
+            self.con.execute(f"DROP {'VIEW' if self.is_view(name) else 'TABLE'} IF EXISTS {target}")
+            self.con.execute(f"CREATE TABLE {target} AS SELECT *{exclude} FROM {stage}{where}")
+            return
         if drop_flag:
             self.con.execute(f"DELETE FROM {stage} WHERE {check_identifier(drop_flag)} IS NOT NULL")
             self.con.execute(f"ALTER TABLE {stage} DROP COLUMN {drop_flag}")
@@ -198,11 +206,14 @@ class DuckDBEngine:
         """A context manager naming the model whose jobs run inside: DuckDB logs no jobs, so it does nothing."""
         return contextlib.nullcontext(self)
 
-    def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None) -> None:
-        """Run DML statements in one transaction: all or none of them apply."""
+    def execute_atomically(self, statements: list[str], params: dict[str, Any] | None = None,
+                           then: list[str] = ()) -> None:
+        """Run DML statements in one transaction (all or none of them apply), then the statements `then`."""
         with self.transaction():
             for sql in statements:
                 self.execute(sql, params)
+        for sql in then:
+            self.execute(sql, params)
 
     def transaction(self):
         """A context manager: the statements inside commit together or not at all."""

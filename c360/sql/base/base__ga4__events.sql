@@ -7,8 +7,8 @@
 -- materialized: on BigQuery a table partitioned by event_date, since the flattening runs over the export,
 --   billed per scan. Incremental (shard_overwrite): it re-reads only the shards from `lookback_days` before the
 --   newest one it holds (constant _TABLE_SUFFIX bounds, c360.sources.bigquery.ga4_window) and replaces their
---   rows: the partitions from that date on, and the late events they hold in earlier dates (a MERGE with a
---   constant partition filter); its row audit is kept per event date and shard. On DuckDB a view over
+--   rows: the partitions from that date on, and the late events they hold in earlier dates (a DELETE with a
+--   constant partition filter and an INSERT, one transaction); its row audit is kept per event date and shard. On DuckDB a view over
 --   src__ga4__events, where the loader
 --   already flattened every shard (a table would be a second copy of every event); what each read would
 --   otherwise recompute is stored with it: base__ga4__events__daily_shards, and base__ga4__events__copies
