@@ -32,7 +32,7 @@ run: $(STAMP) ## Run the whole pipeline (PARAMS=file.yaml, KEY=value overrides) 
 
 TEST_WORKERS ?= 2
 test: $(STAMP) ## Run the unit tests and the notebook regression tests (TEST_WORKERS=2 processes, 0: one)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: $(STAMP) ## Run the unit tests only (no notebooks)
 	$(BIN)/python -m pytest -m "not slow"

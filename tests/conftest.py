@@ -13,12 +13,15 @@ from c360 import warehouse as engines
 from c360 import models, params as P, sources
 
 
-LONGEST_FIRST = ("test_bigquery_incremental.py", "test_bigquery_emulator.py")  # then the other emulator modules
+# The modules that take longest (minutes on the BigQuery emulator), longest first; any other emulator module next.
+LONGEST_FIRST = ("test_bigquery_incremental.py", "test_bigquery_emulator.py", "test_bigquery_guard.py",
+                 "test_connectors_bigquery.py", "test_connector_salesforce_bigquery.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    """The modules on the BigQuery emulator first, the longest of them first: `make test` runs the suite on two
-    workers (pytest-xdist, a module at a time per worker), so what starts first should be what takes longest."""
+    """The longest modules first: `make test` runs the suite on two workers (pytest-xdist, `--dist loadfile
+    --no-loadscope-reorder`: a module at a time per worker, in this order), so what starts first should be what
+    takes longest, and the short modules fill in around them."""
     def rank(item) -> int:
         name = item.path.name
         if name in LONGEST_FIRST:
