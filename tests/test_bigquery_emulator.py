@@ -78,19 +78,23 @@ def bq_emulator(tmp_path_factory):
     assert setup.returncode == 0, f"tools/bigquery_emulator.sh setup failed:\n{setup.stdout}\n{setup.stderr}"
     setup_seconds = time.perf_counter() - started
 
-    port, grpc_port = _free_port(), _free_port()
     data = tmp_path_factory.mktemp("bq-data")
     log = (data.parent / "bq-emulator.log").open("w")
-    proc = subprocess.Popen(["bash", str(SCRIPT), "serve", str(port), str(grpc_port), str(data)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    endpoint = f"http://127.0.0.1:{port}"
     saved = {k: os.environ.get(k) for k in ("BIGQUERY_EMULATOR_HOST", "NO_PROXY", "no_proxy")}
+    proc = None
     try:
-        deadline = time.monotonic() + 90
-        while not _ready(f"{endpoint}/bigquery/v2/projects/{PROJECT}/datasets"):
-            assert proc.poll() is None, f"the emulator exited: {Path(log.name).read_text()[-2000:]}"
-            assert time.monotonic() < deadline, f"the emulator did not answer: {Path(log.name).read_text()[-2000:]}"
-            time.sleep(0.3)
+        for attempt in range(3):  # a port found free can be taken before the emulator binds it (another worker)
+            port, grpc_port = _free_port(), _free_port()
+            proc = subprocess.Popen(["bash", str(SCRIPT), "serve", str(port), str(grpc_port), str(data)],
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            endpoint = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            while proc.poll() is None and not _ready(f"{endpoint}/bigquery/v2/projects/{PROJECT}/datasets"):
+                assert time.monotonic() < deadline, f"the emulator did not answer: {Path(log.name).read_text()[-2000:]}"
+                time.sleep(0.3)
+            if proc.poll() is None:
+                break
+            assert attempt < 2, f"the emulator exited: {Path(log.name).read_text()[-2000:]}"
         os.environ["BIGQUERY_EMULATOR_HOST"] = endpoint
         for key in ("NO_PROXY", "no_proxy"):
             os.environ[key] = ",".join(filter(None, [os.environ.get(key), "127.0.0.1", "localhost"]))
@@ -103,7 +107,7 @@ def bq_emulator(tmp_path_factory):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)  # its own session: the emulator and nothing else
             try:
                 proc.wait(timeout=15)

@@ -10,7 +10,9 @@ c360.pii.mask_text, so the log (the report folder's kernels.log) holds no raw em
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+import uuid
 from pathlib import Path
 from typing import IO
 
@@ -24,7 +26,7 @@ def start(kernel_name: str, cwd: Path, env: dict[str, str] | None = None, log: I
     """Launch a kernel that imports the pipeline's libraries as it starts; returns at once (the kernel
     boots in its own process). `env`: variables set for this kernel on top of this process's environment;
     `log`: an open file for the kernel process's own stdout and stderr (cell outputs go to the notebook)."""
-    km = AsyncKernelManager(kernel_name=kernel_name)
+    km = AsyncKernelManager(kernel_name=kernel_name, **_transport())
     out, copier = _masked_pipe(log) if log is not None else (None, None)
     try:
         run_sync(km.start_kernel)(cwd=str(cwd), env={**os.environ, **(env or {})}, stdout=out, stderr=out,
@@ -34,6 +36,15 @@ def start(kernel_name: str, cwd: Path, env: dict[str, str] | None = None, log: I
             out.close()  # the kernel holds its own copy: the pipe ends when the kernel does
     km._c360_log_copier = copier  # joined by stop()
     return km
+
+
+def _transport() -> dict[str, str]:
+    """Where the platform has them, Unix sockets of the kernel's own (files in the temporary folder) rather than
+    TCP ports on the loopback: no port is picked free and bound a moment later, which another process (a second
+    run, a test worker's HTTP connections) can take in between, and nothing travels in plain TCP."""
+    if os.name != "posix":
+        return {}
+    return {"transport": "ipc", "ip": os.path.join(tempfile.gettempdir(), f"c360-kernel-{uuid.uuid4().hex[:16]}")}
 
 
 def _masked_pipe(log: IO) -> tuple[IO, threading.Thread]:
