@@ -176,7 +176,7 @@ def _table_and_audit(bq) -> tuple[int, dict[str, int]]:
 @pytest.mark.parametrize("point, table_is_new, audit_is_new", [
     ("guard__contacts", False, False),            # the staging table written, nothing published
     ("guard__contacts:published", True, False),   # the table published, its audit rows not yet replaced
-    ("guard__contacts:audited", True, True),      # both done, the counts' working table not yet dropped
+    ("guard__contacts:audited", True, True),      # both done (the staging table dropped by the same script)
 ])
 def test_a_failure_at_each_publish_step_leaves_table_and_audit_agreeing_or_repaired(
         bq, tmp_path, monkeypatch, point, table_is_new, audit_is_new):

@@ -10,6 +10,7 @@ c360.pii.mask_text, so the log (the report folder's kernels.log) holds no raw em
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 import uuid
@@ -42,7 +43,7 @@ def _transport() -> dict[str, str]:
     """Where the platform has them, Unix sockets of the kernel's own (files in the temporary folder) rather than
     TCP ports on the loopback: no port is picked free and bound a moment later, which another process (a second
     run, a test worker's HTTP connections) can take in between, and nothing travels in plain TCP."""
-    if os.name != "posix":
+    if sys.platform == "win32":  # ZeroMQ's ipc transport is for Unix sockets
         return {}
     return {"transport": "ipc", "ip": os.path.join(tempfile.gettempdir(), f"c360-kernel-{uuid.uuid4().hex[:16]}")}
 

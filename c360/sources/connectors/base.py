@@ -73,3 +73,11 @@ class Connector:
             raise ConnectorError(
                 f"crm_connector {self.name}: table {table.name!r} ({where}) is missing required column(s) "
                 f"{', '.join(missing)} (has: {', '.join(present)}); see docs/connectors.md")
+
+
+def one_row_per(table: str, key: str, columns: dict[str, str], order: str) -> str:
+    """A SELECT of `columns` (name -> SQL expression over `table`) with one row per value of expression `key`: the
+    first by `order` (a Fivetran table can hold a deleted row beside the live one, or a row twice)."""
+    picked = ", ".join(f"{expression} AS {name}" for name, expression in columns.items())
+    return (f"SELECT {', '.join(columns)} FROM (SELECT {picked}, ROW_NUMBER() OVER (PARTITION BY {key} "
+            f"ORDER BY {order}) AS _row FROM {table}) AS ranked WHERE _row = 1")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from c360.sources.connectors.base import Connector, FivetranTable, Relation
+from c360.sources.connectors.base import Connector, FivetranTable, Relation, one_row_per
 from c360.sources.contract import MONEY
 from c360.warehouse.base import sql_string
 
@@ -130,14 +130,9 @@ def mapping(rel: Relation, params: dict[str, Any]) -> dict[str, str]:
         LEFT JOIN contacts AS c ON c.contact_id = l.contact_id
     ),
     stages AS (
-        SELECT stage_id, closed_won, is_closed
-        FROM (
-            SELECT CAST(stage_id AS STRING) AS stage_id, closed_won, is_closed,
-                ROW_NUMBER() OVER (PARTITION BY CAST(stage_id AS STRING)
-                                   ORDER BY COALESCE(_fivetran_deleted, FALSE), closed_won, is_closed) AS n
-            FROM {stage}
-        ) AS s
-        WHERE n = 1
+        {one_row_per(stage, "CAST(stage_id AS STRING)",
+                     {"stage_id": "CAST(stage_id AS STRING)", "closed_won": "closed_won", "is_closed": "is_closed"},
+                     "COALESCE(_fivetran_deleted, FALSE), closed_won, is_closed")}
     )
     SELECT
         CAST(d.deal_id AS STRING) AS deal_id,
@@ -159,15 +154,8 @@ def mapping(rel: Relation, params: dict[str, Any]) -> dict[str, str]:
     form_submissions = f"""
     WITH {values(client_id)},
     emails AS (
-        SELECT contact_id, email
-        FROM (
-            SELECT CAST(id AS STRING) AS contact_id, property_email AS email,
-                ROW_NUMBER() OVER (PARTITION BY CAST(id AS STRING)
-                                   ORDER BY COALESCE(_fivetran_deleted, FALSE), property_lastmodifieddate DESC,
-                                       property_email) AS n
-            FROM {contact}
-        ) AS c
-        WHERE n = 1
+        {one_row_per(contact, "CAST(id AS STRING)", {"contact_id": "CAST(id AS STRING)", "email": "property_email"},
+                     "COALESCE(_fivetran_deleted, FALSE), property_lastmodifieddate DESC, property_email")}
     ),
     forms AS (
         SELECT CAST(contact_id AS STRING) AS contact_id, CAST(conversion_id AS STRING) AS conversion_id, title,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from c360.sources.connectors.base import Connector, FivetranTable, Relation
+from c360.sources.connectors.base import Connector, FivetranTable, Relation, one_row_per
 from c360.sources.contract import MONEY
 from c360.warehouse.base import sql_string
 
@@ -64,13 +64,8 @@ def mapping(rel: Relation, params: dict[str, Any]) -> dict[str, str]:
 
     contacts = f"""
     WITH accounts AS (
-        SELECT id, name, website
-        FROM (
-            SELECT CAST(id AS STRING) AS id, name, website,
-                ROW_NUMBER() OVER (PARTITION BY CAST(id AS STRING) ORDER BY COALESCE(is_deleted, FALSE), name) AS n
-            FROM {account}
-        ) AS a
-        WHERE n = 1
+        {one_row_per(account, "CAST(id AS STRING)", {"id": "CAST(id AS STRING)", "name": "name", "website": "website"},
+                     "COALESCE(is_deleted, FALSE), name")}
     )
     SELECT
         CAST(c.id AS STRING) AS contact_id,
