@@ -58,8 +58,12 @@ def header_html(stage: str, code: dict, inputs: dict, params: dict[str, Any], ru
              f"<b>Code</b> {version}<br>",
              f"<b>Inputs</b> {html.escape(_inputs_line(inputs))}<br>",
              "<b>Parameters</b></p>",
-             "<table>", "<thead><tr><th>parameter</th><th>value</th></tr></thead>", "<tbody>"]
-    lines += [f"<tr><td>{_code(k)}</td><td>{_code(v)}</td></tr>" for k, v in params.items()]
+             # names and values are text: left-aligned (Jupyter's own style right-aligns every table cell)
+             "<style>table.c360-params th, table.c360-params td, .jp-RenderedHTMLCommon table.c360-params th, "
+             ".jp-RenderedHTMLCommon table.c360-params td {text-align: left}</style>",
+             '<table class="c360-params">', "<thead><tr><th>parameter</th><th>value</th></tr></thead>", "<tbody>"]
+    lines += [f"<tr><td>{_code(k)}</td><td>{_code(v) if str(v) != '' else '<i>(not set)</i>'}</td></tr>"
+              for k, v in params.items()]
     return "\n".join(lines + ["</tbody>", "</table>"]) + "\n"
 
 
