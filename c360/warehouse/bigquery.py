@@ -291,6 +291,11 @@ def _date_partition(table) -> str | None:
     return field if field and kinds.get(field) == "DATE" else None
 
 
+def _format(rows: int, digest: int) -> str:
+    """A checksum as text: `rows:hash`, the hash as 16 hex digits (BIT_XOR's INT64 taken unsigned)."""
+    return f"{int(rows)}:{int(digest) % (1 << 64):016x}"
+
+
 def _split(checksum: str) -> tuple[int, int]:
     rows, digest = checksum.split(":")
     return int(rows), int(digest, 16)
@@ -301,7 +306,7 @@ def _combine(parts) -> str:
     rows, digest = 0, 0
     for n, h in parts:
         rows, digest = rows + n, digest ^ h
-    return f"{rows}:{digest:016x}"
+    return _format(rows, digest)
 
 
 class BigQueryEngine:
@@ -466,7 +471,7 @@ class BigQueryEngine:
                 f"(SELECT TO_JSON_STRING(t) AS row_json FROM (SELECT *{replace} FROM {self.relation(name)}) AS t) AS j "
                 f"GROUP BY row_json) AS g")
         found = self.query(" UNION ALL ".join(parts), {f"name_{i}": name for i, name in enumerate(names)})
-        out = {r.name: f"{int(r.n)}:{int(r.h) % (1 << 64):016x}" for r in found.itertuples()}
+        out = {r.name: _format(r.n, r.h) for r in found.itertuples()}
         return {name: out[name] for name in names}
 
     def replace_table(self, name: str, select_sql: str, params: dict[str, Any] | None = None) -> None:
@@ -621,22 +626,19 @@ class BigQueryEngine:
         checksums and the tables read; `partitions_read` tells which partitions of which tables were read."""
         tables = {n: self.client.get_table(self._table_id(n)) for n in names}
         meta = {n: _mark(t) for n, t in tables.items()}
-        stored, stored_parts = {}, {}
-        if self.has_table(state_table):
-            kind = "kind" if "kind" in self.columns(state_table) else "'table' AS kind, CAST(NULL AS STRING) AS part"
-            found = self.query(f"SELECT table_name, {kind}, {'part, ' if kind == 'kind' else ''}metadata, checksum "
-                               f"FROM {self.relation(state_table)}")
+        stored, stored_parts = {}, {}  # table -> (metadata, checksum); table -> {partition: (rows, hash)}
+        if self.has_table(state_table) and "kind" in self.columns(state_table):  # (an older layout: read all once)
+            found = self.query(f"SELECT table_name, kind, part, metadata, checksum FROM {self.relation(state_table)}")
             for r in found.itertuples():
                 if r.kind == "table":
                     stored[r.table_name] = (r.metadata, r.checksum)
                 else:
-                    stored_parts.setdefault(r.table_name, {})[None if pd.isna(r.part) else r.part] = r.checksum
+                    stored_parts.setdefault(r.table_name, {})[None if pd.isna(r.part) else r.part] = _split(r.checksum)
         written: dict[str, tuple[str, set]] = {}  # table -> (its metadata before the first write, partitions)
         if self.has_table(WRITTEN_PARTITIONS):
             for r in self.query(f"SELECT table_name, part, before FROM {self.relation(WRITTEN_PARTITIONS)} "
                                 "ORDER BY written_at, before").itertuples():
-                first, parts = written.setdefault(r.table_name, (r.before, set()))
-                parts.add(None if pd.isna(r.part) else r.part)
+                written.setdefault(r.table_name, (r.before, set()))[1].add(None if pd.isna(r.part) else r.part)
         read = [n for n in names if stored.get(n, (None,))[0] != meta[n]]
         by_partition, whole = {}, []
         for n in read:
@@ -648,20 +650,19 @@ class BigQueryEngine:
             else:
                 by_partition[n] = (column, None)
         fresh = self.checksums(whole)
-        parts_now = {}
+        # the partitions of each table, as they are now: those read, and (a partial read) the others as recorded
+        parts_now = {n: parts for n, parts in stored_parts.items() if n in names and n not in read}
         for n, got in self._partition_checksums(by_partition).items():
             kept = {} if by_partition[n][1] is None else {
-                p: tuple(_split(c)) for p, c in stored_parts[n].items() if p not in by_partition[n][1]}
+                p: c for p, c in stored_parts[n].items() if p not in by_partition[n][1]}
             parts_now[n] = {**kept, **got}
             fresh[n] = _combine(parts_now[n].values())
         self.partitions_read = {n: parts for n, (_, parts) in by_partition.items() if parts is not None}
         out = {n: fresh[n] if n in fresh else stored[n][1] for n in names}
         rows = [{"table_name": n, "kind": "table", "part": None, "metadata": meta[n], "checksum": out[n]}
                 for n in names]
-        for n in names:
-            parts = parts_now.get(n) if n in parts_now else stored_parts.get(n, {}) if n not in read else {}
-            rows += [{"table_name": n, "kind": "partition", "part": p, "metadata": None,
-                      "checksum": f"{c[0]}:{c[1]:016x}" if isinstance(c, tuple) else c} for p, c in parts.items()]
+        rows += [{"table_name": n, "kind": "partition", "part": p, "metadata": None, "checksum": _format(*c)}
+                 for n, parts in parts_now.items() for p, c in parts.items()]
         self.write_frame(state_table, pd.DataFrame(rows, columns=["table_name", "kind", "part", "metadata", "checksum"])
                          .astype(object))
         if written:
